@@ -1,0 +1,117 @@
+/*
+ * Huge objects: bigger than a large span (or aligned beyond a block), each in
+ * a mapping of its own aligned to the segment size, with a ca_huge_t header at
+ * its start so the registry finds it. realloc moves pages with mremap.
+ */
+#include "internal.h"
+#include "os.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define CA_HUGE_HDR 64u /* bytes before the user pointer when no alignment asks more */
+
+static size_t ca_page_round(size_t n)
+{
+    size_t ps = ca_os_page_size();
+    return (n + ps - 1) & ~(ps - 1);
+}
+
+static void ca_huge_register(ca_huge_t *h)
+{
+    ca_registry_set((uintptr_t)h, &h->hdr);
+    uintptr_t first = (uintptr_t)h >> ca_cfg.seg_shift;
+    uintptr_t user = (uintptr_t)h->user >> ca_cfg.seg_shift;
+    h->extra_chunk = 0;
+    if (user != first) {
+        ca_registry_set((uintptr_t)h->user, &h->hdr);
+        h->extra_chunk = user;
+    }
+}
+
+static void ca_huge_unregister(ca_huge_t *h)
+{
+    ca_registry_clear((uintptr_t)h);
+    if (h->extra_chunk) ca_registry_clear(h->extra_chunk << ca_cfg.seg_shift);
+}
+
+static void ca_huge_stat(ca_arena_t *a, size_t req, int64_t delta)
+{
+    a->stats.big_alloc[ca_size_bucket(req)]++;
+    a->stats.req_bytes += req;
+    a->stats.slot_bytes += (uint64_t)delta;
+    a->stats.in_use += delta;
+    if (a->stats.in_use > a->stats.peak) a->stats.peak = a->stats.in_use;
+}
+
+void *ca_huge_alloc(size_t n, size_t align, ca_arena_t *a)
+{
+    size_t hdr = align > CA_HUGE_HDR ? align : CA_HUGE_HDR;
+    size_t map_align = align > ca_cfg.seg_size ? align : ca_cfg.seg_size;
+    if (n > CA_MAX_REQUEST - hdr - ca_os_page_size()) return NULL;
+    size_t map_size = ca_page_round(hdr + n);
+    ca_huge_t *h = ca_os_map_aligned(map_size, map_align);
+    if (h == NULL) return NULL;
+    if (ca_cfg.numa_bind) ca_os_bind(h, map_size, a->node);
+    h->hdr.magic = CA_MAGIC_HUGE;
+    h->hdr.node = a->node;
+    h->fresh = 1;
+    h->map_size = map_size;
+    h->user = (char *)h + hdr;
+    ca_huge_register(h);
+    if (ca_registry_lookup(h->user) != &h->hdr) { /* the registry had no memory */
+        ca_huge_unregister(h);
+        ca_os_unmap(h, map_size);
+        return NULL;
+    }
+    a->stats.huge_maps++;
+    ca_huge_stat(a, n, (int64_t)(map_size - hdr));
+    return h->user;
+}
+
+void ca_huge_free(ca_huge_t *h, ca_arena_t *a)
+{
+    int saved = errno;
+    size_t usable = h->map_size - (size_t)((char *)h->user - (char *)h);
+    a->stats.big_free++;
+    a->stats.in_use -= (int64_t)usable;
+    ca_huge_unregister(h);
+    h->hdr.magic = 0;
+    ca_os_unmap(h, h->map_size);
+    errno = saved;
+}
+
+/* Resize a huge object in place or by moving its pages (never by copying);
+ * NULL when the OS refuses, the object then unchanged. The caller has checked
+ * that the object has no special alignment and stays huge. */
+void *ca_huge_realloc(ca_huge_t *h, size_t n, ca_arena_t *a)
+{
+    size_t hdr = (size_t)((char *)h->user - (char *)h);
+    size_t new_size = ca_page_round(hdr + n);
+    if (new_size < h->map_size) {
+        ca_os_unmap((char *)h + new_size, h->map_size - new_size);
+    } else if (new_size > h->map_size && ca_os_resize_in_place(h, h->map_size, new_size) != 0) {
+        ca_huge_unregister(h);
+        ca_huge_t *moved = ca_os_remap_aligned(h, h->map_size, new_size, ca_cfg.seg_size);
+        if (moved == NULL) {
+            ca_huge_register(h);
+            return NULL;
+        }
+        h = moved;
+        h->user = (char *)h + hdr;
+        ca_huge_register(h);
+        if (ca_cfg.numa_bind) ca_os_bind(h, new_size, h->hdr.node);
+    }
+    int64_t delta = (int64_t)new_size - (int64_t)h->map_size;
+    h->map_size = new_size;
+    h->fresh = 0;
+    a->stats.in_use += delta;
+    if (a->stats.in_use > a->stats.peak) a->stats.peak = a->stats.in_use;
+    return h->user;
+}
+
+int ca_huge_can_resize(const ca_huge_t *h, size_t n)
+{
+    return (size_t)((char *)h->user - (char *)h) == CA_HUGE_HDR && n > ca_cfg.large_max &&
+           n <= CA_MAX_REQUEST - 2 * CA_HUGE_HDR;
+}

@@ -1,0 +1,283 @@
+/*
+ * ConcordArena internals shared by the files of arena/. Not installed.
+ *
+ * Call tree of an allocation (hot at the top):
+ *
+ *   ca_malloc ── small, bin has a free slot ──> pop it            (alloc.c, inline)
+ *       └─ ca_malloc_slow ─┬─ thread has no arena: ca_arena_thread_init (arena.c)
+ *                          ├─ small: ca_bin_refill ── collect remote frees,
+ *                          │         next block of the bin, or ca_arena_take_block
+ *                          │         ── arena cache, node cache, ca_node_take (segment.c)
+ *                          ├─ large: ca_large_alloc ── ca_node_take (a span)
+ *                          └─ huge:  ca_huge_alloc (huge.c)
+ *   ca_free ── owner thread, valid slot ──> push on the local list (free.c, inline)
+ *       └─ ca_free_slow ── remote push, aligned slot, large, huge, not ours
+ */
+#ifndef CA_INTERNAL_H
+#define CA_INTERNAL_H
+
+#include "concord.h"
+#include "types.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ca_likely(x)   __builtin_expect(!!(x), 1)
+#define ca_unlikely(x) __builtin_expect(!!(x), 0)
+#define ca_noinline    __attribute__((noinline))
+#define ca_cold        __attribute__((cold, noinline))
+#define ca_hidden      __attribute__((visibility("hidden")))
+
+#ifndef CA_STATS
+#define CA_STATS 1
+#endif
+
+#if CA_DEBUG
+#define ca_assert(x) ((x) ? (void)0 : ca_assert_fail(#x, __FILE__, __LINE__))
+#else
+#define ca_assert(x) ((void)0)
+#endif
+_Noreturn void ca_assert_fail(const char *what, const char *file, int line);
+
+/* ---- configuration, fixed after ca_init ---- */
+typedef struct ca_config_s {
+    size_t block_size;       /* bytes per block, power of two */
+    unsigned block_shift;    /* log2(block_size) */
+    size_t seg_size;         /* bytes per segment: CA_SEG_BLOCKS * block_size */
+    unsigned seg_shift;      /* log2(seg_size) */
+    size_t small_max;        /* bytes: largest small class (block_size / 4) */
+    size_t large_max;        /* bytes: largest large span */
+    unsigned nclasses;       /* small classes, index 1..nclasses */
+    uint32_t cache_blocks;   /* blocks per node cache */
+    int numa_node;           /* -1: node of the thread's CPU */
+    int numa_bind;           /* 1: bind segments with mbind */
+    int stats_signal;        /* 0: no signal dump */
+    int stats_fd;            /* where dumps go */
+    int stats_json;          /* 1: JSON dumps */
+    int stats_at_exit;       /* 1: dump at exit */
+    int verbose;             /* 1: print options at start */
+    int abort_on_error;      /* 1: abort on a pointer that is not ours */
+    uintptr_t secret;        /* random, for free-slot cookies */
+} ca_config_t;
+
+extern ca_config_t ca_cfg;
+extern uint32_t ca_class_size[CA_MAX_CLASSES]; /* bytes per slot of each class */
+extern uint8_t ca_class_table[CA_TINY_TABLE];  /* (size + 15) >> 4 -> class, sizes <= 1024 */
+
+extern ca_block_t ca_block_empty;        /* never has a free slot */
+extern ca_arena_t ca_arena_empty;        /* a thread's arena before its first call */
+extern ca_arena_t ca_arena_exited;       /* a thread's arena after it was parked */
+extern __thread ca_arena_t *ca_tls_arena __attribute__((tls_model("initial-exec")));
+
+/* ---- init.c ---- */
+extern _Atomic int ca_init_state; /* 0 none, 1 running, 2 done */
+void ca_init(void);
+static inline void ca_ensure_init(void)
+{
+    if (ca_unlikely(__atomic_load_n((int *)&ca_init_state, __ATOMIC_ACQUIRE) != 2)) ca_init();
+}
+void ca_classes_init(void);
+
+/* ---- options.c ---- */
+void ca_options_load(void);
+void ca_options_print(void);
+int ca_parse_size(const char *s, size_t *out);
+int ca_parse_signal(const char *s, int *out);
+
+/* ---- util.c: async-signal-safe formatting into a caller's buffer ---- */
+typedef struct ca_buf_s {
+    char *p;    /* start */
+    size_t len; /* bytes used */
+    size_t cap; /* bytes available */
+    int fd;     /* where ca_buf_flush writes; -1 to never flush */
+} ca_buf_t;
+void ca_buf_init(ca_buf_t *b, char *mem, size_t cap, int fd);
+void ca_buf_str(ca_buf_t *b, const char *s);
+void ca_buf_mem(ca_buf_t *b, const char *s, size_t n);
+void ca_buf_u64(ca_buf_t *b, uint64_t v);
+void ca_buf_i64(ca_buf_t *b, int64_t v);
+void ca_buf_hex(ca_buf_t *b, uintptr_t v);
+void ca_buf_pad(ca_buf_t *b, size_t width, size_t from);
+void ca_buf_flush(ca_buf_t *b);
+void ca_write_all(int fd, const char *s, size_t n);
+/* One line on stderr, "concordarena: " then the parts (NULL ends the list). */
+void ca_message(const char *first, ...);
+size_t ca_strlen(const char *s);
+int ca_streq(const char *a, const char *b);
+int ca_strcaseeq(const char *a, const char *b);
+
+/* ---- numa.c ---- */
+void ca_numa_init(void);
+unsigned ca_numa_node_count(void);
+int ca_numa_node_of_cpu(int cpu);
+int ca_numa_node_online(unsigned node);
+unsigned ca_numa_home_node(void);
+extern ca_node_t ca_nodes[CA_MAX_NODES];
+
+/* ---- registry.c ---- */
+void ca_registry_set(uintptr_t addr, ca_hdr_t *hdr);
+void ca_registry_clear(uintptr_t addr);
+ca_hdr_t *ca_registry_lookup_slow(uintptr_t addr);
+#define CA_REG_LEAF_BITS 14u
+#define CA_REG_TOP_SIZE  (1u << 15)
+extern _Atomic(ca_hdr_t **) ca_registry_top[CA_REG_TOP_SIZE];
+
+static inline ca_hdr_t *ca_registry_lookup(const void *p)
+{
+    uintptr_t chunk = (uintptr_t)p >> ca_cfg.seg_shift;
+    uintptr_t top = chunk >> CA_REG_LEAF_BITS;
+    if (ca_unlikely(top >= CA_REG_TOP_SIZE)) return NULL;
+    ca_hdr_t **leaf = atomic_load_explicit(&ca_registry_top[top], memory_order_acquire);
+    if (ca_unlikely(leaf == NULL)) return NULL;
+    return __atomic_load_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)], __ATOMIC_ACQUIRE);
+}
+
+/* ---- segment.c: segments, spans and the per-node block cache ---- */
+/* Take `n` contiguous free blocks on `node`; *reused says whether they came
+ * from the cache. NULL when the OS refuses memory. */
+ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused);
+/* Give back `n` blocks starting at `b` (a span or one block). */
+void ca_node_give(ca_block_t *b, uint32_t n);
+/* Return every cached block's pages and every empty segment. */
+void ca_node_trim(void);
+void ca_nodes_lock_all(void);
+void ca_nodes_unlock_all(void);
+void ca_nodes_reinit_locks(void);
+
+static inline ca_segment_t *ca_block_segment(const ca_block_t *b)
+{
+    return (ca_segment_t *)((uintptr_t)b & ~(uintptr_t)(ca_cfg.seg_size - 1));
+}
+static inline size_t ca_block_index(const ca_block_t *b)
+{
+    return (size_t)(b - ca_block_segment(b)->blocks);
+}
+static inline char *ca_block_start(const ca_block_t *b)
+{
+    return (char *)ca_block_segment(b) + (ca_block_index(b) << ca_cfg.block_shift);
+}
+
+/* ---- arena.c ---- */
+ca_arena_t *ca_arena_thread_init(void);
+void ca_arena_collect(ca_arena_t *a);
+ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls);
+void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b);
+void ca_arena_trim_cache(ca_arena_t *a);
+ca_arena_t *ca_arena_list(void);
+void ca_fallback_lock(void);
+void ca_fallback_unlock(void);
+extern ca_arena_t *ca_arena_fallback;
+void ca_arenas_lock(void);
+void ca_arenas_unlock(void);
+void ca_arenas_after_fork_child(void);
+
+/* ---- alloc.c / free.c ---- */
+void *ca_malloc_slow(size_t n);
+void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n);
+void ca_free_slow(void *p);
+void ca_bin_unlink(ca_arena_t *a, ca_block_t *b);
+void ca_bin_push(ca_arena_t *a, ca_block_t *b);
+void ca_block_event(ca_arena_t *a, ca_block_t *b);
+void ca_report_invalid(const char *call, const void *p);
+_Noreturn void ca_report_double_free(const char *call, const void *p);
+size_t ca_usable_size_of(const void *p, const char *call);
+
+/* ---- huge.c ---- */
+void *ca_huge_alloc(size_t n, size_t align, ca_arena_t *a);
+void ca_huge_free(ca_huge_t *h, ca_arena_t *a);
+void *ca_huge_realloc(ca_huge_t *h, size_t n, ca_arena_t *a);
+int ca_huge_can_resize(const ca_huge_t *h, size_t n);
+
+/* ---- stats.c ---- */
+void ca_stats_dump(int fd, int json);
+void ca_stats_install_signal(void);
+int ca_size_bucket(size_t n);
+int ca_align_bucket(size_t align);
+
+/* ---- size classes ---- */
+static inline uint32_t ca_size_class(size_t n)
+{
+    if (ca_likely(n <= 1024)) return ca_class_table[(n + 15) >> 4];
+    unsigned b = 63u - (unsigned)__builtin_clzl(n - 1); /* 2^b < n <= 2^(b+1) */
+    return 8u + (b - 7u) * 8u + (uint32_t)(((n - 1 - ((size_t)1 << b)) >> (b - 3u)) + 1u);
+}
+
+static inline uintptr_t ca_cookie(const void *p)
+{
+    return (uintptr_t)p ^ ca_cfg.secret;
+}
+
+/* Counters of the fast paths; compiled out with CA_STATS=0. */
+#if CA_STATS
+#define CA_STAT_ALLOC(a, cls, n, slot)                                                             \
+    do {                                                                                           \
+        (a)->stats.cls_alloc[cls]++;                                                               \
+        (a)->stats.req_bytes += (n);                                                               \
+        (a)->stats.slot_bytes += (slot);                                                           \
+        (a)->stats.in_use += (slot);                                                               \
+        if ((a)->stats.in_use > (a)->stats.peak) (a)->stats.peak = (a)->stats.in_use;              \
+    } while (0)
+#define CA_STAT_FREE(a, cls, slot)                                                                 \
+    do {                                                                                           \
+        (a)->stats.cls_free[cls]++;                                                                \
+        (a)->stats.in_use -= (slot);                                                               \
+    } while (0)
+#else
+#define CA_STAT_ALLOC(a, cls, n, slot) ((void)0)
+#define CA_STAT_FREE(a, cls, slot)     ((void)0)
+#endif
+
+/* ---- the fast paths ---- */
+static inline void *ca_malloc_inline(size_t n)
+{
+    if (ca_likely(n <= 1024)) {
+        ca_arena_t *a = ca_tls_arena;
+        uint32_t cls = ca_class_table[(n + 15) >> 4];
+        ca_block_t *b = a->bins[cls].current;
+        void **p = (void **)b->free;
+        if (ca_likely(p != NULL)) {
+            b->free = p[0];
+            p[1] = NULL;
+            b->used++;
+            CA_STAT_ALLOC(a, cls, n, b->slot_size);
+            return p;
+        }
+    }
+    return ca_malloc_slow(n);
+}
+
+/* Owner thread: push `p` on its block's local list. */
+static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
+{
+    void **q = (void **)p;
+    q[0] = b->free;
+    q[1] = (void *)ca_cookie(p);
+    b->free = q;
+    CA_STAT_FREE(a, b->size_class, b->slot_size);
+    uint32_t used = b->used - 1;
+    b->used = used;
+    if (ca_unlikely(used == 0 || b->full)) ca_block_event(a, b);
+}
+
+static inline void ca_free_inline(void *p)
+{
+    ca_hdr_t *h = ca_registry_lookup(p);
+    if (ca_unlikely(h == NULL || h->magic != CA_MAGIC_SEG)) {
+        ca_free_slow(p);
+        return;
+    }
+    ca_segment_t *s = (ca_segment_t *)h;
+    uintptr_t off = (uintptr_t)p - (uintptr_t)s;
+    ca_block_t *b = &s->blocks[off >> ca_cfg.block_shift];
+    uint64_t boff = off & (ca_cfg.block_size - 1);
+    ca_arena_t *a = ca_tls_arena;
+    if (ca_unlikely(b->owner != a || boff * b->divmagic > b->divmagic - 1 || boff >= b->limit ||
+                    (uintptr_t)((void **)p)[1] == ca_cookie(p))) {
+        ca_free_slow(p);
+        return;
+    }
+    ca_free_local(a, b, p);
+}
+
+#endif

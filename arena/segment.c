@@ -1,0 +1,243 @@
+/*
+ * Segments, spans and the per-node block cache.
+ *
+ * Each NUMA node owns its segments. A segment's free blocks are either dirty
+ * (pages possibly resident, linked in the node's cache, at most
+ * `cache_blocks` of them) or clean (decommitted or never touched). Blocks are
+ * taken from the cache first, then from any segment with room, then from a new
+ * segment. A segment whose blocks are all free is unmapped, except the last one
+ * of its node, which stays so that a loop of map/unmap cannot start.
+ * Everything here runs under the node's lock: it is the slow path.
+ */
+#include "internal.h"
+#include "os.h"
+
+#include <errno.h>
+
+ca_node_t ca_nodes[CA_MAX_NODES] = {[0 ... CA_MAX_NODES - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER}};
+
+#define CA_ALL_BLOCKS_FREE (CA_SEG_BLOCKS - 1u)
+
+static void ca_seg_unlink(ca_segment_t **list, ca_segment_t *s)
+{
+    if (s->prev) s->prev->next = s->next;
+    else *list = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+static void ca_seg_push(ca_segment_t **list, ca_segment_t *s)
+{
+    s->prev = NULL;
+    s->next = *list;
+    if (*list) (*list)->prev = s;
+    *list = s;
+}
+
+static void ca_cache_unlink(ca_node_t *nd, ca_block_t *b)
+{
+    if (b->prev) b->prev->next = b->next;
+    else nd->cache = b->next;
+    if (b->next) b->next->prev = b->prev;
+    b->next = b->prev = NULL;
+    b->dirty = 0;
+    nd->cache_count--;
+}
+
+static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
+{
+    b->prev = NULL;
+    b->next = nd->cache;
+    if (nd->cache) nd->cache->prev = b;
+    nd->cache = b;
+    b->dirty = 1;
+    nd->cache_count++;
+}
+
+static ca_segment_t *ca_segment_map(unsigned node)
+{
+    ca_segment_t *s = ca_os_map_aligned(ca_cfg.seg_size, ca_cfg.seg_size);
+    if (s == NULL) return NULL;
+    if (ca_cfg.numa_bind) {
+        int rc = ca_os_bind(s, ca_cfg.seg_size, node);
+        if (rc != 0) {
+            ca_cfg.numa_bind = 0;
+            ca_message("NUMA placement off: mbind failed (",
+                       rc == EINVAL ? "no such node, or a node without memory" : "not permitted",
+                       "); memory is placed by the kernel", NULL);
+        }
+    }
+    s->hdr.magic = CA_MAGIC_SEG;
+    s->hdr.node = node;
+    s->size = ca_cfg.seg_size;
+    s->free_mask = ~(uint64_t)1; /* block 0 is this header */
+    s->free_count = CA_ALL_BLOCKS_FREE;
+    s->blocks[0].kind = CA_BLOCK_HEADER;
+    ca_registry_set((uintptr_t)s, &s->hdr);
+    if (ca_registry_lookup(s) != &s->hdr) { /* no memory for the registry */
+        ca_os_unmap(s, ca_cfg.seg_size);
+        return NULL;
+    }
+    ca_node_t *nd = &ca_nodes[node];
+    nd->nsegments++;
+    nd->segments_mapped++;
+    ca_seg_push(&nd->avail, s);
+    s->listed = 1;
+    return s;
+}
+
+static void ca_segment_unmap(ca_node_t *nd, ca_segment_t *s)
+{
+    for (uint32_t i = 1; i < CA_SEG_BLOCKS; i++)
+        if (s->blocks[i].dirty) ca_cache_unlink(nd, &s->blocks[i]);
+    ca_seg_unlink(s->listed ? &nd->avail : &nd->full, s);
+    ca_registry_clear((uintptr_t)s);
+    nd->nsegments--;
+    nd->segments_unmapped++;
+    ca_os_unmap(s, s->size);
+}
+
+/* Lowest index of a run of `n` set bits in `mask`, or -1. */
+static int ca_find_run(uint64_t mask, uint32_t n)
+{
+    uint64_t r = mask;
+    for (uint32_t i = 1; i < n && r; i++) r &= mask >> i;
+    return r ? __builtin_ctzll(r) : -1;
+}
+
+/* Mark blocks [idx, idx+n) of `s` taken. Returns 1 if any was from the cache. */
+static int ca_segment_take(ca_node_t *nd, ca_segment_t *s, int idx, uint32_t n)
+{
+    int reused = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        ca_block_t *b = &s->blocks[idx + (int)i];
+        if (b->dirty) {
+            ca_cache_unlink(nd, b);
+            reused = 1;
+        }
+        s->free_mask &= ~((uint64_t)1 << (idx + (int)i));
+    }
+    s->free_count -= n;
+    if (s->free_count == 0) {
+        ca_seg_unlink(&nd->avail, s);
+        ca_seg_push(&nd->full, s);
+        s->listed = 0;
+    }
+    return reused;
+}
+
+ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused)
+{
+    ca_node_t *nd = &ca_nodes[node];
+    ca_block_t *got = NULL;
+    pthread_mutex_lock(&nd->lock);
+    if (n == 1 && nd->cache != NULL) {
+        got = nd->cache;
+        ca_segment_t *s = ca_block_segment(got);
+        *reused = ca_segment_take(nd, s, (int)ca_block_index(got), 1);
+    } else {
+        for (ca_segment_t *s = nd->avail; s != NULL; s = s->next) {
+            if (s->free_count < n) continue;
+            int idx = ca_find_run(s->free_mask, n);
+            if (idx < 0) continue;
+            *reused = ca_segment_take(nd, s, idx, n);
+            got = &s->blocks[idx];
+            break;
+        }
+        if (got == NULL) {
+            ca_segment_t *s = ca_segment_map(node);
+            if (s != NULL) {
+                *reused = ca_segment_take(nd, s, 1, n);
+                got = &s->blocks[1];
+            }
+        }
+    }
+    if (got != NULL) {
+        if (*reused) nd->blocks_reused += n;
+        else nd->blocks_fresh += n;
+    }
+    pthread_mutex_unlock(&nd->lock);
+    return got;
+}
+
+void ca_node_give(ca_block_t *b, uint32_t n)
+{
+    int saved = errno;
+    ca_segment_t *s = ca_block_segment(b);
+    ca_node_t *nd = &ca_nodes[s->hdr.node];
+    size_t idx = ca_block_index(b);
+    pthread_mutex_lock(&nd->lock);
+    uint32_t decommit_from = CA_SEG_BLOCKS, decommit_n = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        ca_block_t *x = b + i;
+        x->kind = CA_BLOCK_FREE;
+        x->owner = NULL;
+        x->slot_size = 0;
+        x->divmagic = 0;
+        x->limit = 0;
+        x->span = 0;
+        x->free = NULL;
+        x->used = 0;
+        x->full = 0;
+        x->aligned = 0;
+        if (nd->cache_count < ca_cfg.cache_blocks) {
+            ca_cache_push(nd, x);
+        } else {
+            if (decommit_n == 0) decommit_from = (uint32_t)(idx + i);
+            decommit_n++;
+        }
+        s->free_mask |= (uint64_t)1 << (idx + i);
+    }
+    if (decommit_n) {
+        ca_os_decommit((char *)s + ((size_t)decommit_from << ca_cfg.block_shift),
+                       (size_t)decommit_n << ca_cfg.block_shift);
+        nd->blocks_decommitted += decommit_n;
+    }
+    if (s->free_count == 0) {
+        ca_seg_unlink(&nd->full, s);
+        ca_seg_push(&nd->avail, s);
+        s->listed = 1;
+    }
+    s->free_count += n;
+    if (s->free_count == CA_ALL_BLOCKS_FREE && nd->nsegments > 1) ca_segment_unmap(nd, s);
+    pthread_mutex_unlock(&nd->lock);
+    errno = saved;
+}
+
+void ca_node_trim(void)
+{
+    int saved = errno;
+    for (unsigned n = 0; n < CA_MAX_NODES; n++) {
+        ca_node_t *nd = &ca_nodes[n];
+        pthread_mutex_lock(&nd->lock);
+        while (nd->cache != NULL) {
+            ca_block_t *b = nd->cache;
+            ca_cache_unlink(nd, b);
+            ca_os_decommit(ca_block_start(b), ca_cfg.block_size);
+            nd->blocks_decommitted++;
+        }
+        ca_segment_t *s = nd->avail;
+        while (s != NULL) {
+            ca_segment_t *next = s->next;
+            if (s->free_count == CA_ALL_BLOCKS_FREE) ca_segment_unmap(nd, s);
+            s = next;
+        }
+        pthread_mutex_unlock(&nd->lock);
+    }
+    errno = saved;
+}
+
+void ca_nodes_lock_all(void)
+{
+    for (unsigned n = 0; n < CA_MAX_NODES; n++) pthread_mutex_lock(&ca_nodes[n].lock);
+}
+
+void ca_nodes_unlock_all(void)
+{
+    for (unsigned n = CA_MAX_NODES; n-- > 0;) pthread_mutex_unlock(&ca_nodes[n].lock);
+}
+
+void ca_nodes_reinit_locks(void)
+{
+    for (unsigned n = 0; n < CA_MAX_NODES; n++) pthread_mutex_init(&ca_nodes[n].lock, NULL);
+}

@@ -1,0 +1,406 @@
+/*
+ * Statistics: summed from the per-arena counters and the per-node counters,
+ * printed as text or JSON from one field list (CA_TOTAL_FIELDS), so the two
+ * never disagree. The dump runs inside a signal handler: no malloc, no stdio,
+ * no locks; it formats into a static buffer guarded by an atomic flag (a
+ * dump that finds another one running is skipped) and write(2)s it out.
+ */
+#include "concord.h"
+#include "internal.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+/* name, kind (u: unsigned, i: signed), meaning */
+#define CA_TOTAL_FIELDS(X)                                                                         \
+    X(allocs, u, "allocations")                                                                    \
+    X(frees, u, "frees")                                                                           \
+    X(remote_frees, u, "frees from another thread")                                                \
+    X(req_bytes, u, "bytes requested")                                                             \
+    X(slot_bytes, u, "bytes handed out (slots, spans, mappings)")                                  \
+    X(in_use, i, "bytes in use now")                                                               \
+    X(peak, i, "peak bytes in use")                                                                \
+    X(blocks_fresh, u, "blocks taken fresh")                                                       \
+    X(blocks_reused, u, "blocks reused from a cache")                                              \
+    X(segments_mapped, u, "segments mapped")                                                       \
+    X(segments_unmapped, u, "segments returned to the OS")                                         \
+    X(blocks_cached, u, "blocks in node caches now")                                               \
+    X(mapped_bytes, u, "bytes in mapped segments now")                                             \
+    X(huge_maps, u, "huge mappings made")
+
+static const char *const ca_size_bucket_names[CA_SIZE_BUCKETS] = {
+    "<=16",  "<=32",  "<=64", "<=128", "<=256", "<=512", "<=1K", "<=2K",
+    "<=4K",  "<=8K",  "<=16K", "<=32K", "<=64K", "<=128K", "<=256K", ">256K"};
+static const char *const ca_align_bucket_names[CA_ALIGN_BUCKETS] = {
+    "<=32", "<=64", "<=128", "<=256", "<=512", "<=1K", "<=2K", ">2K"};
+
+int ca_size_bucket(size_t n)
+{
+    if (n <= 16) return 0;
+    int b = 64 - __builtin_clzl(n - 1) - 4; /* 17..32 -> 1 */
+    return b > 15 ? 15 : b;
+}
+
+int ca_align_bucket(size_t align)
+{
+    if (align <= 32) return 0;
+    int b = 64 - __builtin_clzl(align - 1) - 5; /* 33..64 -> 1 */
+    return b > 7 ? 7 : b;
+}
+
+static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
+{
+    const ca_stats_t *s = &a->stats;
+    for (unsigned c = 1; c < CA_MAX_CLASSES; c++) {
+        t->allocs += s->cls_alloc[c];
+        t->frees += s->cls_free[c];
+        if (s->cls_alloc[c]) t->size_buckets[ca_size_bucket(ca_class_size[c])] += s->cls_alloc[c];
+    }
+    for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) {
+        t->allocs += s->big_alloc[i];
+        t->size_buckets[i] += s->big_alloc[i];
+    }
+    for (unsigned i = 0; i < CA_ALIGN_BUCKETS; i++) t->align_buckets[i] += s->align_req[i];
+    t->frees += s->big_free;
+    t->remote_frees += s->remote_frees;
+    t->req_bytes += s->req_bytes;
+    t->slot_bytes += s->slot_bytes;
+    t->in_use += s->in_use;
+    t->peak += s->peak;
+    t->blocks_fresh += s->blocks_fresh;
+    t->blocks_reused += s->blocks_reused;
+    t->huge_maps += s->huge_maps;
+}
+
+static void ca_totals_add_node(ca_totals_t *t, const ca_node_t *nd)
+{
+    t->segments_mapped += nd->segments_mapped;
+    t->segments_unmapped += nd->segments_unmapped;
+    t->blocks_cached += nd->cache_count;
+    t->mapped_bytes += (uint64_t)nd->nsegments * ca_cfg.seg_size;
+}
+
+/* Bytes handed out per size bucket, from the small classes' counts (large and
+ * huge objects are counted in size_buckets only). */
+static void ca_bucket_bytes(uint64_t out[CA_SIZE_BUCKETS])
+{
+    memset(out, 0, sizeof(uint64_t) * CA_SIZE_BUCKETS);
+    for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
+        for (unsigned c = 1; c < CA_MAX_CLASSES; c++)
+            out[ca_size_bucket(ca_class_size[c])] += a->stats.cls_alloc[c] * ca_class_size[c];
+}
+
+void ca_stats_totals(ca_totals_t *t)
+{
+    ca_ensure_init();
+    memset(t, 0, sizeof(*t));
+    for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
+        ca_totals_add_arena(t, a);
+        if (a != ca_arena_fallback) t->arenas++;
+    }
+    for (unsigned n = 0; n < CA_MAX_NODES; n++) ca_totals_add_node(t, &ca_nodes[n]);
+    t->block_size = (uint32_t)ca_cfg.block_size;
+}
+
+/* ---- printing ---- */
+
+static void ca_print_fields_text(ca_buf_t *b, const ca_totals_t *t, const char *indent)
+{
+#define CA_TEXT_u(v) ca_buf_u64(b, (v))
+#define CA_TEXT_i(v) ca_buf_i64(b, (v))
+#define CA_TEXT_FIELD(name, kind, meaning)                                                         \
+    {                                                                                              \
+        size_t from = b->len;                                                                      \
+        ca_buf_str(b, indent);                                                                     \
+        ca_buf_str(b, meaning);                                                                    \
+        ca_buf_pad(b, 48, from);                                                                   \
+        CA_TEXT_##kind(t->name);                                                                   \
+        ca_buf_str(b, "\n");                                                                       \
+    }
+    CA_TOTAL_FIELDS(CA_TEXT_FIELD)
+    size_t from = b->len;
+    ca_buf_str(b, indent);
+    ca_buf_str(b, "bytes wasted (rounding, alignment)");
+    ca_buf_pad(b, 48, from);
+    ca_buf_u64(b, t->slot_bytes >= t->req_bytes ? t->slot_bytes - t->req_bytes : 0);
+    ca_buf_str(b, "\n");
+}
+
+static void ca_print_fields_json(ca_buf_t *b, const ca_totals_t *t)
+{
+#define CA_JSON_FIELD(name, kind, meaning)                                                         \
+    ca_buf_str(b, "\"" #name "\":");                                                               \
+    CA_TEXT_##kind(t->name);                                                                       \
+    ca_buf_str(b, ",");
+    CA_TOTAL_FIELDS(CA_JSON_FIELD)
+    ca_buf_str(b, "\"wasted_bytes\":");
+    ca_buf_u64(b, t->slot_bytes >= t->req_bytes ? t->slot_bytes - t->req_bytes : 0);
+}
+
+static void ca_json_array(ca_buf_t *b, const char *name, const uint64_t *v, unsigned n)
+{
+    ca_buf_str(b, ",\"");
+    ca_buf_str(b, name);
+    ca_buf_str(b, "\":[");
+    for (unsigned i = 0; i < n; i++) {
+        if (i) ca_buf_str(b, ",");
+        ca_buf_u64(b, v[i]);
+    }
+    ca_buf_str(b, "]");
+}
+
+static const char *ca_state_name(const ca_arena_t *a)
+{
+    switch (atomic_load_explicit(&((ca_arena_t *)a)->state, memory_order_relaxed)) {
+    case CA_ARENA_ACTIVE: return "active";
+    case CA_ARENA_PARKED: return "parked";
+    case CA_ARENA_FALLBACK: return "fallback";
+    default: return "new";
+    }
+}
+
+/* Order of buckets by count (by_bytes = 0) or by bytes, largest first. */
+static void ca_rank(const uint64_t *key, unsigned order[CA_SIZE_BUCKETS])
+{
+    for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) order[i] = i;
+    for (unsigned i = 1; i < CA_SIZE_BUCKETS; i++)
+        for (unsigned j = i; j > 0 && key[order[j]] > key[order[j - 1]]; j--) {
+            unsigned tmp = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = tmp;
+        }
+}
+
+static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const uint64_t *bytes)
+{
+    ca_buf_str(b, "=== concordarena statistics (pid ");
+    ca_buf_u64(b, (uint64_t)getpid());
+    ca_buf_str(b, ", block size ");
+    ca_buf_u64(b, t->block_size);
+    ca_buf_str(b, ", arenas ");
+    ca_buf_u64(b, t->arenas);
+    ca_buf_str(b, ", nodes ");
+    ca_buf_u64(b, ca_numa_node_count());
+    ca_buf_str(b, ") ===\ntotal\n");
+    ca_print_fields_text(b, t, "  ");
+    ca_buf_str(b, "  size distribution (allocations):\n");
+    for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) {
+        if (!t->size_buckets[i]) continue;
+        size_t from = b->len;
+        ca_buf_str(b, "    ");
+        ca_buf_str(b, ca_size_bucket_names[i]);
+        ca_buf_pad(b, 16, from);
+        ca_buf_u64(b, t->size_buckets[i]);
+        ca_buf_str(b, "\n");
+    }
+    ca_buf_str(b, "  alignment requests:\n");
+    for (unsigned i = 0; i < CA_ALIGN_BUCKETS; i++) {
+        if (!t->align_buckets[i]) continue;
+        size_t from = b->len;
+        ca_buf_str(b, "    ");
+        ca_buf_str(b, ca_align_bucket_names[i]);
+        ca_buf_pad(b, 16, from);
+        ca_buf_u64(b, t->align_buckets[i]);
+        ca_buf_str(b, "\n");
+    }
+    unsigned order[CA_SIZE_BUCKETS];
+    for (int pass = 0; pass < 2; pass++) {
+        ca_rank(pass ? bytes : t->size_buckets, order);
+        ca_buf_str(b, pass ? "  hotspots by bytes (small objects):\n" : "  hotspots by count:\n");
+        for (unsigned r = 0; r < 5; r++) {
+            unsigned i = order[r];
+            if (!(pass ? bytes[i] : t->size_buckets[i])) break;
+            size_t from = b->len;
+            ca_buf_str(b, "    #");
+            ca_buf_u64(b, r + 1);
+            ca_buf_str(b, " ");
+            ca_buf_str(b, ca_size_bucket_names[i]);
+            ca_buf_pad(b, 20, from);
+            ca_buf_u64(b, t->size_buckets[i]);
+            ca_buf_str(b, " allocations, ");
+            ca_buf_u64(b, bytes[i]);
+            ca_buf_str(b, " bytes\n");
+        }
+    }
+    for (unsigned n = 0; n < ca_numa_node_count(); n++) {
+        ca_totals_t nt;
+        memset(&nt, 0, sizeof(nt));
+        for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
+            if (a->node == n) ca_totals_add_arena(&nt, a);
+        ca_totals_add_node(&nt, &ca_nodes[n]);
+        ca_buf_str(b, "node ");
+        ca_buf_u64(b, n);
+        ca_buf_str(b, "\n");
+        ca_print_fields_text(b, &nt, "  ");
+    }
+    for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
+        ca_totals_t at;
+        memset(&at, 0, sizeof(at));
+        ca_totals_add_arena(&at, a);
+        ca_buf_str(b, "arena ");
+        ca_buf_u64(b, a->id);
+        ca_buf_str(b, " (");
+        ca_buf_str(b, ca_state_name(a));
+        ca_buf_str(b, ", node ");
+        ca_buf_u64(b, a->node);
+        ca_buf_str(b, "): allocations ");
+        ca_buf_u64(b, at.allocs);
+        ca_buf_str(b, ", frees ");
+        ca_buf_u64(b, at.frees);
+        ca_buf_str(b, ", remote frees ");
+        ca_buf_u64(b, at.remote_frees);
+        ca_buf_str(b, ", in use ");
+        ca_buf_i64(b, at.in_use);
+        ca_buf_str(b, ", peak ");
+        ca_buf_i64(b, at.peak);
+        ca_buf_str(b, "\n");
+    }
+    ca_buf_str(b, "=== end ===\n");
+}
+
+static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const uint64_t *bytes)
+{
+    ca_buf_str(b, "{\"concordarena\":1,\"pid\":");
+    ca_buf_u64(b, (uint64_t)getpid());
+    ca_buf_str(b, ",\"block_size\":");
+    ca_buf_u64(b, t->block_size);
+    ca_buf_str(b, ",\"arenas\":");
+    ca_buf_u64(b, t->arenas);
+    ca_buf_str(b, ",\"size_bucket_names\":[");
+    for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) {
+        ca_buf_str(b, i ? ",\"" : "\"");
+        ca_buf_str(b, ca_size_bucket_names[i]);
+        ca_buf_str(b, "\"");
+    }
+    ca_buf_str(b, "],\"align_bucket_names\":[");
+    for (unsigned i = 0; i < CA_ALIGN_BUCKETS; i++) {
+        ca_buf_str(b, i ? ",\"" : "\"");
+        ca_buf_str(b, ca_align_bucket_names[i]);
+        ca_buf_str(b, "\"");
+    }
+    ca_buf_str(b, "],\"total\":{");
+    ca_print_fields_json(b, t);
+    ca_json_array(b, "size_buckets", t->size_buckets, CA_SIZE_BUCKETS);
+    ca_json_array(b, "size_bucket_bytes", bytes, CA_SIZE_BUCKETS);
+    ca_json_array(b, "align_buckets", t->align_buckets, CA_ALIGN_BUCKETS);
+    ca_buf_str(b, "},\"hotspots\":{");
+    unsigned order[CA_SIZE_BUCKETS];
+    for (int pass = 0; pass < 2; pass++) {
+        ca_rank(pass ? bytes : t->size_buckets, order);
+        ca_buf_str(b, pass ? ",\"by_bytes\":[" : "\"by_count\":[");
+        for (unsigned r = 0; r < CA_SIZE_BUCKETS; r++) {
+            unsigned i = order[r];
+            if (!(pass ? bytes[i] : t->size_buckets[i])) break;
+            ca_buf_str(b, r ? ",{\"bucket\":\"" : "{\"bucket\":\"");
+            ca_buf_str(b, ca_size_bucket_names[i]);
+            ca_buf_str(b, "\",\"count\":");
+            ca_buf_u64(b, t->size_buckets[i]);
+            ca_buf_str(b, ",\"bytes\":");
+            ca_buf_u64(b, bytes[i]);
+            ca_buf_str(b, "}");
+        }
+        ca_buf_str(b, "]");
+    }
+    ca_buf_str(b, "},\"nodes\":[");
+    for (unsigned n = 0; n < ca_numa_node_count(); n++) {
+        ca_totals_t nt;
+        memset(&nt, 0, sizeof(nt));
+        for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
+            if (a->node == n) ca_totals_add_arena(&nt, a);
+        ca_totals_add_node(&nt, &ca_nodes[n]);
+        ca_buf_str(b, n ? ",{\"node\":" : "{\"node\":");
+        ca_buf_u64(b, n);
+        ca_buf_str(b, ",");
+        ca_print_fields_json(b, &nt);
+        ca_buf_str(b, "}");
+    }
+    ca_buf_str(b, "],\"arenas\":[");
+    int first = 1;
+    for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
+        ca_totals_t at;
+        memset(&at, 0, sizeof(at));
+        ca_totals_add_arena(&at, a);
+        ca_buf_str(b, first ? "{\"id\":" : ",{\"id\":");
+        first = 0;
+        ca_buf_u64(b, a->id);
+        ca_buf_str(b, ",\"state\":\"");
+        ca_buf_str(b, ca_state_name(a));
+        ca_buf_str(b, "\",\"node\":");
+        ca_buf_u64(b, a->node);
+        ca_buf_str(b, ",");
+        ca_print_fields_json(b, &at);
+        ca_json_array(b, "size_buckets", at.size_buckets, CA_SIZE_BUCKETS);
+        ca_buf_str(b, "}");
+    }
+    ca_buf_str(b, "]}\n");
+}
+
+static _Atomic int ca_dump_busy;
+static char ca_dump_mem[1 << 16];
+static _Atomic uint64_t ca_dumps_skipped;
+
+/* Returns 0 when dumped, -1 when another dump was running. */
+static int ca_stats_try_dump(int fd, int json)
+{
+    if (atomic_exchange_explicit(&ca_dump_busy, 1, memory_order_acquire)) {
+        atomic_fetch_add_explicit(&ca_dumps_skipped, 1, memory_order_relaxed);
+        return -1;
+    }
+    ca_totals_t t;
+    uint64_t bytes[CA_SIZE_BUCKETS];
+    ca_stats_totals(&t);
+    ca_bucket_bytes(bytes);
+    ca_buf_t b;
+    ca_buf_init(&b, ca_dump_mem, sizeof(ca_dump_mem), fd);
+    if (json) ca_dump_json(&b, &t, bytes);
+    else ca_dump_text(&b, &t, bytes);
+    ca_buf_flush(&b);
+    atomic_store_explicit(&ca_dump_busy, 0, memory_order_release);
+    return 0;
+}
+
+void ca_stats_dump(int fd, int json)
+{
+    while (ca_stats_try_dump(fd, json) != 0) sched_yield();
+}
+
+void ca_stats_print(int fd, int json)
+{
+    ca_stats_dump(fd, json);
+}
+
+void ca_stats_after_fork_child(void)
+{
+    atomic_store(&ca_dump_busy, 0);
+}
+
+static void ca_stats_handler(int sig)
+{
+    (void)sig;
+    ca_stats_try_dump(ca_cfg.stats_fd, ca_cfg.stats_json);
+}
+
+void ca_stats_install_signal(void)
+{
+    if (ca_cfg.stats_signal <= 0) return;
+    struct sigaction old;
+    if (sigaction(ca_cfg.stats_signal, NULL, &old) != 0) return;
+    if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) return; /* the program's own */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = ca_stats_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(ca_cfg.stats_signal, &sa, NULL);
+}
+
+void ca_stats_reset(void)
+{
+    for (ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
+        int64_t in_use = a->stats.in_use;
+        memset(&a->stats, 0, sizeof(a->stats));
+        a->stats.in_use = in_use;
+        a->stats.peak = in_use > 0 ? in_use : 0;
+    }
+}
