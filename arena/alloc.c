@@ -213,6 +213,7 @@ void *ca_calloc(size_t count, size_t size)
 static void *ca_alloc_aligned_in(ca_arena_t *a, size_t align, size_t n)
 {
     a->stats.align_req[ca_align_bucket(align)]++;
+    if (n == 0) n = 1; /* so the aligned pointer stays strictly inside its slot */
     if (n <= ca_cfg.small_max && align <= ca_cfg.block_size) {
         uint32_t cls = ca_size_class(n);
         if ((ca_class_size[cls] & (align - 1)) == 0)
