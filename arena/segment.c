@@ -2,10 +2,14 @@
  * Segments, spans and the per-node block cache.
  *
  * Each NUMA node owns its segments. A segment's free blocks are either dirty
- * (pages possibly resident, linked in the node's cache, at most
- * `cache_blocks` of them) or clean (decommitted or never touched). Blocks are
- * taken from the cache first, then from any segment with room, then from a new
- * segment. A segment whose blocks are all free is unmapped, except the last one
+ * (pages possibly resident, linked in the node's cache) or clean (decommitted
+ * or never touched). Blocks are taken from the cache first (newest first),
+ * then from any segment with room, then from a new segment. The cache keeps
+ * `cache_blocks` blocks; blocks beyond that are purged (madvise) once they have
+ * sat unused for CA_PURGE_DELAY_MS, or at once past CA_PURGE_HARD times the
+ * bound, so that a program cycling through large objects does not pay a
+ * madvise and a page fault per block (the idea of jemalloc's and mimalloc's
+ * delayed purging). A segment whose blocks are all free is unmapped, except the last one
  * of its node, which stays so that a loop of map/unmap cannot start.
  * Everything here runs under the node's lock: it is the slow path.
  */
@@ -13,6 +17,11 @@
 #include "os.h"
 
 #include <errno.h>
+#include <time.h>
+
+#define CA_PURGE_DELAY_MS 100u
+#define CA_PURGE_HARD     8u
+#define CA_PURGE_BATCH    64u
 
 ca_node_t ca_nodes[CA_MAX_NODES] = {[0 ... CA_MAX_NODES - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER}};
 
@@ -34,11 +43,19 @@ static void ca_seg_push(ca_segment_t **list, ca_segment_t *s)
     *list = s;
 }
 
+static uint32_t ca_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
 static void ca_cache_unlink(ca_node_t *nd, ca_block_t *b)
 {
     if (b->prev) b->prev->next = b->next;
     else nd->cache = b->next;
     if (b->next) b->next->prev = b->prev;
+    else nd->cache_tail = b->prev;
     b->next = b->prev = NULL;
     b->dirty = 0;
     nd->cache_count--;
@@ -49,6 +66,7 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
     b->prev = NULL;
     b->next = nd->cache;
     if (nd->cache) nd->cache->prev = b;
+    else nd->cache_tail = b;
     nd->cache = b;
     b->dirty = 1;
     nd->cache_count++;
@@ -160,14 +178,26 @@ ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused)
     return got;
 }
 
+/* Mark blocks [idx, idx+n) of `s` free; unmap the segment if it became empty. */
+static void ca_segment_release(ca_node_t *nd, ca_segment_t *s, size_t idx, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) s->free_mask |= (uint64_t)1 << (idx + i);
+    if (s->free_count == 0) {
+        ca_seg_unlink(&nd->full, s);
+        ca_seg_push(&nd->avail, s);
+        s->listed = 1;
+    }
+    s->free_count += n;
+    if (s->free_count == CA_ALL_BLOCKS_FREE && nd->nsegments > 1) ca_segment_unmap(nd, s);
+}
+
 void ca_node_give(ca_block_t *b, uint32_t n)
 {
     int saved = errno;
     ca_segment_t *s = ca_block_segment(b);
     ca_node_t *nd = &ca_nodes[s->hdr.node];
     size_t idx = ca_block_index(b);
-    pthread_mutex_lock(&nd->lock);
-    uint32_t decommit_from = CA_SEG_BLOCKS, decommit_n = 0;
+    uint32_t now = ca_now_ms();
     for (uint32_t i = 0; i < n; i++) {
         ca_block_t *x = b + i;
         x->kind = CA_BLOCK_FREE;
@@ -180,26 +210,32 @@ void ca_node_give(ca_block_t *b, uint32_t n)
         x->used = 0;
         x->full = 0;
         x->aligned = 0;
-        if (nd->cache_count < ca_cfg.cache_blocks) {
-            ca_cache_push(nd, x);
-        } else {
-            if (decommit_n == 0) decommit_from = (uint32_t)(idx + i);
-            decommit_n++;
-        }
-        s->free_mask |= (uint64_t)1 << (idx + i);
+        x->stamp = now;
     }
-    if (decommit_n) {
-        ca_os_decommit((char *)s + ((size_t)decommit_from << ca_cfg.block_shift),
-                       (size_t)decommit_n << ca_cfg.block_shift);
-        nd->blocks_decommitted += decommit_n;
+    ca_block_t *purge[CA_PURGE_BATCH];
+    uint32_t npurge = 0;
+    pthread_mutex_lock(&nd->lock);
+    for (uint32_t i = 0; i < n; i++) ca_cache_push(nd, b + i);
+    ca_segment_release(nd, s, idx, n);
+    /* Oldest blocks past the bound leave the cache; they are marked taken
+     * while madvise runs outside the lock, so nobody gets them half-purged. */
+    uint64_t hard = (uint64_t)ca_cfg.cache_blocks * CA_PURGE_HARD;
+    while (npurge < CA_PURGE_BATCH && nd->cache_count > ca_cfg.cache_blocks) {
+        ca_block_t *old = nd->cache_tail;
+        if (nd->cache_count <= hard && now - old->stamp < CA_PURGE_DELAY_MS) break;
+        ca_segment_take(nd, ca_block_segment(old), (int)ca_block_index(old), 1);
+        purge[npurge++] = old;
     }
-    if (s->free_count == 0) {
-        ca_seg_unlink(&nd->full, s);
-        ca_seg_push(&nd->avail, s);
-        s->listed = 1;
+    pthread_mutex_unlock(&nd->lock);
+    if (npurge == 0) {
+        errno = saved;
+        return;
     }
-    s->free_count += n;
-    if (s->free_count == CA_ALL_BLOCKS_FREE && nd->nsegments > 1) ca_segment_unmap(nd, s);
+    for (uint32_t i = 0; i < npurge; i++) ca_os_decommit(ca_block_start(purge[i]), ca_cfg.block_size);
+    pthread_mutex_lock(&nd->lock);
+    nd->blocks_decommitted += npurge;
+    for (uint32_t i = 0; i < npurge; i++)
+        ca_segment_release(nd, ca_block_segment(purge[i]), ca_block_index(purge[i]), 1);
     pthread_mutex_unlock(&nd->lock);
     errno = saved;
 }

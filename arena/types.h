@@ -70,6 +70,7 @@ typedef struct ca_block_s {
     uint8_t aligned;           /* small: aligned interior pointers were handed out */
     uint8_t dirty;             /* free: pages may be resident (in the node cache) */
     uint8_t pad_[3];
+    uint32_t stamp;            /* free: milliseconds clock when it entered the node cache */
     uint32_t span;             /* large: blocks in the span; cont: blocks back to head */
     _Atomic(uintptr_t) remote; /* remote free list; bit 0 set while queued */
     struct ca_block_s *next;   /* bin list, arena cache or node cache */
@@ -141,7 +142,8 @@ typedef struct ca_node_s {
     pthread_mutex_t lock;
     ca_segment_t *avail;          /* segments with at least one free block */
     ca_segment_t *full;           /* segments with none */
-    ca_block_t *cache;            /* free blocks with resident pages (LIFO) */
+    ca_block_t *cache;            /* free blocks with resident pages, newest first */
+    ca_block_t *cache_tail;       /* oldest block of the cache */
     uint32_t cache_count;         /* blocks in cache */
     uint32_t nsegments;           /* segments mapped now */
     uint64_t blocks_fresh;        /* blocks handed out never used before */

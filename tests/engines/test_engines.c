@@ -485,7 +485,6 @@ static void test_random_model(void **state)
     assert_int_equal(engine_check(e), 0);
     model_compare_all(e, m);
     model_compare_scan(e, m);
-    fprintf(stderr, "DEBUG model count=%zu\n", m->count);
 
     /* Empty it completely and check again. */
     for (size_t i = 0; i < KEYSPACE; i++) {
@@ -675,7 +674,6 @@ static void test_out_of_memory(void **state)
         }
     }
     assert_true(enomem > 0);
-    fprintf(stderr, "DEBUG enomem=%ld count=%zu\n", enomem, m->count);
     expect_unchanged(e, m, 0, 1);
     model_compare_scan(e, m);
     engine_destroy(e);
