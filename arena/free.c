@@ -117,7 +117,12 @@ static void ca_free_any(void *p, const char *call)
         }
         ca_arena_t *a = ca_tls_arena;
         if (((void **)p)[1] == (void *)ca_cookie(p)) {
-            if (b->owner != a || ca_on_local_list(b, p)) ca_report_double_free(call, p);
+            /* Looks freed. Confirm: for our own block, bring in the remote
+             * frees first, then look for it on the local list. */
+            if (b->owner != a) ca_report_double_free(call, p);
+            ca_arena_collect(a);
+            if (b->kind != CA_BLOCK_SMALL || b->owner != a || ca_on_local_list(b, p))
+                ca_report_double_free(call, p);
         }
         if (b->owner == a) ca_free_local(a, b, p);
         else ca_free_remote(b, p);
