@@ -257,7 +257,9 @@ static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
     CA_STAT_FREE(a, b->size_class, b->slot_size);
     uint32_t used = b->used - 1;
     b->used = used;
-    if (ca_unlikely(used == 0 || b->full)) ca_block_event(a, b);
+    /* Empty, or back from full: tell the bin, unless it is the bin's only block. */
+    if (ca_unlikely(used == 0 || b->full))
+        if (b->full || b->prev != NULL || b->next != NULL) ca_block_event(a, b);
 }
 
 static inline void ca_free_inline(void *p)

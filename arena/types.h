@@ -53,9 +53,10 @@ enum ca_block_kind {
 
 struct ca_arena_s;
 
-/* Per-block metadata, kept in the segment header. The first fields are the ones
- * the malloc and free fast paths touch. */
-typedef struct ca_block_s {
+/* Per-block metadata, kept in the segment header, one cache line for what the
+ * owner touches on its fast paths and a second for the rest (the remote list
+ * there, so remote pushers do not bounce the owner's line). */
+typedef struct __attribute__((aligned(64))) ca_block_s {
     void *free;                /* local free list; owner thread only */
     uint32_t used;             /* slots out and not freed locally or collected */
     uint32_t slot_size;        /* bytes per slot (small), 0 otherwise */
@@ -68,15 +69,16 @@ typedef struct ca_block_s {
     uint8_t size_class;        /* small: class index */
     uint8_t full;              /* small: 1 while out of its bin's list */
     uint8_t aligned;           /* small: aligned interior pointers were handed out */
-    uint8_t dirty;             /* free: pages may be resident (in the node cache) */
-    uint8_t pad_[3];
-    uint32_t stamp;            /* free: milliseconds clock when it entered the node cache */
-    uint32_t span;             /* large: blocks in the span; cont: blocks back to head */
-    _Atomic(uintptr_t) remote; /* remote free list; bit 0 set while queued */
     struct ca_block_s *next;   /* bin list, arena cache or node cache */
     struct ca_block_s *prev;   /* bin list or node cache */
+    /* second cache line */
+    _Atomic(uintptr_t) remote; /* remote free list; bit 0 set while queued */
     struct ca_block_s *next_queued; /* arena's stack of blocks with remote frees */
+    uint32_t stamp;            /* free: milliseconds clock when it entered the node cache */
+    uint32_t span;             /* large: blocks in the span; cont: blocks back to head */
+    uint8_t dirty;             /* free: pages may be resident (in the node cache) */
 } ca_block_t;
+_Static_assert(offsetof(ca_block_t, remote) == 64, "fast-path fields fill one cache line");
 
 /* A segment: this header fills block 0. */
 typedef struct ca_segment_s {
