@@ -1,0 +1,236 @@
+/*
+ * The statistics signal: thousands of SIGUSR1 into a process allocating at
+ * full speed on several threads (it finishes correctly, every dump is whole
+ * JSON, nothing deadlocks); a program's own handler is kept; an ignored
+ * signal stays ignored; another signal can be chosen.
+ */
+#include "test_util.h"
+
+#include "concord.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+static _Atomic int stop;
+static _Atomic long bad;
+
+static void *allocator_thread(void *arg)
+{
+    uint64_t x = (uintptr_t)arg * 2654435761u + 1;
+    unsigned char *keep[256] = {0};
+    size_t keep_n[256] = {0};
+    while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        unsigned k = (unsigned)(x % 256);
+        if (keep[k]) {
+            for (size_t i = 0; i < keep_n[k]; i++)
+                if (keep[k][i] != (unsigned char)(k + i)) atomic_fetch_add(&bad, 1);
+            ca_free(keep[k]);
+        }
+        keep_n[k] = (size_t)(x >> 20) % ((x & 0x100) ? 100000 : 300) + 1;
+        keep[k] = ca_malloc(keep_n[k]);
+        for (size_t i = 0; i < keep_n[k]; i++) keep[k][i] = (unsigned char)(k + i);
+    }
+    for (int k = 0; k < 256; k++) ca_free(keep[k]);
+    return NULL;
+}
+
+/* Child: allocate on 3 threads until stdin closes. */
+static int child_storm(void)
+{
+    pthread_t t[3];
+    for (uintptr_t i = 0; i < 3; i++) pthread_create(&t[i], NULL, allocator_thread, (void *)i);
+    printf("ready\n");
+    fflush(stdout);
+    char c;
+    while (read(0, &c, 1) > 0) {
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    printf("done bad=%ld\n", atomic_load(&bad));
+    return atomic_load(&bad) == 0 ? 0 : 1;
+}
+
+static volatile sig_atomic_t own_handler_ran;
+static void own_handler(int sig)
+{
+    (void)sig;
+    own_handler_ran = 1;
+}
+
+static int child_own_handler(void)
+{
+    void *p = ca_malloc(10); /* the library is up and has its handler */
+    signal(SIGUSR1, own_handler);
+    raise(SIGUSR1);
+    ca_free(p);
+    printf("own handler ran=%d\n", (int)own_handler_ran);
+    return own_handler_ran ? 0 : 1;
+}
+
+static int child_raise(int sig)
+{
+    void *p = ca_malloc(10);
+    raise(sig);
+    ca_free(p);
+    printf("still alive\n");
+    return 0;
+}
+
+static void test_signal_storm(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/ca-storm-%d.jsonl", (int)getpid());
+    unlink(path);
+    int in[2], outp[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(outp), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char env_file[128];
+        snprintf(env_file, sizeof(env_file), "CONCORD_ARENA_STATS_FILE=%s", path);
+        putenv(env_file);
+        putenv("CONCORD_ARENA_STATS_FORMAT=json");
+        dup2(in[0], 0);
+        dup2(outp[1], 1);
+        close(in[1]);
+        close(outp[0]);
+        execl(tu_self(), tu_self(), "storm", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(outp[1]);
+    char line[256] = {0};
+    size_t len = 0;
+    while (len < sizeof(line) - 1 && !strchr(line, '\n')) {
+        ssize_t r = read(outp[0], line + len, sizeof(line) - 1 - len);
+        if (r <= 0) break;
+        len += (size_t)r;
+    }
+    assert_non_null(strstr(line, "ready"));
+    for (int i = 0; i < 5000; i++) {
+        assert_int_equal(kill(pid, SIGUSR1), 0);
+        if (i % 8 == 0) sched_yield();
+    }
+    close(in[1]); /* the child stops, joins, checks */
+    char rest[256];
+    len = 0;
+    ssize_t r;
+    while ((r = read(outp[0], rest + len, sizeof(rest) - 1 - len)) > 0) len += (size_t)r;
+    rest[len] = '\0';
+    close(outp[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("child status %d: %s", st, rest);
+    assert_non_null(strstr(rest, "done bad=0"));
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "python3 -c \"import json; n=0; last=0\nfor l in open('%s'):\n"
+             "    d=json.loads(l); t=d['total']; assert t['allocs']>=last; last=t['allocs']; n+=1\n"
+             "assert last>0; print('dumps', n)\"",
+             path);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    char out[4096];
+    st = tu_run(argv, NULL, out, sizeof(out));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("bad dump file: %s", out);
+    long dumps = 0;
+    const char *d = strstr(out, "dumps ");
+    if (d) dumps = strtol(d + 6, NULL, 10);
+    print_message("%ld complete dumps\n", dumps);
+    assert_true(dumps >= 1);
+    unlink(path);
+}
+
+static int run_mode(const char *mode, const char *env, char *out, size_t cap)
+{
+    char *argv[] = {(char *)tu_self(), (char *)mode, NULL};
+    const char *envs[] = {env, NULL};
+    return tu_run(argv, env ? envs : NULL, out, cap);
+}
+
+static void test_program_handler_kept(void **state)
+{
+    (void)state;
+    char out[65536];
+    int st = run_mode("own-handler", NULL, out, sizeof(out));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_non_null(strstr(out, "own handler ran=1"));
+    assert_null(strstr(out, "concordarena statistics"));
+}
+
+static void test_default_dump_on_stderr(void **state)
+{
+    (void)state;
+    char out[65536];
+    int st = run_mode("raise-usr1", NULL, out, sizeof(out));
+    assert_true(WIFEXITED(st));
+    assert_non_null(strstr(out, "=== concordarena statistics"));
+    assert_non_null(strstr(out, "still alive"));
+}
+
+static void test_other_signal(void **state)
+{
+    (void)state;
+    char out[65536];
+    int st = run_mode("raise-usr2", "CONCORD_ARENA_STATS_SIGNAL=USR2", out, sizeof(out));
+    assert_true(WIFEXITED(st));
+    assert_non_null(strstr(out, "=== concordarena statistics"));
+    /* signal 0: no handler, so SIGUSR2 keeps its default action */
+    st = run_mode("raise-usr2", "CONCORD_ARENA_STATS_SIGNAL=0", out, sizeof(out));
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGUSR2);
+}
+
+static void test_ignored_signal_stays_ignored(void **state)
+{
+    (void)state;
+    /* SIG_IGN survives exec: the library finds it and leaves it */
+    char out[65536];
+    pid_t pid;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        signal(SIGUSR1, SIG_IGN);
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        execl(tu_self(), tu_self(), "raise-usr1", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t r;
+    while ((r = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0) len += (size_t)r;
+    out[len] = '\0';
+    close(fds[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st));
+    assert_non_null(strstr(out, "still alive"));
+    assert_null(strstr(out, "concordarena statistics"));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        if (!strcmp(argv[1], "storm")) return child_storm();
+        if (!strcmp(argv[1], "own-handler")) return child_own_handler();
+        if (!strcmp(argv[1], "raise-usr1")) return child_raise(SIGUSR1);
+        if (!strcmp(argv[1], "raise-usr2")) return child_raise(SIGUSR2);
+        return 99;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_signal_storm),
+        cmocka_unit_test(test_program_handler_kept),
+        cmocka_unit_test(test_default_dump_on_stderr),
+        cmocka_unit_test(test_other_signal),
+        cmocka_unit_test(test_ignored_signal_stays_ignored),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
