@@ -265,7 +265,7 @@ static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const uint64_t *byte
     ca_buf_u64(b, (uint64_t)getpid());
     ca_buf_str(b, ",\"block_size\":");
     ca_buf_u64(b, t->block_size);
-    ca_buf_str(b, ",\"arenas\":");
+    ca_buf_str(b, ",\"arena_count\":");
     ca_buf_u64(b, t->arenas);
     ca_buf_str(b, ",\"size_bucket_names\":[");
     for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) {

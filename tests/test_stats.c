@@ -168,14 +168,62 @@ static void test_reset(void **state)
     assert_int_equal(t.frees, 1);
 }
 
-int main(void)
+static const char *report_script;
+
+/* scripts/stats_report.py turns a series of JSON dumps into a summary and a PNG. */
+static void test_report_tool(void **state)
 {
+    (void)state;
+    char path[64], png[64];
+    snprintf(path, sizeof(path), "/tmp/ca-series-%d.jsonl", (int)getpid());
+    snprintf(png, sizeof(png), "/tmp/ca-series-%d.png", (int)getpid());
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    static void *held[400];
+    for (int round = 0; round < 8; round++) {
+        for (int i = 0; i < 50; i++) held[round * 50 + i] = ca_malloc((size_t)(round + 1) * 300);
+        ca_stats_print(fd, 1);
+    }
+    close(fd);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "python3 '%s' '%s' --png '%s'", report_script, path, png);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    char out[16384];
+    int st = tu_run(argv, NULL, out, sizeof(out));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("report failed: %s", out);
+    assert_non_null(strstr(out, "8 dump(s)"));
+    assert_non_null(strstr(out, "hotspots by count"));
+    assert_non_null(strstr(out, "in use over 8 dumps"));
+    unsigned char head[24];
+    FILE *f = fopen(png, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(head, 1, sizeof(head), f), sizeof(head));
+    fclose(f);
+    assert_memory_equal(head, "\x89PNG\r\n\x1a\n", 8);
+    assert_memory_equal(head + 12, "IHDR", 4);
+    unsigned w = (unsigned)head[16] << 24 | head[17] << 16 | head[18] << 8 | head[19];
+    assert_int_equal(w, 760);
+    /* a file that is not dumps is an error with a message, not a crash */
+    snprintf(cmd, sizeof(cmd), "echo garbage > '%s' && python3 '%s' '%s'", path, report_script,
+             path);
+    st = tu_run(argv, NULL, out, sizeof(out));
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    assert_non_null(strstr(out, "no ConcordArena JSON dumps found"));
+    unlink(path);
+    unlink(png);
+    for (int i = 0; i < 400; i++) ca_free(held[i]);
+}
+
+int main(int argc, char **argv)
+{
+    report_script = argc > 1 ? argv[1] : "scripts/stats_report.py";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scripted_exact), /* first: needs a fresh process */
         cmocka_unit_test(test_json_parses),
         cmocka_unit_test(test_text_dump),
         cmocka_unit_test(test_trim_empties_caches),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_report_tool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

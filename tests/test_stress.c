@@ -278,6 +278,16 @@ static void test_served_by_library(void **state)
     assert_non_null(strstr(info.dli_fname, "libconcordarena"));
     struct mallinfo2 mi = mallinfo2();
     assert_true(mi.arena > 0); /* our segment bytes, not glibc's arena */
+    /* mallinfo2 answers from the same counters as the statistics */
+    void *ps[1000];
+    for (int i = 0; i < 1000; i++) ps[i] = malloc(1000);
+    struct mallinfo2 grown = mallinfo2();
+    assert_true(grown.uordblks >= mi.uordblks + 1000 * 1000);
+    for (int i = 0; i < 1000; i++) free(ps[i]);
+    struct mallinfo2 back = mallinfo2();
+    assert_int_equal(back.uordblks, mi.uordblks);
+    assert_int_equal(malloc_trim(0), 1);
+    assert_int_equal(mallinfo2().ordblks, 0); /* node caches emptied */
 }
 #endif
 

@@ -589,6 +589,51 @@ static int group_teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Read a whole file into memory. */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *p = malloc(cap);
+    assert_non_null(p);
+    for (;;) {
+        if (n == cap) {
+            cap *= 2;
+            p = realloc(p, cap);
+            assert_non_null(p);
+        }
+        size_t r = fread(p + n, 1, cap - n, f);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    fclose(f);
+    *len = n;
+    return p;
+}
+
+/* Under KV_TEST_PRELOAD the library must really be mapped into the server. */
+static void test_preload_mapped(void **state)
+{
+    (void)state;
+    const char *lib = getenv("KV_TEST_PRELOAD");
+    if (!lib || !*lib)
+        skip();
+    const char *base = strrchr(lib, '/');
+    base = base ? base + 1 : lib;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)g_srv.pid);
+    size_t n;
+    unsigned char *maps = slurp(path, &n);
+    maps = realloc(maps, n + 1);
+    assert_non_null(maps);
+    maps[n] = 0;
+    if (!strstr((char *)maps, base))
+        fail_msg("%s is not mapped into the server", base);
+    free(maps);
+}
+
 static void test_commands(void **state)
 {
     (void)state;
@@ -809,30 +854,6 @@ static void test_big_value(void **state)
     expect_int(command(c, "DEL", "bigval", NULL), 1);
     conn_close(c);
     free(v);
-}
-
-/* Read a whole file into memory. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *p = malloc(cap);
-    assert_non_null(p);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            p = realloc(p, cap);
-            assert_non_null(p);
-        }
-        size_t r = fread(p + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    fclose(f);
-    *len = n;
-    return p;
 }
 
 static void spit(const char *path, const void *p, size_t n)
@@ -1222,7 +1243,8 @@ int main(int argc, char **argv)
     char name[128];
     snprintf(name, sizeof(name), "kvserver_%s%s", g_engine, pre && *pre ? "_preload" : "");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commands),      cmocka_unit_test(test_pipelining),
+        cmocka_unit_test(test_preload_mapped), cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_pipelining),
         cmocka_unit_test(test_big_value),     cmocka_unit_test(test_redis_cli),
         cmocka_unit_test(test_scan_pages),    cmocka_unit_test(test_benchmark),
         cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_options_and_limits),

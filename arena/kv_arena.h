@@ -1,0 +1,172 @@
+/*
+ * ConcordArena explicit regions (kv_arena_*).
+ *
+ * A region hands out memory by bumping a pointer through chunks of blocks
+ * taken from the same per-NUMA-node block cache as the malloc replacement.
+ * Nothing is freed one object at a time: kv_arena_reset forgets every
+ * allocation at once (keeping chunks for reuse), kv_arena_destroy gives every
+ * block back at once.
+ *
+ *   kv_arena_t *r = kv_arena_create(0);              default chunk, one thread
+ *   struct rec *x = kv_arena_alloc(r, sizeof *x);    8-byte aligned
+ *   char *page = kv_arena_alloc_aligned(r, 4096, 4096);
+ *   ...
+ *   kv_arena_destroy(r);                             every block back at once
+ *
+ * Words
+ *   block   the allocator's unit (CONCORD_ARENA_BLOCK_SIZE, 64 KiB by default).
+ *   chunk   what a region bumps through: the configured size rounded up to a
+ *           whole number of blocks (one block by default), at most half a
+ *           segment (32 blocks). A chunk that happens to follow the current
+ *           one in memory extends it, so no tail is lost between them.
+ *   span    a request larger than a chunk gets blocks of its own; one larger
+ *           than half a segment gets a mapping of its own.
+ *
+ * Thread modes
+ *   KV_ARENA_SINGLE_THREAD  one thread at a time (callers serialise); no
+ *                           locks, no atomics. kv_arena_create uses it.
+ *   KV_ARENA_THREAD_SAFE    any number of threads may call kv_arena_alloc*,
+ *                           kv_arena_get_stats, kv_arena_print_hotspots,
+ *                           kv_arena_compact, kv_arena_reset_stats and
+ *                           kv_arena_set_numa_policy at once: allocation is
+ *                           a lock-free compare-and-swap on the current chunk;
+ *                           a mutex is taken only to start a new chunk.
+ *   In both modes kv_arena_reset and kv_arena_destroy need every other thread
+ *   to have stopped using the region.
+ *
+ * Errors: a NULL region, a zero size or a bad alignment give NULL / -1 with
+ * errno EINVAL; no memory gives NULL with errno ENOMEM. Nothing crashes.
+ * Memory from a region must not be passed to free() (it is reported as a
+ * pointer that is not malloc's, and left alone).
+ */
+#ifndef KV_ARENA_H
+#define KV_ARENA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KV_ARENA_API __attribute__((visibility("default")))
+
+/* Alignment of kv_arena_alloc: enough for every scalar type but long double
+ * and vector types (LevelDB's arena makes the same choice); ask
+ * kv_arena_alloc_aligned for 16 or more. */
+#define KV_ARENA_MIN_ALIGN ((size_t)8)
+/* Largest alignment kv_arena_alloc_aligned accepts (a power of two). */
+#define KV_ARENA_MAX_ALIGN ((size_t)1 << 20)
+/* Chunks kv_arena_reset keeps when the config says 0. */
+#define KV_ARENA_DEFAULT_CACHE 64u
+/* Size buckets: <=16, <=32, ... <=256K, >256K. Alignment buckets: <=32,
+ * <=64, ... <=2K, >2K. The same edges as the malloc statistics. */
+#define KV_ARENA_SIZE_BUCKETS  16
+#define KV_ARENA_ALIGN_BUCKETS 8
+
+typedef struct kv_arena_s kv_arena_t;
+
+typedef enum kv_arena_thread_mode_e {
+    KV_ARENA_SINGLE_THREAD = 0, /* one thread at a time, no locking */
+    KV_ARENA_THREAD_SAFE = 1    /* concurrent allocation (lock-free bump) */
+} kv_arena_thread_mode_t;
+
+/* A zeroed config is valid and means the defaults. */
+typedef struct kv_arena_config_s {
+    size_t block_size;       /* bytes per chunk; 0: one allocator block. Rounded up
+                                to whole blocks, at most half a segment */
+    kv_arena_thread_mode_t thread_mode;
+    int enable_block_cache;  /* 1: kv_arena_reset keeps chunks for reuse; 0: gives them back */
+    uint32_t block_cache_size; /* chunks kept by kv_arena_reset; 0: KV_ARENA_DEFAULT_CACHE */
+    int enable_numa;         /* 1: take blocks on numa_node; 0: on the creating thread's home node */
+    int numa_node;           /* node with enable_numa; -1: the calling thread's home node */
+    int enable_detailed_stats; /* 1: size and alignment histograms (two more adds per call) */
+} kv_arena_config_t;
+
+/* The defaults of kv_arena_create(0), spelled out. */
+#define KV_ARENA_CONFIG_INIT                                                                       \
+    {                                                                                              \
+        .block_size = 0, .thread_mode = KV_ARENA_SINGLE_THREAD, .enable_block_cache = 1,           \
+        .block_cache_size = 0, .enable_numa = 0, .numa_node = -1, .enable_detailed_stats = 1       \
+    }
+
+/* Counters since creation or the last kv_arena_reset_stats, except where a
+ * field says "now". In thread-safe mode a snapshot taken while other threads
+ * allocate is not atomic as a whole. */
+typedef struct kv_arena_stats_s {
+    uint64_t total_allocations;     /* successful kv_arena_alloc* calls */
+    uint64_t total_bytes_requested; /* bytes: sum of requested sizes */
+    uint64_t total_bytes_wasted;    /* bytes: alignment padding, chunk tails left behind,
+                                       the unused rest of spans and mappings of their own */
+    uint64_t current_bytes;         /* bytes requested since the last kv_arena_reset (now) */
+    uint64_t peak_bytes;            /* bytes: highest current_bytes */
+    uint64_t block_allocations;     /* blocks taken for chunks and spans */
+    uint64_t block_reuses;          /* of those, blocks that came from a cache (the
+                                       shared block cache or the region's own) */
+    uint64_t large_mappings;        /* mappings of their own made */
+    uint64_t blocks_held;           /* blocks the region holds now, cached ones included */
+    uint64_t blocks_cached;         /* blocks kept by kv_arena_reset, not in use (now) */
+    uint64_t bytes_reserved;        /* bytes of blocks and mappings held now, header included */
+    uint64_t chunk_size;            /* bytes per chunk, after rounding */
+    uint64_t size_buckets[KV_ARENA_SIZE_BUCKETS];   /* allocations by size (detailed) */
+    uint64_t size_bytes[KV_ARENA_SIZE_BUCKETS];     /* bytes requested by size (detailed) */
+    uint64_t align_buckets[KV_ARENA_ALIGN_BUCKETS]; /* kv_arena_alloc_aligned calls by
+                                                       alignment (detailed) */
+} kv_arena_stats_t;
+
+/* A region configured by `config` (NULL: the defaults). NULL with errno
+ * EINVAL for a bad thread mode or a NUMA node that is not online, ENOMEM when
+ * no block can be had. The region's header lives in its first chunk. */
+KV_ARENA_API kv_arena_t *kv_arena_create_ex(const kv_arena_config_t *config);
+
+/* A single-thread region with chunks of `block_size` bytes (0: one block),
+ * block cache and detailed statistics on. */
+KV_ARENA_API kv_arena_t *kv_arena_create(size_t block_size);
+
+/* `size` bytes aligned to KV_ARENA_MIN_ALIGN. NULL with EINVAL for a NULL
+ * region or size 0, ENOMEM when no memory can be had. */
+KV_ARENA_API void *kv_arena_alloc(kv_arena_t *arena, size_t size);
+
+/* `size` bytes aligned to `alignment`, a power of two from 1 to
+ * KV_ARENA_MAX_ALIGN; anything else gives NULL with EINVAL. */
+KV_ARENA_API void *kv_arena_alloc_aligned(kv_arena_t *arena, size_t size, size_t alignment);
+
+/* Fill `stats`; 0, or -1 with EINVAL when either pointer is NULL. */
+KV_ARENA_API int kv_arena_get_stats(const kv_arena_t *arena, kv_arena_stats_t *stats);
+
+/* Write a summary and the size buckets ranked by allocations (with their
+ * bytes) to `fd` with write(2); no stdio, no malloc. 0, or -1 with EINVAL. */
+KV_ARENA_API int kv_arena_print_hotspots(const kv_arena_t *arena, int fd);
+
+/* Start the counters again from zero; peak_bytes becomes current_bytes.
+ * Blocks held and cached are not counters and stay. */
+KV_ARENA_API void kv_arena_reset_stats(kv_arena_t *arena);
+
+/* Forget every allocation at once. The first chunk stays (it holds the
+ * header); with the block cache on, up to block_cache_size other chunks are
+ * kept inside the region for the next allocations (they count as reuses);
+ * the rest, spans and mappings of their own go back at once. */
+KV_ARENA_API void kv_arena_reset(kv_arena_t *arena);
+
+/* Give the chunks kv_arena_reset kept back to the shared block cache (which
+ * returns them to the OS past its bound). Returns the bytes given back (0
+ * with errno EINVAL for NULL). */
+KV_ARENA_API size_t kv_arena_compact(kv_arena_t *arena);
+
+/* Give every block and mapping back at once. NULL is ignored. */
+KV_ARENA_API void kv_arena_destroy(kv_arena_t *arena);
+
+/* The NUMA node the region takes its next blocks on, or -1 (EINVAL) for NULL. */
+KV_ARENA_API int kv_arena_get_numa_node(const kv_arena_t *arena);
+
+/* Take later blocks on `node` (-1: the calling thread's home node, that is
+ * CONCORD_ARENA_NUMA_NODE if set, else the node of the CPU it runs on).
+ * Blocks already held stay where they are. 0, or -1 with EINVAL for NULL or
+ * a node that is not online. */
+KV_ARENA_API int kv_arena_set_numa_policy(kv_arena_t *arena, int node);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
