@@ -113,7 +113,7 @@ static void ca_stat_big(ca_arena_t *a, size_t n, size_t got)
 {
     a->stats.big_alloc[ca_size_bucket(n)]++;
     a->stats.req_bytes += n;
-    a->stats.slot_bytes += got;
+    a->stats.big_bytes += got;
     a->stats.in_use += (int64_t)got;
     if (a->stats.in_use > a->stats.peak) a->stats.peak = a->stats.in_use;
 }

@@ -19,12 +19,13 @@ static size_t ca_page_round(size_t n)
 
 static void ca_huge_register(ca_huge_t *h)
 {
-    ca_registry_set((uintptr_t)h, &h->hdr);
+    ca_hdr_t *tagged = (ca_hdr_t *)((uintptr_t)&h->hdr | 1); /* see ca_registry_raw */
+    ca_registry_set((uintptr_t)h, tagged);
     uintptr_t first = (uintptr_t)h >> ca_cfg.seg_shift;
     uintptr_t user = (uintptr_t)h->user >> ca_cfg.seg_shift;
     h->extra_chunk = 0;
     if (user != first) {
-        ca_registry_set((uintptr_t)h->user, &h->hdr);
+        ca_registry_set((uintptr_t)h->user, tagged);
         h->extra_chunk = user;
     }
 }
@@ -39,7 +40,7 @@ static void ca_huge_stat(ca_arena_t *a, size_t req, int64_t delta)
 {
     a->stats.big_alloc[ca_size_bucket(req)]++;
     a->stats.req_bytes += req;
-    a->stats.slot_bytes += (uint64_t)delta;
+    a->stats.big_bytes += (uint64_t)delta;
     a->stats.in_use += delta;
     if (a->stats.in_use > a->stats.peak) a->stats.peak = a->stats.in_use;
 }

@@ -118,19 +118,27 @@ extern ca_node_t ca_nodes[CA_MAX_NODES];
 /* ---- registry.c ---- */
 void ca_registry_set(uintptr_t addr, ca_hdr_t *hdr);
 void ca_registry_clear(uintptr_t addr);
-ca_hdr_t *ca_registry_lookup_slow(uintptr_t addr);
 #define CA_REG_LEAF_BITS 14u
 #define CA_REG_TOP_SIZE  (1u << 15)
 extern _Atomic(ca_hdr_t **) ca_registry_top[CA_REG_TOP_SIZE];
 
-static inline ca_hdr_t *ca_registry_lookup(const void *p)
+/* The registry entry for `p`'s chunk: a header pointer, with bit 0 set for a
+ * huge mapping (so the free fast path tells a segment without loading its
+ * header), or 0. */
+static inline uintptr_t ca_registry_raw(const void *p)
 {
     uintptr_t chunk = (uintptr_t)p >> ca_cfg.seg_shift;
     uintptr_t top = chunk >> CA_REG_LEAF_BITS;
-    if (ca_unlikely(top >= CA_REG_TOP_SIZE)) return NULL;
+    if (ca_unlikely(top >= CA_REG_TOP_SIZE)) return 0;
     ca_hdr_t **leaf = atomic_load_explicit(&ca_registry_top[top], memory_order_acquire);
-    if (ca_unlikely(leaf == NULL)) return NULL;
-    return __atomic_load_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)], __ATOMIC_ACQUIRE);
+    if (ca_unlikely(leaf == NULL)) return 0;
+    return (uintptr_t)__atomic_load_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)],
+                                      __ATOMIC_ACQUIRE);
+}
+
+static inline ca_hdr_t *ca_registry_lookup(const void *p)
+{
+    return (ca_hdr_t *)(ca_registry_raw(p) & ~(uintptr_t)1);
 }
 
 /* ---- segment.c: segments, spans and the per-node block cache ---- */
@@ -214,7 +222,6 @@ static inline uintptr_t ca_cookie(const void *p)
     do {                                                                                           \
         (a)->stats.cls_alloc[cls]++;                                                               \
         (a)->stats.req_bytes += (n);                                                               \
-        (a)->stats.slot_bytes += (slot);                                                           \
         (a)->stats.in_use += (slot);                                                               \
         if ((a)->stats.in_use > (a)->stats.peak) (a)->stats.peak = (a)->stats.in_use;              \
     } while (0)
@@ -224,8 +231,8 @@ static inline uintptr_t ca_cookie(const void *p)
         (a)->stats.in_use -= (slot);                                                               \
     } while (0)
 #else
-#define CA_STAT_ALLOC(a, cls, n, slot) ((void)0)
-#define CA_STAT_FREE(a, cls, slot)     ((void)0)
+#define CA_STAT_ALLOC(a, cls, n, slot) ((void)(a), (void)(cls), (void)(n), (void)(slot))
+#define CA_STAT_FREE(a, cls, slot)     ((void)(a), (void)(cls), (void)(slot))
 #endif
 
 /* ---- the fast paths ---- */
@@ -264,12 +271,12 @@ static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
 
 static inline void ca_free_inline(void *p)
 {
-    ca_hdr_t *h = ca_registry_lookup(p);
-    if (ca_unlikely(h == NULL || h->magic != CA_MAGIC_SEG)) {
+    uintptr_t raw = ca_registry_raw(p);
+    if (ca_unlikely(raw == 0 || (raw & 1))) { /* not ours, or huge */
         ca_free_slow(p);
         return;
     }
-    ca_segment_t *s = (ca_segment_t *)h;
+    ca_segment_t *s = (ca_segment_t *)raw;
     uintptr_t off = (uintptr_t)p - (uintptr_t)s;
     ca_block_t *b = &s->blocks[off >> ca_cfg.block_shift];
     uint64_t boff = off & (ca_cfg.block_size - 1);

@@ -40,8 +40,3 @@ void ca_registry_clear(uintptr_t addr)
     if (leaf != NULL)
         __atomic_store_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)], NULL, __ATOMIC_RELEASE);
 }
-
-ca_hdr_t *ca_registry_lookup_slow(uintptr_t addr)
-{
-    return ca_registry_lookup((const void *)addr);
-}

@@ -56,6 +56,7 @@ static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
         t->allocs += s->cls_alloc[c];
         t->frees += s->cls_free[c];
         if (s->cls_alloc[c]) t->size_buckets[ca_size_bucket(ca_class_size[c])] += s->cls_alloc[c];
+        t->slot_bytes += s->cls_alloc[c] * ca_class_size[c];
     }
     for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) {
         t->allocs += s->big_alloc[i];
@@ -65,7 +66,7 @@ static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
     t->frees += s->big_free;
     t->remote_frees += s->remote_frees;
     t->req_bytes += s->req_bytes;
-    t->slot_bytes += s->slot_bytes;
+    t->slot_bytes += s->big_bytes;
     t->in_use += s->in_use;
     t->peak += s->peak;
     t->blocks_fresh += s->blocks_fresh;

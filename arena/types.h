@@ -110,7 +110,7 @@ typedef struct ca_stats_s {
     uint64_t big_free;          /* large and huge frees */
     uint64_t remote_frees;      /* frees of objects owned by another arena */
     uint64_t req_bytes;         /* bytes: sum of requested sizes */
-    uint64_t slot_bytes;        /* bytes: sum of sizes handed out (slots, spans, maps) */
+    uint64_t big_bytes;         /* bytes: sum of large spans and huge mappings handed out */
     int64_t in_use;             /* bytes: handed out minus freed by this arena */
     int64_t peak;               /* bytes: highest in_use */
     uint64_t align_req[CA_ALIGN_BUCKETS]; /* aligned requests by alignment bucket */
