@@ -315,6 +315,17 @@ static void kv_unmap_all(kv_arena_t *r)
 
 /* ---- the slow path ---- */
 
+/* Thread-safe mode: the mutex that guards everything but the bump. */
+static void kv_lock(const kv_arena_t *r)
+{
+    if (r->ts) pthread_mutex_lock((pthread_mutex_t *)&r->lock);
+}
+
+static void kv_unlock(const kv_arena_t *r)
+{
+    if (r->ts) pthread_mutex_unlock((pthread_mutex_t *)&r->lock);
+}
+
 static void *kv_map_alloc(kv_arena_t *r, size_t n, size_t align)
 {
     size_t page = ca_os_page_size();
@@ -334,18 +345,21 @@ static void *kv_map_alloc(kv_arena_t *r, size_t n, size_t align)
     return m;
 }
 
-/* A request that needs a new chunk (n + slack fits in one). */
-static void *kv_chunk_alloc(kv_arena_t *r, size_t n, size_t align)
+/* A request that needs a new chunk (n plus slack fits in one). -1 when no
+ * block can be had; else 0 and *out, which is NULL only in thread-safe mode
+ * when other threads used up the grown chunk first. */
+static int kv_chunk_alloc(kv_arena_t *r, size_t n, size_t align, void **out)
 {
     ca_block_t *b = kv_blocks_take(r, r->chunk_blocks);
-    if (b == NULL) return NULL;
+    if (b == NULL) return -1;
     uintptr_t start = (uintptr_t)ca_block_start(b);
     uintptr_t base;
     uint64_t used, len;
     kv_cur_get(r, &base, &used, &len);
     if (start == base + len) { /* right after the current chunk: it grows */
         kv_cur_set(r, base, len + r->chunk_size, 1);
-        return kv_bump(r, n, align);
+        *out = kv_bump(r, n, align);
+        return 0;
     }
     uintptr_t p = (start + align - 1) & ~(uintptr_t)(align - 1);
     uint64_t left_new = r->chunk_size - (p - start) - n;
@@ -354,12 +368,14 @@ static void *kv_chunk_alloc(kv_arena_t *r, size_t n, size_t align)
          * chunk serves this request alone and its tail is given up. */
         r->bumped += (p - start) + n;
         r->tail_waste += left_new;
-        return (void *)p;
+        *out = (void *)p;
+        return 0;
     }
     uint64_t final = kv_cur_set(r, start, r->chunk_size, 0);
     r->bumped += final;
     r->tail_waste += len - final;
-    return kv_bump(r, n, align);
+    *out = kv_bump(r, n, align);
+    return 0;
 }
 
 /* A request bigger than a chunk: blocks of its own. */
@@ -378,13 +394,13 @@ static void *kv_alloc_locked(kv_arena_t *r, size_t n, size_t align)
     /* Room a fresh run of blocks needs beyond n: none when its block-aligned
      * start is aligned enough. */
     size_t slack = align > ca_cfg.block_size ? align : 0;
-    for (;;) {
-        void *p = kv_bump(r, n, align);
-        if (p != NULL) return p;
-        if (n + slack > r->chunk_size) break;
-        p = kv_chunk_alloc(r, n, align);
-        if (p != NULL || r->chunks == NULL || errno == ENOMEM) return p;
-        /* Thread-safe: others filled the grown chunk first; go again. */
+    if (n + slack <= r->chunk_size) {
+        for (;;) {
+            void *p = kv_bump(r, n, align);
+            if (p != NULL) return p;
+            if (kv_chunk_alloc(r, n, align, &p) != 0) return NULL;
+            if (p != NULL) return p;
+        }
     }
     if (n + slack <= ca_cfg.large_max) return kv_span_alloc(r, n, align, slack);
     return kv_map_alloc(r, n, align);
@@ -400,14 +416,15 @@ static ca_noinline void *kv_alloc_slow(kv_arena_t *r, size_t n, size_t align, in
         errno = ENOMEM;
         return NULL;
     }
-    if (r->ts) pthread_mutex_lock(&r->lock);
     int saved = errno;
-    errno = 0;
+    kv_lock(r);
     void *p = kv_alloc_locked(r, n, align);
-    if (p == NULL) saved = ENOMEM;
+    kv_unlock(r);
+    if (p == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
     errno = saved;
-    if (r->ts) pthread_mutex_unlock(&r->lock);
-    if (p == NULL) return NULL;
     if (aligned) kv_count_aligned(r, n, align);
     else kv_count(r, n);
     return p;
@@ -544,16 +561,6 @@ void kv_arena_destroy(kv_arena_t *r)
 
 /* ---- reset and compaction ---- */
 
-static void kv_lock(const kv_arena_t *r)
-{
-    if (r->ts) pthread_mutex_lock((pthread_mutex_t *)&r->lock);
-}
-
-static void kv_unlock(const kv_arena_t *r)
-{
-    if (r->ts) pthread_mutex_unlock((pthread_mutex_t *)&r->lock);
-}
-
 static void kv_totals(const kv_arena_t *r, kv_totals_t *t)
 {
     memset(t, 0, sizeof(*t));
@@ -595,13 +602,14 @@ void kv_arena_reset(kv_arena_t *r)
     ca_block_t *first = r->first, *b = r->chunks;
     while (b != NULL) {
         ca_block_t *next = b->next;
-        if (b == first) {
-        } else if (b->span == r->chunk_blocks && r->ncached < r->cache_max) {
-            b->next = r->cached;
-            r->cached = b;
-            r->ncached++;
-        } else {
-            kv_blocks_give(r, b);
+        if (b != first) {
+            if (b->span == r->chunk_blocks && r->ncached < r->cache_max) {
+                b->next = r->cached;
+                r->cached = b;
+                r->ncached++;
+            } else {
+                kv_blocks_give(r, b);
+            }
         }
         b = next;
     }

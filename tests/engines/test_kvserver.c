@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -986,6 +987,39 @@ static void test_scan_pages(void **state)
     conn_close(c);
 }
 
+/* Expired keys leave without being touched: the periodic sweep. The loop
+ * polls the server's state (no sleeping), bounded by a deadline. */
+static void test_expiry_sweep(void **state)
+{
+    (void)state;
+    struct conn *c = conn_open();
+    struct reply *r = command(c, "DBSIZE", NULL);
+    long long before = r->integer;
+    reply_free(r);
+    for (int i = 0; i < 300; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "sweep:%d", i);
+        expect_status(command(c, "SET", k, "v", "PXAT", "1000", NULL), "OK");
+    }
+    expect_nil(command(c, "GET", "sweep:7", NULL));
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long now = before + 300;
+    while (now != before) {
+        r = command(c, "DBSIZE", NULL);
+        now = r->integer;
+        reply_free(r);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 20)
+            fail_msg("expired keys still stored: %lld, %lld before", now, before);
+    }
+    r = command(c, "INFO", "keyspace", NULL);
+    if (strstr(r->str, "db0:"))
+        assert_non_null(strstr(r->str, ",expires=0,"));
+    reply_free(r);
+    conn_close(c);
+}
+
 static void test_benchmark(void **state)
 {
     (void)state;
@@ -1246,7 +1280,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_preload_mapped), cmocka_unit_test(test_commands),
         cmocka_unit_test(test_pipelining),
         cmocka_unit_test(test_big_value),     cmocka_unit_test(test_redis_cli),
-        cmocka_unit_test(test_scan_pages),    cmocka_unit_test(test_benchmark),
+        cmocka_unit_test(test_scan_pages),    cmocka_unit_test(test_expiry_sweep),
+        cmocka_unit_test(test_benchmark),
         cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_options_and_limits),
         cmocka_unit_test(test_clean_shutdown),
     };
