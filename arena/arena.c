@@ -187,9 +187,25 @@ static void ca_block_setup(ca_arena_t *a, ca_block_t *b, uint32_t cls)
     b->owner = a;
 }
 
+/* Bring in the remote frees that parked arenas received, so that objects of
+ * exited threads freed by others become reusable blocks even if no new
+ * thread ever adopts those arenas. Skipped when another thread holds the
+ * arenas lock. */
+static void ca_arenas_reclaim(void)
+{
+    if (__atomic_load_n(&ca_parked, __ATOMIC_RELAXED) == NULL) return;
+    if (pthread_mutex_trylock(&ca_arenas_mutex) != 0) return;
+    for (ca_arena_t *p = ca_parked; p != NULL; p = p->next_parked) {
+        ca_arena_collect(p);
+        ca_arena_trim_cache(p);
+    }
+    pthread_mutex_unlock(&ca_arenas_mutex);
+}
+
 ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 {
     ca_block_t *b = a->cache;
+    if (b == NULL && (++a->reclaim_tick & 31) == 0) ca_arenas_reclaim();
     if (b != NULL) {
         a->cache = b->next;
         a->ncache--;

@@ -133,6 +133,7 @@ typedef struct ca_arena_s {
     uint32_t ncache;               /* blocks in cache */
     uint32_t node;                 /* home NUMA node */
     uint32_t id;                   /* arena number, from 1 */
+    uint32_t reclaim_tick;         /* blocks taken from the node: every 32nd reclaims */
     _Atomic(uint32_t) state;       /* enum ca_arena_state */
     struct ca_arena_s *next_all;   /* every arena ever made; never unlinked */
     struct ca_arena_s *next_parked;
