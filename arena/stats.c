@@ -82,6 +82,21 @@ static void ca_totals_add_node(ca_totals_t *t, const ca_node_t *nd)
     t->mapped_bytes += (uint64_t)nd->nsegments * ca_cfg.seg_size;
 }
 
+/* The totals of node `n`: its arenas' counters and its own. */
+static void ca_node_totals(unsigned n, ca_totals_t *nt)
+{
+    memset(nt, 0, sizeof(*nt));
+    for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
+        if (a->node == n) ca_totals_add_arena(nt, a);
+    ca_totals_add_node(nt, &ca_nodes[n]);
+}
+
+static void ca_arena_totals(const ca_arena_t *a, ca_totals_t *at)
+{
+    memset(at, 0, sizeof(*at));
+    ca_totals_add_arena(at, a);
+}
+
 /* Bytes handed out per size bucket, from the small classes' counts (large and
  * huge objects are counted in size_buckets only). */
 static void ca_bucket_bytes(uint64_t out[CA_SIZE_BUCKETS])
@@ -226,10 +241,7 @@ static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const uint64_t *byte
     }
     for (unsigned n = 0; n < ca_numa_node_count(); n++) {
         ca_totals_t nt;
-        memset(&nt, 0, sizeof(nt));
-        for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
-            if (a->node == n) ca_totals_add_arena(&nt, a);
-        ca_totals_add_node(&nt, &ca_nodes[n]);
+        ca_node_totals(n, &nt);
         ca_buf_str(b, "node ");
         ca_buf_u64(b, n);
         ca_buf_str(b, "\n");
@@ -237,8 +249,7 @@ static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const uint64_t *byte
     }
     for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
         ca_totals_t at;
-        memset(&at, 0, sizeof(at));
-        ca_totals_add_arena(&at, a);
+        ca_arena_totals(a, &at);
         ca_buf_str(b, "arena ");
         ca_buf_u64(b, a->id);
         ca_buf_str(b, " (");
@@ -306,10 +317,7 @@ static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const uint64_t *byte
     ca_buf_str(b, "},\"nodes\":[");
     for (unsigned n = 0; n < ca_numa_node_count(); n++) {
         ca_totals_t nt;
-        memset(&nt, 0, sizeof(nt));
-        for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
-            if (a->node == n) ca_totals_add_arena(&nt, a);
-        ca_totals_add_node(&nt, &ca_nodes[n]);
+        ca_node_totals(n, &nt);
         ca_buf_str(b, n ? ",{\"node\":" : "{\"node\":");
         ca_buf_u64(b, n);
         ca_buf_str(b, ",");
@@ -320,8 +328,7 @@ static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const uint64_t *byte
     int first = 1;
     for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
         ca_totals_t at;
-        memset(&at, 0, sizeof(at));
-        ca_totals_add_arena(&at, a);
+        ca_arena_totals(a, &at);
         ca_buf_str(b, first ? "{\"id\":" : ",{\"id\":");
         first = 0;
         ca_buf_u64(b, a->id);

@@ -86,29 +86,15 @@ static int child_double_large(void)
 
 /* ---- parent side ---- */
 
-static int run_mode(const char *mode, const char *env, char *out, size_t cap)
-{
-    char *argv[] = {(char *)tu_self(), (char *)mode, NULL};
-    const char *envs[] = {env, NULL};
-    return tu_run(argv, env ? envs : NULL, out, cap);
-}
-
-static int count_of(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
-    return n;
-}
-
 static void test_foreign_left_alone(void **state)
 {
     (void)state;
     char out[8192];
-    int st = run_mode("foreign", NULL, out, sizeof(out));
+    int st = tu_run_self("foreign", NULL, out, sizeof(out));
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
     assert_non_null(strstr(out, "foreign done"));
-    assert_int_equal(count_of(out, "invalid pointer"), 1); /* reported once */
+    assert_int_equal(tu_count(out, "invalid pointer"), 1); /* reported once */
     assert_non_null(strstr(out, "free(): invalid pointer 0x"));
 }
 
@@ -116,7 +102,7 @@ static void test_foreign_abort_on_error(void **state)
 {
     (void)state;
     char out[8192];
-    int st = run_mode("foreign-abort", "CONCORD_ARENA_ABORT_ON_ERROR=1", out, sizeof(out));
+    int st = tu_run_self("foreign-abort", "CONCORD_ARENA_ABORT_ON_ERROR=1", out, sizeof(out));
     assert_true(WIFSIGNALED(st));
     assert_int_equal(WTERMSIG(st), SIGABRT);
     assert_non_null(strstr(out, "free(): invalid pointer 0x"));
@@ -126,7 +112,7 @@ static void test_foreign_abort_on_error(void **state)
 static void expect_double_free(const char *mode)
 {
     char out[8192];
-    int st = run_mode(mode, NULL, out, sizeof(out));
+    int st = tu_run_self(mode, NULL, out, sizeof(out));
     assert_true(WIFSIGNALED(st));
     assert_int_equal(WTERMSIG(st), SIGABRT);
     const char *ptr = strstr(out, "pointer 0x");

@@ -115,13 +115,6 @@ static int run_child(const char *mode, const char *const env[], char *out, size_
     return tu_run(argv, env, out, cap);
 }
 
-static int count_of(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
-    return n;
-}
-
 /* ---- tests ---- */
 
 static void test_placement_node0(void **state)
@@ -157,7 +150,7 @@ static void test_fake_two_nodes(void **state)
         assert_non_null(strstr(out, "node1 cached=4"));
         /* node 1 has no memory on a one-node machine: binding is turned off
          * with one warning, and the program goes on */
-        if (strstr(out, "bind=0")) assert_int_equal(count_of(out, "NUMA placement off"), 1);
+        if (strstr(out, "bind=0")) assert_int_equal(tu_count(out, "NUMA placement off"), 1);
     }
 }
 
@@ -196,7 +189,7 @@ static void test_missing_node(void **state)
     int st = run_child("fake", env, out, sizeof(out));
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
-    assert_int_equal(count_of(out, "CONCORD_ARENA_NUMA_NODE=7: no such node"), 1);
+    assert_int_equal(tu_count(out, "CONCORD_ARENA_NUMA_NODE=7: no such node"), 1);
     assert_non_null(strstr(out, "bind=0"));
 }
 

@@ -30,13 +30,6 @@ static const char *run_with(const char *var)
     return out;
 }
 
-static int count_of(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
-    return n;
-}
-
 static void expect_good(const char *var, const char *printed)
 {
     const char *o = run_with(var);
@@ -51,7 +44,7 @@ static void expect_bad(const char *var, const char *accepted, const char *printe
     char want[512];
     snprintf(want, sizeof(want), "concordarena: ignoring %s: expected %s", var, accepted);
     if (strstr(o, want) == NULL) fail_msg("expected '%s' in:\n%s", want, o);
-    assert_int_equal(count_of(o, "ignoring"), 1);
+    assert_int_equal(tu_count(o, "ignoring"), 1);
     if (strstr(o, printed_default) == NULL)
         fail_msg("%s: default '%s' not in force:\n%s", var, printed_default, o);
 }

@@ -145,18 +145,11 @@ static void test_signal_storm(void **state)
     unlink(path);
 }
 
-static int run_mode(const char *mode, const char *env, char *out, size_t cap)
-{
-    char *argv[] = {(char *)tu_self(), (char *)mode, NULL};
-    const char *envs[] = {env, NULL};
-    return tu_run(argv, env ? envs : NULL, out, cap);
-}
-
 static void test_program_handler_kept(void **state)
 {
     (void)state;
     char out[65536];
-    int st = run_mode("own-handler", NULL, out, sizeof(out));
+    int st = tu_run_self("own-handler", NULL, out, sizeof(out));
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
     assert_non_null(strstr(out, "own handler ran=1"));
@@ -167,7 +160,7 @@ static void test_default_dump_on_stderr(void **state)
 {
     (void)state;
     char out[65536];
-    int st = run_mode("raise-usr1", NULL, out, sizeof(out));
+    int st = tu_run_self("raise-usr1", NULL, out, sizeof(out));
     assert_true(WIFEXITED(st));
     assert_non_null(strstr(out, "=== concordarena statistics"));
     assert_non_null(strstr(out, "still alive"));
@@ -177,11 +170,11 @@ static void test_other_signal(void **state)
 {
     (void)state;
     char out[65536];
-    int st = run_mode("raise-usr2", "CONCORD_ARENA_STATS_SIGNAL=USR2", out, sizeof(out));
+    int st = tu_run_self("raise-usr2", "CONCORD_ARENA_STATS_SIGNAL=USR2", out, sizeof(out));
     assert_true(WIFEXITED(st));
     assert_non_null(strstr(out, "=== concordarena statistics"));
     /* signal 0: no handler, so SIGUSR2 keeps its default action */
-    st = run_mode("raise-usr2", "CONCORD_ARENA_STATS_SIGNAL=0", out, sizeof(out));
+    st = tu_run_self("raise-usr2", "CONCORD_ARENA_STATS_SIGNAL=0", out, sizeof(out));
     assert_true(WIFSIGNALED(st));
     assert_int_equal(WTERMSIG(st), SIGUSR2);
 }

@@ -56,6 +56,25 @@ static inline int tu_run(char *const argv[], const char *const env[], char *out,
     return status;
 }
 
+/* How many times `needle` occurs in `hay`. */
+static inline int tu_count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+static inline const char *tu_self(void);
+
+/* Run this test binary again with argument `mode` and one optional extra
+ * environment variable; output into `out`. Returns the wait status. */
+static inline int tu_run_self(const char *mode, const char *env, char *out, size_t cap)
+{
+    char *argv[] = {(char *)tu_self(), (char *)mode, NULL};
+    const char *envs[] = {env, NULL};
+    return tu_run(argv, env ? envs : NULL, out, cap);
+}
+
 /* The path of the running test binary. */
 static inline const char *tu_self(void)
 {
