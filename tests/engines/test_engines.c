@@ -39,8 +39,7 @@ static long failures;        /* count: allocations made to fail */
 
 static int should_fail(void)
 {
-    if (fail_after < 0)
-        return 0;
+    if (fail_after < 0) return 0;
     if (fail_after == 0) {
         fail_after = -1;
         failures++;
@@ -100,8 +99,7 @@ static void expect_kv(engine_t *e, const void *key, size_t klen, const void *val
     size_t vl = 12345;
     assert_int_equal(engine_get(e, key, klen, &v, &vl), ENGINE_OK);
     assert_int_equal(vl, vlen);
-    if (vlen)
-        assert_memory_equal(v, val, vlen);
+    if (vlen) assert_memory_equal(v, val, vlen);
 }
 
 static void expect_absent(engine_t *e, const void *key, size_t klen)
@@ -129,16 +127,14 @@ static void collect_put(struct collect *c, const void *p, size_t len)
         assert_non_null(c->buf);
         c->cap = cap;
     }
-    if (len)
-        memcpy(c->buf + c->len, p, len);
+    if (len) memcpy(c->buf + c->len, p, len);
     c->len += len;
 }
 
 static int collect_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
     struct collect *c = arg;
-    if (c->limit && c->n == c->limit)
-        return 7;
+    if (c->limit && c->n == c->limit) return 7;
     collect_put(c, &klen, sizeof(klen));
     collect_put(c, key, klen);
     collect_put(c, &vlen, sizeof(vlen));
@@ -311,16 +307,16 @@ static void test_scan_start(void **state)
 
 /* ---- the random model test ---- */
 
-#define KEYSPACE  20000  /* distinct keys the random tests draw from */
-#define MAX_KEY   24     /* bytes */
-#define MAX_VAL   300    /* bytes */
+#define KEYSPACE 20000 /* distinct keys the random tests draw from */
+#define MAX_KEY  24    /* bytes */
+#define MAX_VAL  300   /* bytes */
 
 struct model {
     unsigned char key[KEYSPACE][MAX_KEY];
-    size_t klen[KEYSPACE];         /* bytes */
-    unsigned char *val[KEYSPACE];  /* NULL when absent */
-    size_t vlen[KEYSPACE];         /* bytes */
-    size_t count;                  /* count: present keys */
+    size_t klen[KEYSPACE];        /* bytes */
+    unsigned char *val[KEYSPACE]; /* NULL when absent */
+    size_t vlen[KEYSPACE];        /* bytes */
+    size_t count;                 /* count: present keys */
 };
 
 static struct model *model_new(uint64_t *rng)
@@ -350,20 +346,17 @@ static void model_free(struct model *m)
 
 static void model_set(struct model *m, size_t i, const unsigned char *v, size_t vl)
 {
-    if (!m->val[i])
-        m->count++;
+    if (!m->val[i]) m->count++;
     free(m->val[i]);
     m->val[i] = malloc(vl ? vl : 1);
     assert_non_null(m->val[i]);
-    if (vl)
-        memcpy(m->val[i], v, vl);
+    if (vl) memcpy(m->val[i], v, vl);
     m->vlen[i] = vl;
 }
 
 static void model_del(struct model *m, size_t i)
 {
-    if (m->val[i])
-        m->count--;
+    if (m->val[i]) m->count--;
     free(m->val[i]);
     m->val[i] = NULL;
 }
@@ -411,8 +404,7 @@ static void model_compare_scan(engine_t *e, const struct model *m)
     assert_non_null(seen);
     size_t n = 0;
     for (size_t i = 0; i < KEYSPACE; i++)
-        if (m->val[i])
-            order[n++] = i;
+        if (m->val[i]) order[n++] = i;
     sort_model = m;
     qsort(order, n, sizeof(*order), idx_cmp);
 
@@ -437,8 +429,7 @@ static void model_compare_scan(engine_t *e, const struct model *m)
         }
         assert_non_null(m->val[i]);
         assert_int_equal(vl, m->vlen[i]);
-        if (vl)
-            assert_memory_equal(v, m->val[i], vl);
+        if (vl) assert_memory_equal(v, m->val[i], vl);
     }
     free(order);
     free(seen);
@@ -478,8 +469,7 @@ static void test_random_model(void **state)
         assert_int_equal(engine_count(e), m->count);
         if (op % CHECK_EVERY == CHECK_EVERY - 1) {
             assert_int_equal(engine_check(e), 0);
-            if (op % (4 * CHECK_EVERY) == 4 * CHECK_EVERY - 1)
-                model_compare_all(e, m);
+            if (op % (4 * CHECK_EVERY) == 4 * CHECK_EVERY - 1) model_compare_all(e, m);
         }
     }
     assert_int_equal(engine_check(e), 0);
@@ -543,8 +533,7 @@ static void test_paged_scan(void **state)
     assert_non_null(stable);
 
     for (size_t i = 0; i < KEYSPACE; i++) {
-        if (rng_next(&rng) % 4 == 0)
-            continue;
+        if (rng_next(&rng) % 4 == 0) continue;
         size_t vl = random_value(&rng, vbuf);
         assert_int_equal(engine_set(e, m->key[i], m->klen[i], vbuf, vl), ENGINE_OK);
         model_set(m, i, vbuf, vl);
@@ -556,13 +545,11 @@ static void test_paged_scan(void **state)
     for (;; pages++) {
         unsigned char from[MAX_KEY];
         size_t from_len = pg.next_len;
-        if (from_len != SIZE_MAX)
-            memcpy(from, pg.next, from_len);
+        if (from_len != SIZE_MAX) memcpy(from, pg.next, from_len);
         pg.got = 0;
         pg.next_len = SIZE_MAX;
-        int rc = from_len == SIZE_MAX && pages == 0
-                     ? engine_scan(e, NULL, 0, page_cb, &pg)
-                     : engine_scan(e, from, from_len, page_cb, &pg);
+        int rc = from_len == SIZE_MAX && pages == 0 ? engine_scan(e, NULL, 0, page_cb, &pg)
+                                                    : engine_scan(e, from, from_len, page_cb, &pg);
         if (pg.next_len == SIZE_MAX) {
             assert_int_equal(rc, 0);
             break;
@@ -572,8 +559,7 @@ static void test_paged_scan(void **state)
         /* Change keys that are not stable: add, overwrite, delete. */
         for (int j = 0; j < 60; j++) {
             size_t i = rng_next(&rng) % KEYSPACE;
-            if (stable[i])
-                continue;
+            if (stable[i]) continue;
             if (rng_next(&rng) % 3) {
                 size_t vl = random_value(&rng, vbuf);
                 assert_int_equal(engine_set(e, m->key[i], m->klen[i], vbuf, vl), ENGINE_OK);
@@ -587,8 +573,7 @@ static void test_paged_scan(void **state)
     assert_true(pages > 10);
     for (size_t i = 0; i < KEYSPACE; i++) {
         assert_true(pg.hits[i] <= 1);
-        if (stable[i])
-            assert_int_equal(pg.hits[i], 1);
+        if (stable[i]) assert_int_equal(pg.hits[i], 1);
     }
     assert_int_equal(engine_check(e), 0);
     model_compare_all(e, m);
@@ -609,8 +594,7 @@ static void expect_unchanged(engine_t *e, const struct model *m, size_t i, int f
         expect_kv(e, m->key[i], m->klen[i], m->val[i], m->vlen[i]);
     else
         expect_absent(e, m->key[i], m->klen[i]);
-    if (full)
-        model_compare_all(e, m);
+    if (full) model_compare_all(e, m);
 }
 
 static void test_out_of_memory(void **state)
@@ -639,8 +623,7 @@ static void test_out_of_memory(void **state)
         size_t i = rng_next(&rng) % (KEYSPACE / 4);
         int is_set = rng_next(&rng) % 3 != 0;
         size_t vl = random_value(&rng, vbuf);
-        if (rng_next(&rng) % 50 == 0)
-            vl = 1000 + rng_next(&rng) % 60000;
+        if (rng_next(&rng) % 50 == 0) vl = 1000 + rng_next(&rng) % 60000;
         /* Either one failure somewhere deep (merges, splits, growth), or
          * the first allocation failing, then the second, ... until the call
          * goes through. */
@@ -688,12 +671,11 @@ int main(int argc, char **argv)
         return 2;
     }
     g_engine = argv[1];
-    if (argc > 2)
-        g_seed = strtoull(argv[2], NULL, 0);
+    if (argc > 2) g_seed = strtoull(argv[2], NULL, 0);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic),        cmocka_unit_test(test_bad_args),
-        cmocka_unit_test(test_large_values), cmocka_unit_test(test_scan_start),
-        cmocka_unit_test(test_random_model), cmocka_unit_test(test_paged_scan),
+        cmocka_unit_test(test_basic),         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_large_values),  cmocka_unit_test(test_scan_start),
+        cmocka_unit_test(test_random_model),  cmocka_unit_test(test_paged_scan),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests_name(g_engine, tests, NULL, NULL);

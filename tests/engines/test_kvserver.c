@@ -40,8 +40,8 @@
 
 extern char **environ;
 
-#define IO_TIMEOUT_S  30   /* seconds a reply may take before the test fails */
-#define READY_TIMEOUT 20000 /* ms to wait for the listening line */
+#define IO_TIMEOUT_S  30         /* seconds a reply may take before the test fails */
+#define READY_TIMEOUT 20000      /* ms to wait for the listening line */
 #define MAX_REQUEST   (8u << 20) /* bytes: --max-request-bytes given to the server */
 
 static const char *g_kvserver; /* path of the binary under test */
@@ -68,8 +68,7 @@ static int engine_ordered(void)
 static pid_t spawn_server(char *const argv[], int *out_fd)
 {
     int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) != 0)
-        return -1;
+    if (pipe2(pfd, O_CLOEXEC) != 0) return -1;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
@@ -82,8 +81,7 @@ static pid_t spawn_server(char *const argv[], int *out_fd)
     assert_non_null(env);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
-            env[k++] = environ[i];
+        if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0) env[k++] = environ[i];
     char preload[4096];
     const char *lib = getenv("KV_TEST_PRELOAD");
     if (lib && *lib) {
@@ -114,21 +112,17 @@ static int wait_ready(int fd)
     while (len < sizeof(line) - 1) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int r = poll(&p, 1, READY_TIMEOUT);
-        if (r <= 0)
-            return -1;
+        if (r <= 0) return -1;
         ssize_t n = read(fd, line + len, 1);
-        if (n <= 0)
-            return -1;
-        if (line[len] == '\n')
-            break;
+        if (n <= 0) return -1;
+        if (line[len] == '\n') break;
         len++;
     }
     line[len] = 0;
     const char *p = strstr(line, "kvserver listening on ");
     const char *colon = p ? strrchr(line, ':') : NULL;
     const char *eng = strstr(line, " engine=");
-    if (!colon || !eng || eng < colon)
-        return -1;
+    if (!colon || !eng || eng < colon) return -1;
     return atoi(colon + 1);
 }
 
@@ -139,17 +133,14 @@ static int wait_exit(pid_t pid, int out_fd, int timeout_ms)
         for (;;) {
             struct pollfd p = {.fd = out_fd, .events = POLLIN};
             int r = poll(&p, 1, timeout_ms);
-            if (r <= 0)
-                return -1;
+            if (r <= 0) return -1;
             char b[256];
             ssize_t n = read(out_fd, b, sizeof(b));
-            if (n <= 0)
-                break;
+            if (n <= 0) break;
         }
     }
     int status;
-    if (waitpid(pid, &status, 0) != pid)
-        return -1;
+    if (waitpid(pid, &status, 0) != pid) return -1;
     return status;
 }
 
@@ -168,14 +159,11 @@ static int start_server(struct server_proc *sp, const char *extra1, const char *
     argv[i++] = "8M";
     argv[i++] = "--lsm-memtable-bytes";
     argv[i++] = "64K";
-    if (extra1)
-        argv[i++] = (char *)extra1;
-    if (extra2)
-        argv[i++] = (char *)extra2;
+    if (extra1) argv[i++] = (char *)extra1;
+    if (extra2) argv[i++] = (char *)extra2;
     argv[i] = NULL;
     sp->pid = spawn_server(argv, &sp->out_fd);
-    if (sp->pid < 0)
-        return -1;
+    if (sp->pid < 0) return -1;
     sp->port = wait_ready(sp->out_fd);
     return sp->port > 0 ? 0 : -1;
 }
@@ -193,33 +181,28 @@ static int run_tool(char *const argv[], const char *in_path, const char *out_pat
 {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    if (in_path)
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, in_path, O_RDONLY, 0);
+    if (in_path) posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, in_path, O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path ? out_path : "/dev/null",
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
     pid_t pid;
     int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
+    if (rc != 0) return -1;
     int status;
-    if (waitpid(pid, &status, 0) != pid)
-        return -1;
+    if (waitpid(pid, &status, 0) != pid) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 static int have_tool(const char *name)
 {
     const char *path = getenv("PATH");
-    if (!path)
-        return 0;
+    if (!path) return 0;
     char buf[4096];
     while (*path) {
         const char *end = strchr(path, ':');
         size_t n = end ? (size_t)(end - path) : strlen(path);
         snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name);
-        if (access(buf, X_OK) == 0)
-            return 1;
+        if (access(buf, X_OK) == 0) return 1;
         path += n + (end ? 1 : 0);
     }
     return 0;
@@ -239,11 +222,11 @@ enum { R_STATUS, R_ERROR, R_INT, R_BULK, R_NIL, R_ARRAY };
 
 struct reply {
     int type;
-    long long integer;     /* R_INT */
-    char *str;             /* R_STATUS, R_ERROR, R_BULK: NUL-terminated copy */
-    size_t len;            /* bytes in str */
-    size_t n;              /* R_ARRAY: elements */
-    struct reply **elem;   /* R_ARRAY */
+    long long integer;   /* R_INT */
+    char *str;           /* R_STATUS, R_ERROR, R_BULK: NUL-terminated copy */
+    size_t len;          /* bytes in str */
+    size_t n;            /* R_ARRAY: elements */
+    struct reply **elem; /* R_ARRAY */
 };
 
 static int connect_port(int port)
@@ -282,10 +265,8 @@ static int send_all(int fd, const void *p, size_t n)
     const char *s = p;
     while (n) {
         ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
         s += w;
         n -= (size_t)w;
     }
@@ -296,20 +277,17 @@ static int send_all(int fd, const void *p, size_t n)
 static int fill(struct conn *c, size_t need)
 {
     while (c->len - c->off < need) {
-        if (c->off && c->off == c->len)
-            c->off = c->len = 0;
+        if (c->off && c->off == c->len) c->off = c->len = 0;
         if (c->cap - c->len < 65536) {
             c->cap = c->cap ? c->cap * 2 : 131072;
             c->buf = realloc(c->buf, c->cap);
             assert_non_null(c->buf);
         }
         ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
+        if (r < 0 && errno == EINTR) continue;
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             fail_msg("timed out waiting for a reply");
-        if (r <= 0)
-            return -1;
+        if (r <= 0) return -1;
         c->len += (size_t)r;
     }
     return 0;
@@ -327,15 +305,13 @@ static char *read_line(struct conn *c)
             c->off = (size_t)(nl + 1 - c->buf);
             return start;
         }
-        if (fill(c, c->len - c->off + 1) != 0)
-            return NULL;
+        if (fill(c, c->len - c->off + 1) != 0) return NULL;
     }
 }
 
 static void reply_free(struct reply *r)
 {
-    if (!r)
-        return;
+    if (!r) return;
     for (size_t i = 0; i < r->n; i++)
         reply_free(r->elem[i]);
     free(r->elem);
@@ -347,8 +323,7 @@ static void reply_free(struct reply *r)
 static struct reply *read_reply(struct conn *c)
 {
     char *line = read_line(c);
-    if (!line)
-        return NULL;
+    if (!line) return NULL;
     struct reply *r = calloc(1, sizeof(*r));
     assert_non_null(r);
     switch (line[0]) {
@@ -473,8 +448,7 @@ static void expect_bulk(struct reply *r, const void *p, size_t n)
 {
     assert_int_equal(r->type, R_BULK);
     assert_int_equal(r->len, n);
-    if (n)
-        assert_memory_equal(r->str, p, n);
+    if (n) assert_memory_equal(r->str, p, n);
     reply_free(r);
 }
 
@@ -502,16 +476,12 @@ static void expect_eof(struct conn *c)
 {
     for (;;) {
         if (c->off < c->len)
-            fail_msg("unexpected bytes before EOF: %.*s", (int)(c->len - c->off),
-                     c->buf + c->off);
+            fail_msg("unexpected bytes before EOF: %.*s", (int)(c->len - c->off), c->buf + c->off);
         char b[256];
         ssize_t r = recv(c->fd, b, sizeof(b), 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r == 0 || (r < 0 && errno == ECONNRESET))
-            return;
-        if (r < 0)
-            fail_msg("no EOF: %s", strerror(errno));
+        if (r < 0 && errno == EINTR) continue;
+        if (r == 0 || (r < 0 && errno == ECONNRESET)) return;
+        if (r < 0) fail_msg("no EOF: %s", strerror(errno));
         fail_msg("unexpected bytes before EOF: %.*s", (int)r, b);
     }
 }
@@ -569,8 +539,7 @@ static int group_setup(void **state)
 {
     (void)state;
     snprintf(g_tmpdir, sizeof(g_tmpdir), "/tmp/kvtest.XXXXXX");
-    if (!mkdtemp(g_tmpdir))
-        return -1;
+    if (!mkdtemp(g_tmpdir)) return -1;
     if (start_server(&g_srv, NULL, NULL) != 0) {
         fprintf(stderr, "could not start %s\n", g_kvserver);
         return -1;
@@ -605,8 +574,7 @@ static unsigned char *slurp(const char *path, size_t *len)
             assert_non_null(p);
         }
         size_t r = fread(p + n, 1, cap - n, f);
-        if (r == 0)
-            break;
+        if (r == 0) break;
         n += r;
     }
     fclose(f);
@@ -619,8 +587,7 @@ static void test_preload_mapped(void **state)
 {
     (void)state;
     const char *lib = getenv("KV_TEST_PRELOAD");
-    if (!lib || !*lib)
-        skip();
+    if (!lib || !*lib) skip();
     const char *base = strrchr(lib, '/');
     base = base ? base + 1 : lib;
     char path[64];
@@ -630,8 +597,7 @@ static void test_preload_mapped(void **state)
     maps = realloc(maps, n + 1);
     assert_non_null(maps);
     maps[n] = 0;
-    if (!strstr((char *)maps, base))
-        fail_msg("%s is not mapped into the server", base);
+    if (!strstr((char *)maps, base)) fail_msg("%s is not mapped into the server", base);
     free(maps);
 }
 
@@ -868,8 +834,7 @@ static void spit(const char *path, const void *p, size_t n)
 static void test_redis_cli(void **state)
 {
     (void)state;
-    if (!have_tool("redis-cli"))
-        skip();
+    if (!have_tool("redis-cli")) skip();
     char port[16], in[128], out[128];
     snprintf(port, sizeof(port), "%d", g_srv.port);
     snprintf(in, sizeof(in), "%s/in", g_tmpdir);
@@ -895,8 +860,8 @@ static void test_redis_cli(void **state)
     expect_int(command(c, "DEL", "cli:big", NULL), 1);
 
     /* MSET / MGET through redis-cli. */
-    char *mset[] = {"redis-cli", "-p", port, "MSET", "cli:b", "2", "cli:a", "1", "cli:c", "3",
-                    NULL};
+    char *mset[] = {"redis-cli", "-p", port,    "MSET", "cli:b", "2",
+                    "cli:a",     "1",  "cli:c", "3",    NULL};
     assert_int_equal(run_tool(mset, NULL, out), 0);
     char *mget[] = {"redis-cli", "-p", port, "--raw", "MGET", "cli:a", "cli:b", "cli:c", NULL};
     assert_int_equal(run_tool(mget, NULL, out), 0);
@@ -928,8 +893,7 @@ static void test_redis_cli(void **state)
             assert_true(i >= 0 && i < 300);
             assert_int_equal(seen[i], 0);
             seen[i] = 1;
-            if (engine_ordered())
-                assert_true(i > prev);
+            if (engine_ordered()) assert_true(i > prev);
             prev = i;
             count++;
         }
@@ -967,8 +931,7 @@ static void test_scan_pages(void **state)
             assert_int_equal(seen[i], 0);
             seen[i] = 1;
             found++;
-            if (engine_ordered())
-                assert_true(strcmp(last, ks->elem[j]->str) < 0);
+            if (engine_ordered()) assert_true(strcmp(last, ks->elem[j]->str) < 0);
             snprintf(last, sizeof(last), "%s", ks->elem[j]->str);
         }
         reply_free(r);
@@ -1014,8 +977,7 @@ static void test_expiry_sweep(void **state)
             fail_msg("expired keys still stored: %lld, %lld before", now, before);
     }
     r = command(c, "INFO", "keyspace", NULL);
-    if (strstr(r->str, "db0:"))
-        assert_non_null(strstr(r->str, ",expires=0,"));
+    if (strstr(r->str, "db0:")) assert_non_null(strstr(r->str, ",expires=0,"));
     reply_free(r);
     conn_close(c);
 }
@@ -1023,13 +985,23 @@ static void test_expiry_sweep(void **state)
 static void test_benchmark(void **state)
 {
     (void)state;
-    if (!have_tool("redis-benchmark"))
-        skip();
+    if (!have_tool("redis-benchmark")) skip();
     sentinels_store();
     char port[16];
     snprintf(port, sizeof(port), "%d", g_srv.port);
-    char *bench[] = {"redis-benchmark", "-p", port, "-t", "set,get,incr,mset", "-n", "100000",
-                     "-P", "16", "-c", "50", "-q", NULL};
+    char *bench[] = {"redis-benchmark",
+                     "-p",
+                     port,
+                     "-t",
+                     "set,get,incr,mset",
+                     "-n",
+                     "100000",
+                     "-P",
+                     "16",
+                     "-c",
+                     "50",
+                     "-q",
+                     NULL};
     assert_int_equal(run_tool(bench, NULL, NULL), 0);
     sentinels_check();
 
@@ -1170,8 +1142,7 @@ static void test_bad_input(void **state)
     for (int i = 0; i < MANY; i++) {
         struct pollfd p = {.fd = fds[i], .events = POLLOUT};
         assert_int_equal(poll(&p, 1, IO_TIMEOUT_S * 1000), 1);
-        if (i % 3 == 0)
-            send(fds[i], "*2\r\n$3\r\nGET\r\n$4\r\nsent", 21, MSG_NOSIGNAL);
+        if (i % 3 == 0) send(fds[i], "*2\r\n$3\r\nGET\r\n$4\r\nsent", 21, MSG_NOSIGNAL);
         if (i % 5 == 0) {
             struct linger lg = {.l_onoff = 1, .l_linger = 0};
             setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -1197,8 +1168,9 @@ static void test_options_and_limits(void **state)
 {
     (void)state;
     /* Bad option values: a message and exit status 2. */
-    const char *bad[][2] = {{"--port", "70000"}, {"--engine", "nope"}, {"--threads", "0"},
-                            {"--max-request-bytes", "12x"}, {"--bogus", "1"}};
+    const char *bad[][2] = {{"--port", "70000"},          {"--engine", "nope"},
+                            {"--threads", "0"},           {"--max-request-bytes", "12x"},
+                            {"--bind", "not-an-address"}, {"--bogus", "1"}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *argv[] = {(char *)g_kvserver, (char *)bad[i][0], (char *)bad[i][1], NULL};
         int out_fd;
@@ -1278,11 +1250,10 @@ int main(int argc, char **argv)
     snprintf(name, sizeof(name), "kvserver_%s%s", g_engine, pre && *pre ? "_preload" : "");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_preload_mapped), cmocka_unit_test(test_commands),
-        cmocka_unit_test(test_pipelining),
-        cmocka_unit_test(test_big_value),     cmocka_unit_test(test_redis_cli),
-        cmocka_unit_test(test_scan_pages),    cmocka_unit_test(test_expiry_sweep),
-        cmocka_unit_test(test_benchmark),
-        cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_options_and_limits),
+        cmocka_unit_test(test_pipelining),     cmocka_unit_test(test_big_value),
+        cmocka_unit_test(test_redis_cli),      cmocka_unit_test(test_scan_pages),
+        cmocka_unit_test(test_expiry_sweep),   cmocka_unit_test(test_benchmark),
+        cmocka_unit_test(test_bad_input),      cmocka_unit_test(test_options_and_limits),
         cmocka_unit_test(test_clean_shutdown),
     };
     return cmocka_run_group_tests_name(name, tests, group_setup, group_teardown);

@@ -1,0 +1,486 @@
+/*
+ * lsm.c - the LSM memtable engine.
+ *
+ * Writes go to the active memtable, a skip list. When its size passes the
+ * memtable limit it becomes immutable (pushed on the front of the immutable
+ * list) and an empty active memtable starts. Reads look at the active table,
+ * then the immutables newest first; the first entry found for a key wins. A
+ * delete that would otherwise uncover an older version writes a tombstone.
+ *
+ * Memory stays bounded: when there are more than max_immutables immutable
+ * tables the newest ones are merged into one (see compact()), keeping only
+ * the newest version of each key; a merge that includes the oldest table also
+ * drops tombstones (nothing older is left for them to hide). So there are at
+ * most max_immutables + 1 tables, each with at most one entry per key. A
+ * failed allocation during a rotation or a merge only postpones it; the
+ * logical contents never change. A scan is a k-way merge of all tables,
+ * newest first on equal keys, skipping tombstones.
+ */
+#include "engine.h"
+#include "item.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define SL_MAX_HEIGHT          20           /* skip-list levels */
+#define LSM_DEFAULT_MEMTABLE   (4u << 20)   /* bytes */
+#define LSM_DEFAULT_IMMUTABLES 4            /* tables kept before a merge */
+#define LSM_MAX_TABLES         64           /* hard cap on immutables when merges fail */
+#define TOMBSTONE              ((size_t)-1) /* vlen of a deletion marker */
+
+struct slnode {
+    size_t klen;           /* bytes of key */
+    size_t vlen;           /* bytes of value, or TOMBSTONE */
+    unsigned height;       /* links in next[] */
+    struct slnode *next[]; /* height links, followed by the key and value bytes */
+};
+
+struct skiplist {
+    struct slnode *head; /* sentinel with SL_MAX_HEIGHT links and no key */
+    unsigned height;     /* levels in use, 1..SL_MAX_HEIGHT */
+    size_t entries;      /* count: nodes, tombstones included */
+    size_t bytes;        /* bytes: sum of node allocation sizes */
+    uint64_t rng;        /* xorshift state for node heights */
+};
+
+struct lsm {
+    struct skiplist *active;
+    struct skiplist *imm[LSM_MAX_TABLES]; /* immutables, newest first */
+    unsigned nimm;                        /* count: immutables in imm[] */
+    size_t n;                             /* count: live keys */
+    size_t memtable_limit;                /* bytes */
+    unsigned max_imm;                     /* count: immutables kept before merging */
+    uint64_t seed;                        /* next skip list's rng seed */
+};
+
+static const unsigned char *node_key(const struct slnode *nd)
+{
+    return (const unsigned char *)&nd->next[nd->height];
+}
+
+static const unsigned char *node_val(const struct slnode *nd)
+{
+    return node_key(nd) + nd->klen;
+}
+
+static size_t node_size(unsigned height, size_t klen, size_t vlen)
+{
+    size_t hdr = sizeof(struct slnode) + height * sizeof(struct slnode *);
+    return size_add3(hdr, klen, vlen == TOMBSTONE ? 0 : vlen);
+}
+
+static struct slnode *node_new(unsigned height, const void *key, size_t klen, const void *val,
+                               size_t vlen)
+{
+    size_t total = node_size(height, klen, vlen);
+    if (total == 0) return NULL;
+    struct slnode *nd = malloc(total);
+    if (!nd) return NULL;
+    nd->klen = klen;
+    nd->vlen = vlen;
+    nd->height = height;
+    for (unsigned i = 0; i < height; i++)
+        nd->next[i] = NULL;
+    unsigned char *kp = (unsigned char *)&nd->next[height];
+    if (klen) memcpy(kp, key, klen);
+    if (vlen != TOMBSTONE && vlen) memcpy(kp + klen, val, vlen);
+    return nd;
+}
+
+static int node_cmp(const struct slnode *nd, const void *key, size_t klen)
+{
+    return key_cmp(node_key(nd), nd->klen, key, klen);
+}
+
+static struct skiplist *sl_new(uint64_t seed)
+{
+    struct skiplist *sl = calloc(1, sizeof(*sl));
+    if (!sl) return NULL;
+    sl->head = node_new(SL_MAX_HEIGHT, NULL, 0, NULL, 0);
+    if (!sl->head) {
+        free(sl);
+        return NULL;
+    }
+    sl->height = 1;
+    sl->rng = seed | 1;
+    return sl;
+}
+
+static void sl_free(struct skiplist *sl)
+{
+    if (!sl) return;
+    struct slnode *nd = sl->head;
+    while (nd) {
+        struct slnode *next = nd->next[0];
+        free(nd);
+        nd = next;
+    }
+    free(sl);
+}
+
+static unsigned random_height(struct skiplist *sl)
+{
+    sl->rng ^= sl->rng << 13;
+    sl->rng ^= sl->rng >> 7;
+    sl->rng ^= sl->rng << 17;
+    uint64_t r = sl->rng;
+    unsigned h = 1;
+    /* Each further level with probability 1/4, two bits at a time. */
+    while (h < SL_MAX_HEIGHT && (r & 3) == 0) {
+        h++;
+        r >>= 2;
+    }
+    return h;
+}
+
+/* Fill pred[] with the last node before key on every level; return the node
+ * with that key, or NULL. */
+static struct slnode *sl_find(const struct skiplist *sl, const void *key, size_t klen,
+                              struct slnode **pred)
+{
+    struct slnode *x = sl->head;
+    for (int lv = SL_MAX_HEIGHT - 1; lv >= 0; lv--) {
+        if (lv < (int)sl->height) {
+            while (x->next[lv] && node_cmp(x->next[lv], key, klen) < 0)
+                x = x->next[lv];
+        }
+        if (pred) pred[lv] = x;
+    }
+    struct slnode *c = x->next[0];
+    return c && node_cmp(c, key, klen) == 0 ? c : NULL;
+}
+
+/* First node with key >= key (NULL key: the first node). */
+static struct slnode *sl_lower_bound(const struct skiplist *sl, const void *key, size_t klen)
+{
+    if (!key) return sl->head->next[0];
+    struct slnode *x = sl->head;
+    for (int lv = (int)sl->height - 1; lv >= 0; lv--)
+        while (x->next[lv] && node_cmp(x->next[lv], key, klen) < 0)
+            x = x->next[lv];
+    return x->next[0];
+}
+
+/* Insert or replace; ENGINE_ENOMEM leaves the list unchanged. */
+static int sl_put(struct skiplist *sl, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct slnode *pred[SL_MAX_HEIGHT];
+    struct slnode *old = sl_find(sl, key, klen, pred);
+    unsigned h = old ? old->height : random_height(sl);
+    struct slnode *nd = node_new(h, key, klen, val, vlen);
+    if (!nd) return ENGINE_ENOMEM;
+    if (h > sl->height) sl->height = h;
+    for (unsigned i = 0; i < h; i++) {
+        nd->next[i] = old ? old->next[i] : pred[i]->next[i];
+        pred[i]->next[i] = nd;
+    }
+    sl->bytes += node_size(h, klen, vlen);
+    if (old) {
+        sl->bytes -= node_size(old->height, old->klen, old->vlen);
+        free(old);
+    } else {
+        sl->entries++;
+    }
+    return ENGINE_OK;
+}
+
+/* Unlink and free the node with key, which must be present. */
+static void sl_remove(struct skiplist *sl, const void *key, size_t klen)
+{
+    struct slnode *pred[SL_MAX_HEIGHT];
+    struct slnode *nd = sl_find(sl, key, klen, pred);
+    for (unsigned i = 0; i < nd->height; i++)
+        pred[i]->next[i] = nd->next[i];
+    sl->bytes -= node_size(nd->height, nd->klen, nd->vlen);
+    sl->entries--;
+    free(nd);
+}
+
+/* The newest entry for key in the immutables from index `from` on, or NULL. */
+static struct slnode *imm_lookup(const struct lsm *l, unsigned from, const void *key, size_t klen)
+{
+    for (unsigned i = from; i < l->nimm; i++) {
+        struct slnode *nd = sl_find(l->imm[i], key, klen, NULL);
+        if (nd) return nd;
+    }
+    return NULL;
+}
+
+/* The newest entry for key in any table (maybe a tombstone), or NULL. */
+static struct slnode *lookup(const struct lsm *l, const void *key, size_t klen)
+{
+    struct slnode *nd = sl_find(l->active, key, klen, NULL);
+    return nd ? nd : imm_lookup(l, 0, key, klen);
+}
+
+/* Merge the `count` newest immutables into one table that takes their place,
+ * keeping only the newest version of each key. Tombstones are dropped when
+ * the oldest table takes part (nothing older is left for them to hide), and
+ * kept otherwise. On failure nothing changes. */
+static void merge_newest(struct lsm *l, unsigned count)
+{
+    int drop_tombstones = count == l->nimm;
+    struct skiplist *out = sl_new(l->seed++);
+    if (!out) return;
+    struct slnode *cur[LSM_MAX_TABLES];
+    struct slnode *tail[SL_MAX_HEIGHT];
+    for (unsigned i = 0; i < count; i++)
+        cur[i] = l->imm[i]->head->next[0];
+    for (unsigned i = 0; i < SL_MAX_HEIGHT; i++)
+        tail[i] = out->head;
+
+    for (;;) {
+        int best = -1;
+        for (unsigned i = 0; i < count; i++) {
+            if (cur[i] && (best < 0 || node_cmp(cur[i], node_key(cur[best]), cur[best]->klen) < 0))
+                best = (int)i;
+        }
+        if (best < 0) break;
+        const struct slnode *b = cur[best];
+        if (b->vlen != TOMBSTONE || !drop_tombstones) {
+            unsigned h = random_height(out);
+            struct slnode *nd = node_new(h, node_key(b), b->klen, node_val(b), b->vlen);
+            if (!nd) {
+                sl_free(out);
+                return;
+            }
+            if (h > out->height) out->height = h;
+            for (unsigned i = 0; i < h; i++) {
+                tail[i]->next[i] = nd;
+                tail[i] = nd;
+            }
+            out->bytes += node_size(h, b->klen, b->vlen);
+            out->entries++;
+        }
+        for (unsigned i = 0; i < count; i++) {
+            if (i != (unsigned)best && cur[i] && node_cmp(cur[i], node_key(b), b->klen) == 0)
+                cur[i] = cur[i]->next[0];
+        }
+        cur[best] = cur[best]->next[0];
+    }
+    for (unsigned i = 0; i < count; i++)
+        sl_free(l->imm[i]);
+    unsigned rest = l->nimm - count;
+    memmove(l->imm + 1, l->imm + count, rest * sizeof(*l->imm));
+    l->imm[0] = out;
+    l->nimm = rest + 1;
+    for (unsigned i = l->nimm; i < LSM_MAX_TABLES; i++)
+        l->imm[i] = NULL;
+    if (out->entries == 0) {
+        /* Nothing left (only tombstones that hid nothing): drop the table. */
+        sl_free(out);
+        memmove(l->imm, l->imm + 1, rest * sizeof(*l->imm));
+        l->imm[--l->nimm] = NULL;
+    }
+}
+
+/* Too many immutables: merge the newest ones, taking in each older table
+ * that is not much bigger than what is merged so far. Table sizes then grow
+ * geometrically with age, so a byte is copied O(log n) times, not once per
+ * merge as when every merge rewrites everything. */
+static void compact(struct lsm *l)
+{
+    size_t acc = l->imm[0]->bytes;
+    unsigned k = 1;
+    while (k < l->nimm && l->imm[k]->bytes <= 2 * acc) {
+        acc += l->imm[k]->bytes;
+        k++;
+    }
+    merge_newest(l, k < 2 ? 2 : k);
+}
+
+/* Turn a full active table immutable, and merge when there are too many. */
+static void maybe_rotate(struct lsm *l)
+{
+    if (l->active->bytes <= l->memtable_limit || l->nimm >= LSM_MAX_TABLES) return;
+    struct skiplist *fresh = sl_new(l->seed++);
+    if (!fresh) return;
+    memmove(l->imm + 1, l->imm, l->nimm * sizeof(*l->imm));
+    l->imm[0] = l->active;
+    l->nimm++;
+    l->active = fresh;
+    if (l->nimm > l->max_imm) compact(l);
+}
+
+static void *lsm_create(const struct engine_options *opt)
+{
+    struct lsm *l = calloc(1, sizeof(*l));
+    if (!l) return NULL;
+    l->memtable_limit = opt->lsm_memtable_bytes ? opt->lsm_memtable_bytes : LSM_DEFAULT_MEMTABLE;
+    l->max_imm = opt->lsm_max_immutables ? opt->lsm_max_immutables : LSM_DEFAULT_IMMUTABLES;
+    if (l->max_imm >= LSM_MAX_TABLES) l->max_imm = LSM_MAX_TABLES - 1;
+    l->seed = 0x9e3779b97f4a7c15ULL;
+    l->active = sl_new(l->seed++);
+    if (!l->active) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+static void lsm_destroy(void *impl)
+{
+    struct lsm *l = impl;
+    sl_free(l->active);
+    for (unsigned i = 0; i < l->nimm; i++)
+        sl_free(l->imm[i]);
+    free(l);
+}
+
+static int lsm_set(void *impl, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct lsm *l = impl;
+    if (vlen == TOMBSTONE) return ENGINE_EINVAL;
+    const struct slnode *prev = lookup(l, key, klen);
+    int was_live = prev && prev->vlen != TOMBSTONE;
+    if (sl_put(l->active, key, klen, val, vlen) != ENGINE_OK) return ENGINE_ENOMEM;
+    if (!was_live) l->n++;
+    maybe_rotate(l);
+    return ENGINE_OK;
+}
+
+static int lsm_get(void *impl, const void *key, size_t klen, const void **val, size_t *vlen)
+{
+    const struct slnode *nd = lookup(impl, key, klen);
+    if (!nd || nd->vlen == TOMBSTONE) return ENGINE_NOTFOUND;
+    *val = node_val(nd);
+    *vlen = nd->vlen;
+    return ENGINE_OK;
+}
+
+static int lsm_del(void *impl, const void *key, size_t klen)
+{
+    struct lsm *l = impl;
+    struct slnode *in_active = sl_find(l->active, key, klen, NULL);
+    struct slnode *older = imm_lookup(l, 0, key, klen);
+    const struct slnode *newest = in_active ? in_active : older;
+    if (!newest || newest->vlen == TOMBSTONE) return ENGINE_NOTFOUND;
+    if (!older || older->vlen == TOMBSTONE) {
+        /* Nothing older to hide: drop the active entry outright. */
+        sl_remove(l->active, key, klen);
+    } else if (sl_put(l->active, key, klen, NULL, TOMBSTONE) != ENGINE_OK) {
+        return ENGINE_ENOMEM;
+    }
+    l->n--;
+    maybe_rotate(l);
+    return ENGINE_OK;
+}
+
+static size_t lsm_count(const void *impl)
+{
+    return ((const struct lsm *)impl)->n;
+}
+
+/* k-way merge of every table from start on; tables[0] is the newest. */
+static int merged_walk(const struct lsm *l, const void *start, size_t slen, engine_scan_fn fn,
+                       void *arg, size_t *live)
+{
+    struct slnode *cur[LSM_MAX_TABLES + 1];
+    unsigned nt = l->nimm + 1;
+    cur[0] = sl_lower_bound(l->active, start, slen);
+    for (unsigned i = 0; i < l->nimm; i++)
+        cur[i + 1] = sl_lower_bound(l->imm[i], start, slen);
+    for (;;) {
+        int best = -1;
+        for (unsigned i = 0; i < nt; i++) {
+            if (cur[i] && (best < 0 || node_cmp(cur[i], node_key(cur[best]), cur[best]->klen) < 0))
+                best = (int)i;
+        }
+        if (best < 0) return 0;
+        const struct slnode *b = cur[best];
+        for (unsigned i = 0; i < nt; i++) {
+            if (i != (unsigned)best && cur[i] && node_cmp(cur[i], node_key(b), b->klen) == 0)
+                cur[i] = cur[i]->next[0];
+        }
+        cur[best] = b->next[0];
+        if (b->vlen == TOMBSTONE) continue;
+        if (live) ++*live;
+        if (fn) {
+            int rc = fn(node_key(b), b->klen, node_val(b), b->vlen, arg);
+            if (rc) return rc;
+        }
+    }
+}
+
+static int lsm_scan(void *impl, const void *start, size_t slen, engine_scan_fn fn, void *arg)
+{
+    return merged_walk(impl, start, slen, fn, arg, NULL);
+}
+
+static int check_list(const struct skiplist *sl, unsigned which)
+{
+    size_t entries = 0, bytes = 0;
+    if (sl->height < 1 || sl->height > SL_MAX_HEIGHT) {
+        fprintf(stderr, "lsm: table %u: bad height %u\n", which, sl->height);
+        return ENGINE_CORRUPT;
+    }
+    for (const struct slnode *nd = sl->head->next[0]; nd; nd = nd->next[0]) {
+        if (nd->height < 1 || nd->height > sl->height) {
+            fprintf(stderr, "lsm: table %u: node height %u over list height %u\n", which,
+                    nd->height, sl->height);
+            return ENGINE_CORRUPT;
+        }
+        const struct slnode *nx = nd->next[0];
+        if (nx && node_cmp(nd, node_key(nx), nx->klen) >= 0) {
+            fprintf(stderr, "lsm: table %u: keys out of order on level 0\n", which);
+            return ENGINE_CORRUPT;
+        }
+        entries++;
+        bytes += node_size(nd->height, nd->klen, nd->vlen);
+    }
+    /* Every higher level is an ordered subsequence of the level below. */
+    for (unsigned lv = 1; lv < SL_MAX_HEIGHT; lv++) {
+        const struct slnode *below = sl->head->next[lv - 1];
+        for (const struct slnode *nd = sl->head->next[lv]; nd; nd = nd->next[lv]) {
+            if (lv >= sl->height || nd->height <= lv) {
+                fprintf(stderr, "lsm: table %u: node linked above its height\n", which);
+                return ENGINE_CORRUPT;
+            }
+            while (below && below != nd)
+                below = below->next[lv - 1];
+            if (!below) {
+                fprintf(stderr, "lsm: table %u: level %u not a subsequence\n", which, lv);
+                return ENGINE_CORRUPT;
+            }
+        }
+    }
+    if (entries != sl->entries || bytes != sl->bytes) {
+        fprintf(stderr, "lsm: table %u: %zu entries/%zu bytes, recorded %zu/%zu\n", which, entries,
+                bytes, sl->entries, sl->bytes);
+        return ENGINE_CORRUPT;
+    }
+    return 0;
+}
+
+static int lsm_check(void *impl)
+{
+    struct lsm *l = impl;
+    if (check_list(l->active, 0)) return ENGINE_CORRUPT;
+    if (l->nimm > LSM_MAX_TABLES) {
+        fprintf(stderr, "lsm: %u immutables\n", l->nimm);
+        return ENGINE_CORRUPT;
+    }
+    for (unsigned i = 0; i < l->nimm; i++) {
+        if (check_list(l->imm[i], i + 1)) return ENGINE_CORRUPT;
+    }
+    size_t live = 0;
+    merged_walk(l, NULL, 0, NULL, NULL, &live);
+    if (live != l->n) {
+        fprintf(stderr, "lsm: %zu live keys, count says %zu\n", live, l->n);
+        return ENGINE_CORRUPT;
+    }
+    return 0;
+}
+
+const struct engine_ops engine_lsm_ops = {
+    .name = "lsm",
+    .ordered = true,
+    .create = lsm_create,
+    .destroy = lsm_destroy,
+    .set = lsm_set,
+    .get = lsm_get,
+    .del = lsm_del,
+    .count = lsm_count,
+    .scan = lsm_scan,
+    .check = lsm_check,
+};
