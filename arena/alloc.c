@@ -111,7 +111,9 @@ void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n)
 
 static void ca_stat_big(ca_arena_t *a, size_t n, size_t got)
 {
-    a->stats.big_alloc[ca_size_bucket(n)]++;
+    int bucket = ca_size_bucket(n);
+    a->stats.big_alloc[bucket]++;
+    a->stats.big_bucket_bytes[bucket] += got;
     a->stats.req_bytes += n;
     a->stats.big_bytes += got;
     a->stats.in_use += (int64_t)got;

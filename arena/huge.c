@@ -38,7 +38,9 @@ static void ca_huge_unregister(ca_huge_t *h)
 
 static void ca_huge_stat(ca_arena_t *a, size_t req, int64_t delta)
 {
-    a->stats.big_alloc[ca_size_bucket(req)]++;
+    int bucket = ca_size_bucket(req);
+    a->stats.big_alloc[bucket]++;
+    a->stats.big_bucket_bytes[bucket] += (uint64_t)delta;
     a->stats.req_bytes += req;
     a->stats.big_bytes += (uint64_t)delta;
     a->stats.in_use += delta;

@@ -97,14 +97,16 @@ static void ca_arena_totals(const ca_arena_t *a, ca_totals_t *at)
     ca_totals_add_arena(at, a);
 }
 
-/* Bytes handed out per size bucket, from the small classes' counts (large and
- * huge objects are counted in size_buckets only). */
+/* Bytes handed out per size bucket: slots of the small classes, spans and
+ * mappings of large and huge objects. */
 static void ca_bucket_bytes(uint64_t out[CA_SIZE_BUCKETS])
 {
     memset(out, 0, sizeof(uint64_t) * CA_SIZE_BUCKETS);
-    for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
+    for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
         for (unsigned c = 1; c < CA_MAX_CLASSES; c++)
             out[ca_size_bucket(ca_class_size[c])] += a->stats.cls_alloc[c] * ca_class_size[c];
+        for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) out[i] += a->stats.big_bucket_bytes[i];
+    }
 }
 
 void ca_stats_totals(ca_totals_t *t)
@@ -223,7 +225,7 @@ static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const uint64_t *byte
     unsigned order[CA_SIZE_BUCKETS];
     for (int pass = 0; pass < 2; pass++) {
         ca_rank(pass ? bytes : t->size_buckets, order);
-        ca_buf_str(b, pass ? "  hotspots by bytes (small objects):\n" : "  hotspots by count:\n");
+        ca_buf_str(b, pass ? "  hotspots by bytes:\n" : "  hotspots by count:\n");
         for (unsigned r = 0; r < 5; r++) {
             unsigned i = order[r];
             if (!(pass ? bytes[i] : t->size_buckets[i])) break;

@@ -107,6 +107,7 @@ typedef struct ca_stats_s {
     uint64_t cls_alloc[CA_MAX_CLASSES]; /* small allocations per class */
     uint64_t cls_free[CA_MAX_CLASSES];  /* small frees per class, by the freeing arena */
     uint64_t big_alloc[CA_SIZE_BUCKETS]; /* large and huge allocations per size bucket */
+    uint64_t big_bucket_bytes[CA_SIZE_BUCKETS]; /* bytes of large and huge objects per bucket */
     uint64_t big_free;          /* large and huge frees */
     uint64_t remote_frees;      /* frees of objects owned by another arena */
     uint64_t req_bytes;         /* bytes: sum of requested sizes */
