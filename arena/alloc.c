@@ -30,8 +30,10 @@ void ca_bin_push(ca_arena_t *a, ca_block_t *b)
 void ca_bin_unlink(ca_arena_t *a, ca_block_t *b)
 {
     ca_bin_t *bin = &a->bins[b->size_class];
-    if (b->prev) b->prev->next = b->next;
-    else bin->current = b->next ? b->next : &ca_block_empty;
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        bin->current = b->next ? b->next : &ca_block_empty;
     if (b->next) b->next->prev = b->prev;
     b->next = b->prev = NULL;
 }
@@ -41,8 +43,10 @@ void ca_block_event(ca_arena_t *a, ca_block_t *b)
 {
     if (b->full) {
         b->full = 0;
-        if (b->used == 0) ca_arena_retire_block(a, b);
-        else ca_bin_push(a, b);
+        if (b->used == 0)
+            ca_arena_retire_block(a, b);
+        else
+            ca_bin_push(a, b);
         return;
     }
     if (b->used != 0) return;
@@ -63,7 +67,8 @@ static void ca_block_carve(ca_block_t *b)
     if (n > batch) n = batch;
     char *start = ca_block_start(b) + (size_t)b->bump * slot;
     char *p = start;
-    for (uint32_t i = 1; i < n; i++, p += slot) *(void **)p = p + slot;
+    for (uint32_t i = 1; i < n; i++, p += slot)
+        *(void **)p = p + slot;
     *(void **)p = b->free;
     b->free = start;
     b->bump += n;
@@ -127,8 +132,10 @@ static void *ca_large_alloc(ca_arena_t *a, size_t n)
     int reused = 0;
     ca_block_t *b = ca_node_take(a->node, nb, &reused);
     if (b == NULL) return NULL;
-    if (reused) a->stats.blocks_reused += nb;
-    else a->stats.blocks_fresh += nb;
+    if (reused)
+        a->stats.blocks_reused += nb;
+    else
+        a->stats.blocks_fresh += nb;
     for (uint32_t i = 1; i < nb; i++) {
         b[i].kind = CA_BLOCK_CONT;
         b[i].span = i;

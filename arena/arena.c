@@ -15,7 +15,10 @@
 #include <errno.h>
 #include <string.h>
 
-#define CA_BINS_EMPTY {[0 ... CA_MAX_CLASSES - 1] = {&ca_block_empty}}
+#define CA_BINS_EMPTY                                                                              \
+    {                                                                                              \
+        [0 ... CA_MAX_CLASSES - 1] = { &ca_block_empty }                                           \
+    }
 
 ca_block_t ca_block_empty;
 ca_arena_t ca_arena_empty = {.bins = CA_BINS_EMPTY};
@@ -84,7 +87,8 @@ static ca_arena_t *ca_arena_new_locked(void)
     ca_arena_t *a = (ca_arena_t *)ca_arena_chunk;
     ca_arena_chunk += need;
     ca_arena_chunk_left -= need;
-    for (unsigned i = 0; i < CA_MAX_CLASSES; i++) a->bins[i].current = &ca_block_empty;
+    for (unsigned i = 0; i < CA_MAX_CLASSES; i++)
+        a->bins[i].current = &ca_block_empty;
     a->id = ++ca_arena_count;
     a->next_all = atomic_load_explicit(&ca_all_arenas, memory_order_relaxed);
     atomic_store_explicit(&ca_all_arenas, a, memory_order_release);
@@ -98,8 +102,10 @@ ca_arena_t *ca_arena_thread_init(void)
     unsigned home = ca_numa_home_node();
     pthread_mutex_lock(&ca_arenas_mutex);
     ca_arena_t *a = ca_parked;
-    if (a != NULL) ca_parked = a->next_parked;
-    else a = ca_arena_new_locked();
+    if (a != NULL)
+        ca_parked = a->next_parked;
+    else
+        a = ca_arena_new_locked();
     if (a != NULL) {
         a->next_parked = NULL;
         a->node = home;
@@ -214,8 +220,10 @@ ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
         int reused = 0;
         b = ca_node_take(a->node, 1, &reused);
         if (b == NULL) return NULL;
-        if (reused) a->stats.blocks_reused++;
-        else a->stats.blocks_fresh++;
+        if (reused)
+            a->stats.blocks_reused++;
+        else
+            a->stats.blocks_fresh++;
     }
     ca_block_setup(a, b, cls);
     return b;

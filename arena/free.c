@@ -124,8 +124,10 @@ static void ca_free_any(void *p, const char *call)
             if (b->kind != CA_BLOCK_SMALL || b->owner != a || ca_on_local_list(b, p))
                 ca_report_double_free(call, p);
         }
-        if (b->owner == a) ca_free_local(a, b, p);
-        else ca_free_remote(b, p);
+        if (b->owner == a)
+            ca_free_local(a, b, p);
+        else
+            ca_free_remote(b, p);
         return;
     }
     case CA_BLOCK_LARGE:

@@ -47,14 +47,17 @@ static uint32_t ca_class_of(size_t n)
 
 void ca_classes_init(void)
 {
-    for (unsigned i = 1; i <= 8; i++) ca_class_size[i] = 16u * i;
+    for (unsigned i = 1; i <= 8; i++)
+        ca_class_size[i] = 16u * i;
     for (unsigned i = 9; i < CA_MAX_CLASSES; i++) {
         unsigned j = i - 9, b = 7 + j / 8, k = j % 8 + 1;
         ca_class_size[i] = (1u << b) + k * (1u << (b - 3));
     }
-    for (unsigned i = 0; i < CA_TINY_TABLE; i++) ca_class_table[i] = (uint8_t)ca_class_of(i * 16);
+    for (unsigned i = 0; i < CA_TINY_TABLE; i++)
+        ca_class_table[i] = (uint8_t)ca_class_of(i * 16);
     unsigned n = 1;
-    while (n + 1 < CA_MAX_CLASSES && ca_class_size[n + 1] <= ca_cfg.small_max) n++;
+    while (n + 1 < CA_MAX_CLASSES && ca_class_size[n + 1] <= ca_cfg.small_max)
+        n++;
     ca_cfg.nclasses = n;
 }
 
@@ -132,7 +135,8 @@ void ca_init(void)
     }
     if (expected == 1 && pthread_equal(ca_init_thread, pthread_self()))
         return; /* re-entered while initialising: the defaults serve */
-    while (atomic_load_explicit(&ca_init_state, memory_order_acquire) != 2) sched_yield();
+    while (atomic_load_explicit(&ca_init_state, memory_order_acquire) != 2)
+        sched_yield();
 }
 
 __attribute__((constructor)) static void ca_constructor(void)

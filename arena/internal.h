@@ -42,32 +42,32 @@ _Noreturn void ca_assert_fail(const char *what, const char *file, int line);
 
 /* ---- configuration, fixed after ca_init ---- */
 typedef struct ca_config_s {
-    size_t block_size;       /* bytes per block, power of two */
-    unsigned block_shift;    /* log2(block_size) */
-    size_t seg_size;         /* bytes per segment: CA_SEG_BLOCKS * block_size */
-    unsigned seg_shift;      /* log2(seg_size) */
-    size_t small_max;        /* bytes: largest small class (block_size / 4) */
-    size_t large_max;        /* bytes: largest large span */
-    unsigned nclasses;       /* small classes, index 1..nclasses */
-    uint32_t cache_blocks;   /* blocks per node cache */
-    int numa_node;           /* -1: node of the thread's CPU */
-    int numa_bind;           /* 1: bind segments with mbind */
-    int stats_signal;        /* 0: no signal dump */
-    int stats_fd;            /* where dumps go */
-    int stats_json;          /* 1: JSON dumps */
-    int stats_at_exit;       /* 1: dump at exit */
-    int verbose;             /* 1: print options at start */
-    int abort_on_error;      /* 1: abort on a pointer that is not ours */
-    uintptr_t secret;        /* random, for free-slot cookies */
+    size_t block_size;     /* bytes per block, power of two */
+    unsigned block_shift;  /* log2(block_size) */
+    size_t seg_size;       /* bytes per segment: CA_SEG_BLOCKS * block_size */
+    unsigned seg_shift;    /* log2(seg_size) */
+    size_t small_max;      /* bytes: largest small class (block_size / 4) */
+    size_t large_max;      /* bytes: largest large span */
+    unsigned nclasses;     /* small classes, index 1..nclasses */
+    uint32_t cache_blocks; /* blocks per node cache */
+    int numa_node;         /* -1: node of the thread's CPU */
+    int numa_bind;         /* 1: bind segments with mbind */
+    int stats_signal;      /* 0: no signal dump */
+    int stats_fd;          /* where dumps go */
+    int stats_json;        /* 1: JSON dumps */
+    int stats_at_exit;     /* 1: dump at exit */
+    int verbose;           /* 1: print options at start */
+    int abort_on_error;    /* 1: abort on a pointer that is not ours */
+    uintptr_t secret;      /* random, for free-slot cookies */
 } ca_config_t;
 
 extern ca_config_t ca_cfg;
 extern uint32_t ca_class_size[CA_MAX_CLASSES]; /* bytes per slot of each class */
 extern uint8_t ca_class_table[CA_TINY_TABLE];  /* (size + 15) >> 4 -> class, sizes <= 1024 */
 
-extern ca_block_t ca_block_empty;        /* never has a free slot */
-extern ca_arena_t ca_arena_empty;        /* a thread's arena before its first call */
-extern ca_arena_t ca_arena_exited;       /* a thread's arena after it was parked */
+extern ca_block_t ca_block_empty;  /* never has a free slot */
+extern ca_arena_t ca_arena_empty;  /* a thread's arena before its first call */
+extern ca_arena_t ca_arena_exited; /* a thread's arena after it was parked */
 extern __thread ca_arena_t *ca_tls_arena __attribute__((tls_model("initial-exec")));
 
 /* ---- init.c ---- */

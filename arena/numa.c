@@ -37,22 +37,29 @@ static int ca_read_file(const char *path, char *out, size_t cap)
 /* Parse a list such as "0-3,8,10-11" and call `fn` for each number. */
 static int ca_parse_list(const char *s, void (*fn)(unsigned v, void *arg), void *arg)
 {
-    while (*s == ' ' || *s == '\n') s++;
+    while (*s == ' ' || *s == '\n')
+        s++;
     while (*s) {
         if (*s < '0' || *s > '9') return -1;
         unsigned lo = 0, hi;
-        while (*s >= '0' && *s <= '9') lo = lo * 10 + (unsigned)(*s++ - '0');
+        while (*s >= '0' && *s <= '9')
+            lo = lo * 10 + (unsigned)(*s++ - '0');
         hi = lo;
         if (*s == '-') {
             s++;
             if (*s < '0' || *s > '9') return -1;
             hi = 0;
-            while (*s >= '0' && *s <= '9') hi = hi * 10 + (unsigned)(*s++ - '0');
+            while (*s >= '0' && *s <= '9')
+                hi = hi * 10 + (unsigned)(*s++ - '0');
         }
-        for (unsigned v = lo; v <= hi && v < CA_MAX_CPUS; v++) fn(v, arg);
-        if (*s == ',') s++;
-        else if (*s == '\n' || *s == '\0') break;
-        else return -1;
+        for (unsigned v = lo; v <= hi && v < CA_MAX_CPUS; v++)
+            fn(v, arg);
+        if (*s == ',')
+            s++;
+        else if (*s == '\n' || *s == '\0')
+            break;
+        else
+            return -1;
     }
     return 0;
 }
@@ -78,7 +85,8 @@ void ca_numa_init(void)
 {
     const char *root = secure_getenv("CONCORD_ARENA_SYSFS_ROOT");
     if (root == NULL || *root == '\0') root = "/sys";
-    for (unsigned i = 0; i < CA_MAX_CPUS; i++) ca_cpu_node[i] = -1;
+    for (unsigned i = 0; i < CA_MAX_CPUS; i++)
+        ca_cpu_node[i] = -1;
     char path[512], text[4096];
     ca_buf_t b;
 

@@ -14,10 +14,10 @@
 #define CA_BLOCK_MAX ((size_t)1 << 20)
 
 typedef struct ca_option_s {
-    const char *name;     /* environment variable */
-    const char *def;      /* default, as shown to people */
-    const char *accepted; /* what a value may be */
-    const char *meaning;  /* one line */
+    const char *name;                /* environment variable */
+    const char *def;                 /* default, as shown to people */
+    const char *accepted;            /* what a value may be */
+    const char *meaning;             /* one line */
     int (*apply)(const char *value); /* 0: taken; -1: rejected */
 } ca_option_t;
 
@@ -34,10 +34,23 @@ int ca_parse_size(const char *s, size_t *out)
     }
     unsigned shift = 0;
     switch (*s) {
-    case 'k': case 'K': shift = 10; s++; break;
-    case 'm': case 'M': shift = 20; s++; break;
-    case 'g': case 'G': shift = 30; s++; break;
-    default: break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        s++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        s++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        s++;
+        break;
+    default:
+        break;
     }
     if (shift && (*s == 'i' || *s == 'I')) s++;
     if (*s == 'b' || *s == 'B') s++;
@@ -65,10 +78,10 @@ static const struct {
     const char *name;
     int sig;
 } ca_signal_names[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
-    {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
-    {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
-    {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},   {"TERM", SIGTERM},
+    {"CHLD", SIGCHLD},     {"CONT", SIGCONT}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"PWR", SIGPWR},
 };
 
@@ -149,9 +162,12 @@ static int ca_apply_stats_file(const char *v)
 
 static int ca_apply_stats_format(const char *v)
 {
-    if (ca_strcaseeq(v, "text")) ca_cfg.stats_json = 0;
-    else if (ca_strcaseeq(v, "json")) ca_cfg.stats_json = 1;
-    else return -1;
+    if (ca_strcaseeq(v, "text"))
+        ca_cfg.stats_json = 0;
+    else if (ca_strcaseeq(v, "json"))
+        ca_cfg.stats_json = 1;
+    else
+        return -1;
     return 0;
 }
 
@@ -183,8 +199,7 @@ static const ca_option_t ca_options[] = {
      "where dumps go", ca_apply_stats_file},
     {"CONCORD_ARENA_STATS_FORMAT", "text", "text or json", "format of dumps",
      ca_apply_stats_format},
-    {"CONCORD_ARENA_STATS_AT_EXIT", "0", "0 or 1", "dump the statistics at exit",
-     ca_apply_at_exit},
+    {"CONCORD_ARENA_STATS_AT_EXIT", "0", "0 or 1", "dump the statistics at exit", ca_apply_at_exit},
     {"CONCORD_ARENA_VERBOSE", "0", "0 or 1", "print the options in force at start",
      ca_apply_verbose},
     {"CONCORD_ARENA_ABORT_ON_ERROR", "0", "0 or 1",
@@ -204,9 +219,11 @@ void ca_options_load(void)
     }
     if (ca_stats_file_path != NULL) {
         int fd = open(ca_stats_file_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) ca_message("cannot open CONCORD_ARENA_STATS_FILE=", ca_stats_file_path,
-                               "; statistics go to stderr", NULL);
-        else ca_cfg.stats_fd = fd;
+        if (fd < 0)
+            ca_message("cannot open CONCORD_ARENA_STATS_FILE=", ca_stats_file_path,
+                       "; statistics go to stderr", NULL);
+        else
+            ca_cfg.stats_fd = fd;
     }
 }
 
@@ -214,19 +231,38 @@ void ca_options_load(void)
 static void ca_option_value(ca_buf_t *b, size_t i)
 {
     switch (i) {
-    case 0: ca_buf_u64(b, ca_cfg.block_size); break;
-    case 1:
-        if (ca_cfg.numa_node < 0) ca_buf_str(b, "unset (node of the thread's CPU)");
-        else ca_buf_i64(b, ca_cfg.numa_node);
+    case 0:
+        ca_buf_u64(b, ca_cfg.block_size);
         break;
-    case 2: ca_buf_u64(b, ca_cfg.cache_blocks); break;
-    case 3: ca_buf_i64(b, ca_cfg.stats_signal); break;
-    case 4: ca_buf_str(b, ca_stats_file_path && ca_cfg.stats_fd != 2 ? ca_stats_file_path : "stderr"); break;
-    case 5: ca_buf_str(b, ca_cfg.stats_json ? "json" : "text"); break;
-    case 6: ca_buf_u64(b, (uint64_t)ca_cfg.stats_at_exit); break;
-    case 7: ca_buf_u64(b, (uint64_t)ca_cfg.verbose); break;
-    case 8: ca_buf_u64(b, (uint64_t)ca_cfg.abort_on_error); break;
-    default: break;
+    case 1:
+        if (ca_cfg.numa_node < 0)
+            ca_buf_str(b, "unset (node of the thread's CPU)");
+        else
+            ca_buf_i64(b, ca_cfg.numa_node);
+        break;
+    case 2:
+        ca_buf_u64(b, ca_cfg.cache_blocks);
+        break;
+    case 3:
+        ca_buf_i64(b, ca_cfg.stats_signal);
+        break;
+    case 4:
+        ca_buf_str(b, ca_stats_file_path && ca_cfg.stats_fd != 2 ? ca_stats_file_path : "stderr");
+        break;
+    case 5:
+        ca_buf_str(b, ca_cfg.stats_json ? "json" : "text");
+        break;
+    case 6:
+        ca_buf_u64(b, (uint64_t)ca_cfg.stats_at_exit);
+        break;
+    case 7:
+        ca_buf_u64(b, (uint64_t)ca_cfg.verbose);
+        break;
+    case 8:
+        ca_buf_u64(b, (uint64_t)ca_cfg.abort_on_error);
+        break;
+    default:
+        break;
     }
 }
 

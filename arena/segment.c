@@ -29,8 +29,10 @@ ca_node_t ca_nodes[CA_MAX_NODES] = {[0 ... CA_MAX_NODES - 1] = {.lock = PTHREAD_
 
 static void ca_seg_unlink(ca_segment_t **list, ca_segment_t *s)
 {
-    if (s->prev) s->prev->next = s->next;
-    else *list = s->next;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *list = s->next;
     if (s->next) s->next->prev = s->prev;
     s->next = s->prev = NULL;
 }
@@ -52,10 +54,14 @@ static uint32_t ca_now_ms(void)
 
 static void ca_cache_unlink(ca_node_t *nd, ca_block_t *b)
 {
-    if (b->prev) b->prev->next = b->next;
-    else nd->cache = b->next;
-    if (b->next) b->next->prev = b->prev;
-    else nd->cache_tail = b->prev;
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        nd->cache = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    else
+        nd->cache_tail = b->prev;
     b->next = b->prev = NULL;
     b->dirty = 0;
     nd->cache_count--;
@@ -65,8 +71,10 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
 {
     b->prev = NULL;
     b->next = nd->cache;
-    if (nd->cache) nd->cache->prev = b;
-    else nd->cache_tail = b;
+    if (nd->cache)
+        nd->cache->prev = b;
+    else
+        nd->cache_tail = b;
     nd->cache = b;
     b->dirty = 1;
     nd->cache_count++;
@@ -119,7 +127,8 @@ static void ca_segment_unmap(ca_node_t *nd, ca_segment_t *s)
 static int ca_find_run(uint64_t mask, uint32_t n)
 {
     uint64_t r = mask;
-    for (uint32_t i = 1; i < n && r; i++) r &= mask >> i;
+    for (uint32_t i = 1; i < n && r; i++)
+        r &= mask >> i;
     return r ? __builtin_ctzll(r) : -1;
 }
 
@@ -171,8 +180,10 @@ ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused)
         }
     }
     if (got != NULL) {
-        if (*reused) nd->blocks_reused += n;
-        else nd->blocks_fresh += n;
+        if (*reused)
+            nd->blocks_reused += n;
+        else
+            nd->blocks_fresh += n;
     }
     pthread_mutex_unlock(&nd->lock);
     return got;
@@ -181,7 +192,8 @@ ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused)
 /* Mark blocks [idx, idx+n) of `s` free; unmap the segment if it became empty. */
 static void ca_segment_release(ca_node_t *nd, ca_segment_t *s, size_t idx, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++) s->free_mask |= (uint64_t)1 << (idx + i);
+    for (uint32_t i = 0; i < n; i++)
+        s->free_mask |= (uint64_t)1 << (idx + i);
     if (s->free_count == 0) {
         ca_seg_unlink(&nd->full, s);
         ca_seg_push(&nd->avail, s);
@@ -215,7 +227,8 @@ void ca_node_give(ca_block_t *b, uint32_t n)
     ca_block_t *purge[CA_PURGE_BATCH];
     uint32_t npurge = 0;
     pthread_mutex_lock(&nd->lock);
-    for (uint32_t i = 0; i < n; i++) ca_cache_push(nd, b + i);
+    for (uint32_t i = 0; i < n; i++)
+        ca_cache_push(nd, b + i);
     ca_segment_release(nd, s, idx, n);
     /* Oldest blocks past the bound leave the cache; they are marked taken
      * while madvise runs outside the lock, so nobody gets them half-purged. */
@@ -231,7 +244,8 @@ void ca_node_give(ca_block_t *b, uint32_t n)
         errno = saved;
         return;
     }
-    for (uint32_t i = 0; i < npurge; i++) ca_os_decommit(ca_block_start(purge[i]), ca_cfg.block_size);
+    for (uint32_t i = 0; i < npurge; i++)
+        ca_os_decommit(ca_block_start(purge[i]), ca_cfg.block_size);
     pthread_mutex_lock(&nd->lock);
     nd->blocks_decommitted += npurge;
     for (uint32_t i = 0; i < npurge; i++)
@@ -265,15 +279,18 @@ void ca_node_trim(void)
 
 void ca_nodes_lock_all(void)
 {
-    for (unsigned n = 0; n < CA_MAX_NODES; n++) pthread_mutex_lock(&ca_nodes[n].lock);
+    for (unsigned n = 0; n < CA_MAX_NODES; n++)
+        pthread_mutex_lock(&ca_nodes[n].lock);
 }
 
 void ca_nodes_unlock_all(void)
 {
-    for (unsigned n = CA_MAX_NODES; n-- > 0;) pthread_mutex_unlock(&ca_nodes[n].lock);
+    for (unsigned n = CA_MAX_NODES; n-- > 0;)
+        pthread_mutex_unlock(&ca_nodes[n].lock);
 }
 
 void ca_nodes_reinit_locks(void)
 {
-    for (unsigned n = 0; n < CA_MAX_NODES; n++) pthread_mutex_init(&ca_nodes[n].lock, NULL);
+    for (unsigned n = 0; n < CA_MAX_NODES; n++)
+        pthread_mutex_init(&ca_nodes[n].lock, NULL);
 }

@@ -30,8 +30,8 @@
     X(huge_maps, u, "huge mappings made")
 
 static const char *const ca_size_bucket_names[CA_SIZE_BUCKETS] = {
-    "<=16",  "<=32",  "<=64", "<=128", "<=256", "<=512", "<=1K", "<=2K",
-    "<=4K",  "<=8K",  "<=16K", "<=32K", "<=64K", "<=128K", "<=256K", ">256K"};
+    "<=16", "<=32", "<=64",  "<=128", "<=256", "<=512",  "<=1K",   "<=2K",
+    "<=4K", "<=8K", "<=16K", "<=32K", "<=64K", "<=128K", "<=256K", ">256K"};
 static const char *const ca_align_bucket_names[CA_ALIGN_BUCKETS] = {
     "<=32", "<=64", "<=128", "<=256", "<=512", "<=1K", "<=2K", ">2K"};
 
@@ -62,7 +62,8 @@ static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
         t->allocs += s->big_alloc[i];
         t->size_buckets[i] += s->big_alloc[i];
     }
-    for (unsigned i = 0; i < CA_ALIGN_BUCKETS; i++) t->align_buckets[i] += s->align_req[i];
+    for (unsigned i = 0; i < CA_ALIGN_BUCKETS; i++)
+        t->align_buckets[i] += s->align_req[i];
     t->frees += s->big_free;
     t->remote_frees += s->remote_frees;
     t->req_bytes += s->req_bytes;
@@ -105,7 +106,8 @@ static void ca_bucket_bytes(uint64_t out[CA_SIZE_BUCKETS])
     for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
         for (unsigned c = 1; c < CA_MAX_CLASSES; c++)
             out[ca_size_bucket(ca_class_size[c])] += a->stats.cls_alloc[c] * ca_class_size[c];
-        for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) out[i] += a->stats.big_bucket_bytes[i];
+        for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++)
+            out[i] += a->stats.big_bucket_bytes[i];
     }
 }
 
@@ -117,7 +119,8 @@ void ca_stats_totals(ca_totals_t *t)
         ca_totals_add_arena(t, a);
         if (a != ca_arena_fallback) t->arenas++;
     }
-    for (unsigned n = 0; n < CA_MAX_NODES; n++) ca_totals_add_node(t, &ca_nodes[n]);
+    for (unsigned n = 0; n < CA_MAX_NODES; n++)
+        ca_totals_add_node(t, &ca_nodes[n]);
     t->block_size = (uint32_t)ca_cfg.block_size;
 }
 
@@ -171,17 +174,22 @@ static void ca_json_array(ca_buf_t *b, const char *name, const uint64_t *v, unsi
 static const char *ca_state_name(const ca_arena_t *a)
 {
     switch (atomic_load_explicit(&((ca_arena_t *)a)->state, memory_order_relaxed)) {
-    case CA_ARENA_ACTIVE: return "active";
-    case CA_ARENA_PARKED: return "parked";
-    case CA_ARENA_FALLBACK: return "fallback";
-    default: return "new";
+    case CA_ARENA_ACTIVE:
+        return "active";
+    case CA_ARENA_PARKED:
+        return "parked";
+    case CA_ARENA_FALLBACK:
+        return "fallback";
+    default:
+        return "new";
     }
 }
 
 /* Order of buckets by count (by_bytes = 0) or by bytes, largest first. */
 static void ca_rank(const uint64_t *key, unsigned order[CA_SIZE_BUCKETS])
 {
-    for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) order[i] = i;
+    for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++)
+        order[i] = i;
     for (unsigned i = 1; i < CA_SIZE_BUCKETS; i++)
         for (unsigned j = i; j > 0 && key[order[j]] > key[order[j - 1]]; j--) {
             unsigned tmp = order[j];
@@ -363,8 +371,10 @@ static int ca_stats_try_dump(int fd, int json)
     ca_bucket_bytes(bytes);
     ca_buf_t b;
     ca_buf_init(&b, ca_dump_mem, sizeof(ca_dump_mem), fd);
-    if (json) ca_dump_json(&b, &t, bytes);
-    else ca_dump_text(&b, &t, bytes);
+    if (json)
+        ca_dump_json(&b, &t, bytes);
+    else
+        ca_dump_text(&b, &t, bytes);
     ca_buf_flush(&b);
     atomic_store_explicit(&ca_dump_busy, 0, memory_order_release);
     return 0;
@@ -372,7 +382,8 @@ static int ca_stats_try_dump(int fd, int json)
 
 void ca_stats_dump(int fd, int json)
 {
-    while (ca_stats_try_dump(fd, json) != 0) sched_yield();
+    while (ca_stats_try_dump(fd, json) != 0)
+        sched_yield();
 }
 
 void ca_stats_print(int fd, int json)

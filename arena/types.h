@@ -25,13 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CA_SEG_BLOCKS    64u  /* blocks per segment, header block included */
-#define CA_MAX_CLASSES   97u  /* class 0 unused; 8 + 8 per doubling up to 256 KiB */
-#define CA_TINY_TABLE    65u  /* size-to-class table entries: sizes 0..1024 */
-#define CA_ARENA_CACHE   4u   /* empty blocks an arena keeps for itself */
-#define CA_MAX_NODES     64u  /* NUMA nodes we track */
-#define CA_SIZE_BUCKETS  16u  /* power-of-two size buckets in statistics */
-#define CA_ALIGN_BUCKETS 8u   /* alignment-request buckets in statistics */
+#define CA_SEG_BLOCKS    64u         /* blocks per segment, header block included */
+#define CA_MAX_CLASSES   97u         /* class 0 unused; 8 + 8 per doubling up to 256 KiB */
+#define CA_TINY_TABLE    65u         /* size-to-class table entries: sizes 0..1024 */
+#define CA_ARENA_CACHE   4u          /* empty blocks an arena keeps for itself */
+#define CA_MAX_NODES     64u         /* NUMA nodes we track */
+#define CA_SIZE_BUCKETS  16u         /* power-of-two size buckets in statistics */
+#define CA_ALIGN_BUCKETS 8u          /* alignment-request buckets in statistics */
 #define CA_MAGIC_SEG     0x43415347u /* "CASG" */
 #define CA_MAGIC_HUGE    0x43414847u /* "CAHG" */
 
@@ -42,13 +42,13 @@ typedef struct ca_hdr_s {
 } ca_hdr_t;
 
 enum ca_block_kind {
-    CA_BLOCK_FREE = 0,  /* not in use: in its node's cache or decommitted */
-    CA_BLOCK_SMALL,     /* slots of one size class, owned by an arena */
-    CA_BLOCK_LARGE,     /* first block of a large span */
-    CA_BLOCK_CONT,      /* later block of a large span */
-    CA_BLOCK_ARENA,     /* empty, kept in an arena's own small cache */
-    CA_BLOCK_REGION,    /* lent to a kv_arena region */
-    CA_BLOCK_HEADER     /* block 0 of a segment */
+    CA_BLOCK_FREE = 0, /* not in use: in its node's cache or decommitted */
+    CA_BLOCK_SMALL,    /* slots of one size class, owned by an arena */
+    CA_BLOCK_LARGE,    /* first block of a large span */
+    CA_BLOCK_CONT,     /* later block of a large span */
+    CA_BLOCK_ARENA,    /* empty, kept in an arena's own small cache */
+    CA_BLOCK_REGION,   /* lent to a kv_arena region */
+    CA_BLOCK_HEADER    /* block 0 of a segment */
 };
 
 struct ca_arena_s;
@@ -57,37 +57,37 @@ struct ca_arena_s;
  * owner touches on its fast paths and a second for the rest (the remote list
  * there, so remote pushers do not bounce the owner's line). */
 typedef struct __attribute__((aligned(64))) ca_block_s {
-    void *free;                /* local free list; owner thread only */
-    uint32_t used;             /* slots out and not freed locally or collected */
-    uint32_t slot_size;        /* bytes per slot (small), 0 otherwise */
-    uint64_t divmagic;         /* UINT64_MAX / slot_size + 1: divisibility test */
-    struct ca_arena_s *owner;  /* owning arena of a small block, else NULL */
-    uint32_t limit;            /* bytes: capacity * slot_size */
-    uint32_t capacity;         /* slots in the block */
-    uint32_t bump;             /* slots carved into the free list so far */
-    uint8_t kind;              /* enum ca_block_kind */
-    uint8_t size_class;        /* small: class index */
-    uint8_t full;              /* small: 1 while out of its bin's list */
-    uint8_t aligned;           /* small: aligned interior pointers were handed out */
-    struct ca_block_s *next;   /* bin list, arena cache or node cache */
-    struct ca_block_s *prev;   /* bin list or node cache */
+    void *free;               /* local free list; owner thread only */
+    uint32_t used;            /* slots out and not freed locally or collected */
+    uint32_t slot_size;       /* bytes per slot (small), 0 otherwise */
+    uint64_t divmagic;        /* UINT64_MAX / slot_size + 1: divisibility test */
+    struct ca_arena_s *owner; /* owning arena of a small block, else NULL */
+    uint32_t limit;           /* bytes: capacity * slot_size */
+    uint32_t capacity;        /* slots in the block */
+    uint32_t bump;            /* slots carved into the free list so far */
+    uint8_t kind;             /* enum ca_block_kind */
+    uint8_t size_class;       /* small: class index */
+    uint8_t full;             /* small: 1 while out of its bin's list */
+    uint8_t aligned;          /* small: aligned interior pointers were handed out */
+    struct ca_block_s *next;  /* bin list, arena cache or node cache */
+    struct ca_block_s *prev;  /* bin list or node cache */
     /* second cache line */
-    _Atomic(uintptr_t) remote; /* remote free list; bit 0 set while queued */
+    _Atomic(uintptr_t) remote;      /* remote free list; bit 0 set while queued */
     struct ca_block_s *next_queued; /* arena's stack of blocks with remote frees */
-    uint32_t stamp;            /* free: milliseconds clock when it entered the node cache */
-    uint32_t span;             /* large: blocks in the span; cont: blocks back to head */
-    uint8_t dirty;             /* free: pages may be resident (in the node cache) */
+    uint32_t stamp;                 /* free: milliseconds clock when it entered the node cache */
+    uint32_t span;                  /* large: blocks in the span; cont: blocks back to head */
+    uint8_t dirty;                  /* free: pages may be resident (in the node cache) */
 } ca_block_t;
 _Static_assert(offsetof(ca_block_t, remote) == 64, "fast-path fields fill one cache line");
 
 /* A segment: this header fills block 0. */
 typedef struct ca_segment_s {
     ca_hdr_t hdr;
-    uint64_t free_mask;           /* bit i set: block i is free */
-    uint32_t free_count;          /* blocks free */
-    uint32_t listed;              /* 1 while in its node's list of segments with room */
-    size_t size;                  /* bytes mapped */
-    struct ca_segment_s *next;    /* node's segment lists */
+    uint64_t free_mask;        /* bit i set: block i is free */
+    uint32_t free_count;       /* blocks free */
+    uint32_t listed;           /* 1 while in its node's list of segments with room */
+    size_t size;               /* bytes mapped */
+    struct ca_segment_s *next; /* node's segment lists */
     struct ca_segment_s *prev;
     ca_block_t blocks[CA_SEG_BLOCKS];
 } ca_segment_t;
@@ -95,30 +95,30 @@ typedef struct ca_segment_s {
 /* A huge allocation's header, at the start of its own mapping. */
 typedef struct ca_huge_s {
     ca_hdr_t hdr;
-    uint32_t fresh;               /* 1 while the pages are known to be zero */
+    uint32_t fresh; /* 1 while the pages are known to be zero */
     uint32_t pad_;
-    size_t map_size;              /* bytes mapped, header included */
-    void *user;                   /* the pointer handed out */
-    uintptr_t extra_chunk;        /* second registered chunk index, or 0 */
+    size_t map_size;       /* bytes mapped, header included */
+    void *user;            /* the pointer handed out */
+    uintptr_t extra_chunk; /* second registered chunk index, or 0 */
 } ca_huge_t;
 
 /* Per-arena counters. The fast paths write these plainly; dumps sum them. */
 typedef struct ca_stats_s {
-    uint64_t cls_alloc[CA_MAX_CLASSES]; /* small allocations per class */
-    uint64_t cls_free[CA_MAX_CLASSES];  /* small frees per class, by the freeing arena */
-    uint64_t big_alloc[CA_SIZE_BUCKETS]; /* large and huge allocations per size bucket */
+    uint64_t cls_alloc[CA_MAX_CLASSES];         /* small allocations per class */
+    uint64_t cls_free[CA_MAX_CLASSES];          /* small frees per class, by the freeing arena */
+    uint64_t big_alloc[CA_SIZE_BUCKETS];        /* large and huge allocations per size bucket */
     uint64_t big_bucket_bytes[CA_SIZE_BUCKETS]; /* bytes of large and huge objects per bucket */
-    uint64_t big_free;          /* large and huge frees */
-    uint64_t remote_frees;      /* frees of objects owned by another arena */
-    uint64_t req_bytes;         /* bytes: sum of requested sizes */
-    uint64_t big_bytes;         /* bytes: sum of large spans and huge mappings handed out */
-    int64_t in_use;             /* bytes: handed out minus freed by this arena */
-    int64_t peak;               /* bytes: highest in_use */
+    uint64_t big_free;                          /* large and huge frees */
+    uint64_t remote_frees;                      /* frees of objects owned by another arena */
+    uint64_t req_bytes;                         /* bytes: sum of requested sizes */
+    uint64_t big_bytes; /* bytes: sum of large spans and huge mappings handed out */
+    int64_t in_use;     /* bytes: handed out minus freed by this arena */
+    int64_t peak;       /* bytes: highest in_use */
     uint64_t align_req[CA_ALIGN_BUCKETS]; /* aligned requests by alignment bucket */
-    uint64_t blocks_fresh;      /* blocks taken that were never used before */
-    uint64_t blocks_reused;     /* blocks taken from a cache */
-    uint64_t huge_maps;         /* huge mappings made */
-    uint64_t invalid_frees;     /* pointers not ours, left alone */
+    uint64_t blocks_fresh;                /* blocks taken that were never used before */
+    uint64_t blocks_reused;               /* blocks taken from a cache */
+    uint64_t huge_maps;                   /* huge mappings made */
+    uint64_t invalid_frees;               /* pointers not ours, left alone */
 } ca_stats_t;
 
 typedef struct ca_bin_s {
@@ -129,14 +129,14 @@ enum ca_arena_state { CA_ARENA_ACTIVE = 1, CA_ARENA_PARKED = 2, CA_ARENA_FALLBAC
 
 typedef struct ca_arena_s {
     ca_bin_t bins[CA_MAX_CLASSES];
-    _Atomic(ca_block_t *) queued;  /* blocks that received remote frees */
-    ca_block_t *cache;             /* empty blocks kept (list through next) */
-    uint32_t ncache;               /* blocks in cache */
-    uint32_t node;                 /* home NUMA node */
-    uint32_t id;                   /* arena number, from 1 */
-    uint32_t reclaim_tick;         /* blocks taken from the node: every 32nd reclaims */
-    _Atomic(uint32_t) state;       /* enum ca_arena_state */
-    struct ca_arena_s *next_all;   /* every arena ever made; never unlinked */
+    _Atomic(ca_block_t *) queued; /* blocks that received remote frees */
+    ca_block_t *cache;            /* empty blocks kept (list through next) */
+    uint32_t ncache;              /* blocks in cache */
+    uint32_t node;                /* home NUMA node */
+    uint32_t id;                  /* arena number, from 1 */
+    uint32_t reclaim_tick;        /* blocks taken from the node: every 32nd reclaims */
+    _Atomic(uint32_t) state;      /* enum ca_arena_state */
+    struct ca_arena_s *next_all;  /* every arena ever made; never unlinked */
     struct ca_arena_s *next_parked;
     ca_stats_t stats;
 } ca_arena_t;
@@ -144,17 +144,17 @@ typedef struct ca_arena_s {
 /* Per-node state: segments and the block cache. */
 typedef struct ca_node_s {
     pthread_mutex_t lock;
-    ca_segment_t *avail;          /* segments with at least one free block */
-    ca_segment_t *full;           /* segments with none */
-    ca_block_t *cache;            /* free blocks with resident pages, newest first */
-    ca_block_t *cache_tail;       /* oldest block of the cache */
-    uint32_t cache_count;         /* blocks in cache */
-    uint32_t nsegments;           /* segments mapped now */
-    uint64_t blocks_fresh;        /* blocks handed out never used before */
-    uint64_t blocks_reused;       /* blocks handed out from the cache */
-    uint64_t blocks_decommitted;  /* blocks whose pages went back to the OS */
-    uint64_t segments_mapped;     /* segments mapped in all */
-    uint64_t segments_unmapped;   /* segments given back in all */
+    ca_segment_t *avail;         /* segments with at least one free block */
+    ca_segment_t *full;          /* segments with none */
+    ca_block_t *cache;           /* free blocks with resident pages, newest first */
+    ca_block_t *cache_tail;      /* oldest block of the cache */
+    uint32_t cache_count;        /* blocks in cache */
+    uint32_t nsegments;          /* segments mapped now */
+    uint64_t blocks_fresh;       /* blocks handed out never used before */
+    uint64_t blocks_reused;      /* blocks handed out from the cache */
+    uint64_t blocks_decommitted; /* blocks whose pages went back to the OS */
+    uint64_t segments_mapped;    /* segments mapped in all */
+    uint64_t segments_unmapped;  /* segments given back in all */
 } ca_node_t;
 
 #endif

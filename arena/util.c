@@ -9,13 +9,15 @@
 size_t ca_strlen(const char *s)
 {
     size_t n = 0;
-    while (s[n]) n++;
+    while (s[n])
+        n++;
     return n;
 }
 
 int ca_streq(const char *a, const char *b)
 {
-    while (*a && *a == *b) a++, b++;
+    while (*a && *a == *b)
+        a++, b++;
     return *a == *b;
 }
 
@@ -26,7 +28,8 @@ static char ca_lower(char c)
 
 int ca_strcaseeq(const char *a, const char *b)
 {
-    while (*a && ca_lower(*a) == ca_lower(*b)) a++, b++;
+    while (*a && ca_lower(*a) == ca_lower(*b))
+        a++, b++;
     return ca_lower(*a) == ca_lower(*b);
 }
 
@@ -114,7 +117,8 @@ void ca_buf_hex(ca_buf_t *b, uintptr_t v)
 void ca_buf_pad(ca_buf_t *b, size_t width, size_t from)
 {
     size_t have = b->len >= from ? b->len - from : 0;
-    while (have++ < width) ca_buf_mem(b, " ", 1);
+    while (have++ < width)
+        ca_buf_mem(b, " ", 1);
 }
 
 void ca_message(const char *first, ...)
@@ -125,7 +129,8 @@ void ca_message(const char *first, ...)
     ca_buf_str(&b, "concordarena: ");
     va_list ap;
     va_start(ap, first);
-    for (const char *s = first; s != NULL; s = va_arg(ap, const char *)) ca_buf_str(&b, s);
+    for (const char *s = first; s != NULL; s = va_arg(ap, const char *))
+        ca_buf_str(&b, s);
     va_end(ap);
     mem[b.len++] = '\n';
     ca_write_all(2, mem, b.len);

@@ -52,7 +52,8 @@ static void *batch(void *arg)
             p[0] = (unsigned char)k;
             ptrs[k] = p;
         }
-        for (int k = 0; k < 100; k++) free(ptrs[k]);
+        for (int k = 0; k < 100; k++)
+            free(ptrs[k]);
     }
     return NULL;
 }
@@ -92,8 +93,10 @@ static double run_threads(void *(*fn)(void *), int n)
 {
     pthread_t t[64];
     double t0 = now_s();
-    for (int i = 0; i < n; i++) pthread_create(&t[i], NULL, fn, NULL);
-    for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, fn, NULL);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
     return now_s() - t0;
 }
 

@@ -12,28 +12,88 @@
 
 #define CA_EXPORT __attribute__((visibility("default")))
 
-CA_EXPORT void *malloc(size_t n) { return ca_malloc(n); }
-CA_EXPORT void free(void *p) { ca_free(p); }
-CA_EXPORT void *calloc(size_t c, size_t n) { return ca_calloc(c, n); }
-CA_EXPORT void *realloc(void *p, size_t n) { return ca_realloc(p, n); }
-CA_EXPORT void *reallocarray(void *p, size_t c, size_t n) { return ca_reallocarray(p, c, n); }
-CA_EXPORT int posix_memalign(void **out, size_t a, size_t n) { return ca_posix_memalign(out, a, n); }
-CA_EXPORT void *aligned_alloc(size_t a, size_t n) { return ca_aligned_alloc(a, n); }
-CA_EXPORT void *memalign(size_t a, size_t n) { return ca_memalign(a, n); }
-CA_EXPORT void *valloc(size_t n) { return ca_valloc(n); }
-CA_EXPORT void *pvalloc(size_t n) { return ca_pvalloc(n); }
-CA_EXPORT size_t malloc_usable_size(void *p) { return ca_malloc_usable_size(p); }
-CA_EXPORT void cfree(void *p) { ca_free(p); }
+CA_EXPORT void *malloc(size_t n)
+{
+    return ca_malloc(n);
+}
+CA_EXPORT void free(void *p)
+{
+    ca_free(p);
+}
+CA_EXPORT void *calloc(size_t c, size_t n)
+{
+    return ca_calloc(c, n);
+}
+CA_EXPORT void *realloc(void *p, size_t n)
+{
+    return ca_realloc(p, n);
+}
+CA_EXPORT void *reallocarray(void *p, size_t c, size_t n)
+{
+    return ca_reallocarray(p, c, n);
+}
+CA_EXPORT int posix_memalign(void **out, size_t a, size_t n)
+{
+    return ca_posix_memalign(out, a, n);
+}
+CA_EXPORT void *aligned_alloc(size_t a, size_t n)
+{
+    return ca_aligned_alloc(a, n);
+}
+CA_EXPORT void *memalign(size_t a, size_t n)
+{
+    return ca_memalign(a, n);
+}
+CA_EXPORT void *valloc(size_t n)
+{
+    return ca_valloc(n);
+}
+CA_EXPORT void *pvalloc(size_t n)
+{
+    return ca_pvalloc(n);
+}
+CA_EXPORT size_t malloc_usable_size(void *p)
+{
+    return ca_malloc_usable_size(p);
+}
+CA_EXPORT void cfree(void *p)
+{
+    ca_free(p);
+}
 
 /* glibc's internal names, which some programs and libraries call directly. */
-CA_EXPORT void *__libc_malloc(size_t n) { return ca_malloc(n); }
-CA_EXPORT void __libc_free(void *p) { ca_free(p); }
-CA_EXPORT void *__libc_calloc(size_t c, size_t n) { return ca_calloc(c, n); }
-CA_EXPORT void *__libc_realloc(void *p, size_t n) { return ca_realloc(p, n); }
-CA_EXPORT void *__libc_memalign(size_t a, size_t n) { return ca_memalign(a, n); }
-CA_EXPORT void *__libc_valloc(size_t n) { return ca_valloc(n); }
-CA_EXPORT void *__libc_pvalloc(size_t n) { return ca_pvalloc(n); }
-CA_EXPORT int __posix_memalign(void **out, size_t a, size_t n) { return ca_posix_memalign(out, a, n); }
+CA_EXPORT void *__libc_malloc(size_t n)
+{
+    return ca_malloc(n);
+}
+CA_EXPORT void __libc_free(void *p)
+{
+    ca_free(p);
+}
+CA_EXPORT void *__libc_calloc(size_t c, size_t n)
+{
+    return ca_calloc(c, n);
+}
+CA_EXPORT void *__libc_realloc(void *p, size_t n)
+{
+    return ca_realloc(p, n);
+}
+CA_EXPORT void *__libc_memalign(size_t a, size_t n)
+{
+    return ca_memalign(a, n);
+}
+CA_EXPORT void *__libc_valloc(size_t n)
+{
+    return ca_valloc(n);
+}
+CA_EXPORT void *__libc_pvalloc(size_t n)
+{
+    return ca_pvalloc(n);
+}
+CA_EXPORT int __posix_memalign(void **out, size_t a, size_t n)
+{
+    return ca_posix_memalign(out, a, n);
+}
 
 /* Harmless answers from our own counters. */
 CA_EXPORT int malloc_trim(size_t pad)
@@ -43,7 +103,10 @@ CA_EXPORT int malloc_trim(size_t pad)
     return 1;
 }
 
-CA_EXPORT void malloc_stats(void) { ca_stats_print(2, 0); }
+CA_EXPORT void malloc_stats(void)
+{
+    ca_stats_print(2, 0);
+}
 
 CA_EXPORT int mallopt(int param, int value)
 {

@@ -42,13 +42,15 @@ static void test_class_boundaries(void **state)
             if (sizes[i] <= ca_cfg.small_max) {
                 /* the slot is the class's size: at most 12.5% over past 128 bytes */
                 size_t u = ca_malloc_usable_size(p);
-                if (sizes[i] > 128) assert_true((u - sizes[i]) * 8 <= sizes[i]);
-                else assert_true(u - sizes[i] < 16 || sizes[i] == 0);
+                if (sizes[i] > 128)
+                    assert_true((u - sizes[i]) * 8 <= sizes[i]);
+                else
+                    assert_true(u - sizes[i] < 16 || sizes[i] == 0);
             }
             ca_free(p);
         }
     }
-    size_t edges[] = {ca_cfg.small_max,     ca_cfg.small_max + 1, ca_cfg.block_size,
+    size_t edges[] = {ca_cfg.small_max,      ca_cfg.small_max + 1, ca_cfg.block_size,
                       ca_cfg.block_size + 1, ca_cfg.large_max,     ca_cfg.large_max + 1,
                       ca_cfg.seg_size,       ca_cfg.seg_size + 1,  (size_t)33 << 20};
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
@@ -69,7 +71,8 @@ static void test_calloc_zero(void **state)
             ca_free(d);
             unsigned char *z = ca_calloc(1, sizes[i]);
             assert_non_null(z);
-            for (size_t k = 0; k < sizes[i]; k++) assert_int_equal(z[k], 0);
+            for (size_t k = 0; k < sizes[i]; k++)
+                assert_int_equal(z[k], 0);
             ca_free(z);
         }
     }
@@ -86,7 +89,8 @@ static void test_calloc_zero(void **state)
 
 static void fill(unsigned char *p, size_t n, unsigned seed)
 {
-    for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(i * 31 + seed);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(i * 31 + seed);
 }
 
 static void expect_fill(const unsigned char *p, size_t n, unsigned seed)
@@ -99,8 +103,9 @@ static void test_realloc_paths(void **state)
 {
     (void)state;
     /* grow and shrink through small, large and huge, keeping the contents */
-    size_t steps[] = {1, 16, 17, 100, 1000, 16384, 16385, 70000, 1u << 20, 3u << 20, 9u << 20,
-                      40u << 20, 5u << 20, 100000, 5000, 33, 8};
+    size_t steps[] = {1,        16,     17,       100,      1000,     16384,
+                      16385,    70000,  1u << 20, 3u << 20, 9u << 20, 40u << 20,
+                      5u << 20, 100000, 5000,     33,       8};
     size_t n = 0;
     unsigned char *p = NULL;
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -176,7 +181,8 @@ static void test_aligned(void **state)
                 if (k == 4) assert_true(u >= ca_os_page_size());
                 memset(ptrs[k], 0x5A, u);
             }
-            for (int k = 0; k < 5; k++) ca_free(ptrs[k]);
+            for (int k = 0; k < 5; k++)
+                ca_free(ptrs[k]);
         }
     }
     /* a realloc of an aligned block keeps the bytes */
@@ -293,7 +299,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_malloc_zero_unique), cmocka_unit_test(test_class_boundaries),
-        cmocka_unit_test(test_calloc_zero),            cmocka_unit_test(test_realloc_paths),
+        cmocka_unit_test(test_calloc_zero),        cmocka_unit_test(test_realloc_paths),
         cmocka_unit_test(test_huge_realloc_moves), cmocka_unit_test(test_aligned),
         cmocka_unit_test(test_bad_alignment),      cmocka_unit_test(test_free_null_and_errno),
         cmocka_unit_test(test_absurd_sizes),       cmocka_unit_test(test_os_refuses),

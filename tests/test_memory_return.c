@@ -32,8 +32,10 @@ static void test_gigabyte_round_trip(void **state)
     size_t peak = tu_rss();
     assert_true(peak >= before + TOTAL / 2);
     /* free in an order unlike the allocation order */
-    for (size_t i = 0; i < n; i += 2) ca_free(ptrs[i]);
-    for (size_t i = 1; i < n; i += 2) ca_free(ptrs[i]);
+    for (size_t i = 0; i < n; i += 2)
+        ca_free(ptrs[i]);
+    for (size_t i = 1; i < n; i += 2)
+        ca_free(ptrs[i]);
     size_t after = tu_rss();
     print_message("rss before %zu MiB, peak %zu MiB, after free %zu MiB\n", before >> 20,
                   peak >> 20, after >> 20);

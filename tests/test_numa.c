@@ -36,8 +36,8 @@ static int child_placement(void)
 }
 
 typedef struct {
-    int cpu;  /* CPU to pin to */
-    int node; /* home node seen */
+    int cpu;      /* CPU to pin to */
+    int node;     /* home node seen */
     int seg_node; /* node recorded in the segment of its memory */
     int ok;
 } pin_arg_t;
@@ -51,11 +51,13 @@ static void *pinned(void *arg)
     if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) return NULL;
     /* large spans freed go to the node's cache */
     void *ps[4];
-    for (int i = 0; i < 4; i++) ps[i] = ca_malloc(60000); /* one block each */
+    for (int i = 0; i < 4; i++)
+        ps[i] = ca_malloc(60000); /* one block each */
     pa->node = ca_thread_node();
     ca_segment_t *s = (ca_segment_t *)ca_registry_lookup(ps[0]);
     pa->seg_node = (int)s->hdr.node;
-    for (int i = 0; i < 4; i++) ca_free(ps[i]);
+    for (int i = 0; i < 4; i++)
+        ca_free(ps[i]);
     pa->ok = 1;
     return NULL;
 }

@@ -26,7 +26,8 @@ static const char *run_with(const char *var)
     char *argv[] = {(char *)tu_self(), "noop", NULL};
     const char *env[] = {"CONCORD_ARENA_VERBOSE=1", var, NULL};
     int st = tu_run(argv, env, out, sizeof(out));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("child failed (%d) with %s: %s", st, var, out);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("child failed (%d) with %s: %s", st, var, out);
     return out;
 }
 
@@ -105,7 +106,7 @@ static void test_stats_signal(void **state)
     const char *acc = "0 (off), a signal number or a name";
     const char *def = "CONCORD_ARENA_STATS_SIGNAL=10 ";
     expect_bad("CONCORD_ARENA_STATS_SIGNAL=SIGFOO", acc, def);
-    expect_bad("CONCORD_ARENA_STATS_SIGNAL=9", acc, def);   /* SIGKILL */
+    expect_bad("CONCORD_ARENA_STATS_SIGNAL=9", acc, def); /* SIGKILL */
     expect_bad("CONCORD_ARENA_STATS_SIGNAL=SEGV", acc, def);
     expect_bad("CONCORD_ARENA_STATS_SIGNAL=99", acc, def);
 }
@@ -175,9 +176,12 @@ int main(int argc, char **argv)
 {
     if (argc > 1) return strcmp(argv[1], "noop") == 0 ? child_noop() : 99;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_block_size),   cmocka_unit_test(test_numa_node),
-        cmocka_unit_test(test_cache_blocks), cmocka_unit_test(test_stats_signal),
-        cmocka_unit_test(test_stats_file_and_format), cmocka_unit_test(test_booleans),
+        cmocka_unit_test(test_block_size),
+        cmocka_unit_test(test_numa_node),
+        cmocka_unit_test(test_cache_blocks),
+        cmocka_unit_test(test_stats_signal),
+        cmocka_unit_test(test_stats_file_and_format),
+        cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_parsers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,9 +32,11 @@ static void *allocator_thread(void *arg)
         }
         keep_n[k] = (size_t)(x >> 20) % ((x & 0x100) ? 100000 : 300) + 1;
         keep[k] = ca_malloc(keep_n[k]);
-        for (size_t i = 0; i < keep_n[k]; i++) keep[k][i] = (unsigned char)(k + i);
+        for (size_t i = 0; i < keep_n[k]; i++)
+            keep[k][i] = (unsigned char)(k + i);
     }
-    for (int k = 0; k < 256; k++) ca_free(keep[k]);
+    for (int k = 0; k < 256; k++)
+        ca_free(keep[k]);
     return NULL;
 }
 
@@ -42,14 +44,16 @@ static void *allocator_thread(void *arg)
 static int child_storm(void)
 {
     pthread_t t[3];
-    for (uintptr_t i = 0; i < 3; i++) pthread_create(&t[i], NULL, allocator_thread, (void *)i);
+    for (uintptr_t i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, allocator_thread, (void *)i);
     printf("ready\n");
     fflush(stdout);
     char c;
     while (read(0, &c, 1) > 0) {
     }
     atomic_store(&stop, 1);
-    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
     printf("done bad=%ld\n", atomic_load(&bad));
     return atomic_load(&bad) == 0 ? 0 : 1;
 }
@@ -120,7 +124,8 @@ static void test_signal_storm(void **state)
     char rest[256];
     len = 0;
     ssize_t r;
-    while ((r = read(outp[0], rest + len, sizeof(rest) - 1 - len)) > 0) len += (size_t)r;
+    while ((r = read(outp[0], rest + len, sizeof(rest) - 1 - len)) > 0)
+        len += (size_t)r;
     rest[len] = '\0';
     close(outp[0]);
     int st;
@@ -199,7 +204,8 @@ static void test_ignored_signal_stays_ignored(void **state)
     close(fds[1]);
     size_t len = 0;
     ssize_t r;
-    while ((r = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0) len += (size_t)r;
+    while ((r = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0)
+        len += (size_t)r;
     out[len] = '\0';
     close(fds[0]);
     int st;

@@ -15,7 +15,8 @@ static void *thread_objs[7];
 static void *thread_alloc(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < 7; i++) thread_objs[i] = ca_malloc(24);
+    for (int i = 0; i < 7; i++)
+        thread_objs[i] = ca_malloc(24);
     return NULL;
 }
 
@@ -29,18 +30,25 @@ static void test_scripted_exact(void **state)
     /* phase 1: two blocks of 128-byte slots, emptied; then 256-byte slots
      * take one of them back from the arena's cache */
     static void *p[600];
-    for (int i = 0; i < 600; i++) p[i] = ca_malloc(128);
-    for (int i = 0; i < 600; i++) ca_free(p[i]);
-    for (int i = 0; i < 600; i++) p[i] = ca_malloc(256);
-    for (int i = 0; i < 600; i++) ca_free(p[i]);
+    for (int i = 0; i < 600; i++)
+        p[i] = ca_malloc(128);
+    for (int i = 0; i < 600; i++)
+        ca_free(p[i]);
+    for (int i = 0; i < 600; i++)
+        p[i] = ca_malloc(256);
+    for (int i = 0; i < 600; i++)
+        ca_free(p[i]);
 
     /* phase 2: small, large, huge and aligned objects alive together */
     void *a[10], *b[5], *m[3];
-    for (int i = 0; i < 10; i++) a[i] = ca_malloc(100);
-    for (int i = 0; i < 5; i++) b[i] = ca_malloc(3000);
+    for (int i = 0; i < 10; i++)
+        a[i] = ca_malloc(100);
+    for (int i = 0; i < 5; i++)
+        b[i] = ca_malloc(3000);
     void *l = ca_malloc(100000);
     void *h = ca_malloc((size_t)5 << 20);
-    for (int i = 0; i < 3; i++) m[i] = ca_memalign(64, 40);
+    for (int i = 0; i < 3; i++)
+        m[i] = ca_memalign(64, 40);
     size_t huge_usable = ca_malloc_usable_size(h);
     ca_stats_totals(&t);
     int64_t live = 1120 + 15360 + 131072 + (int64_t)huge_usable + 3 * 96;
@@ -50,34 +58,40 @@ static void test_scripted_exact(void **state)
     pthread_t th;
     pthread_create(&th, NULL, thread_alloc, NULL);
     pthread_join(th, NULL);
-    for (int i = 0; i < 7; i++) ca_free(thread_objs[i]);
+    for (int i = 0; i < 7; i++)
+        ca_free(thread_objs[i]);
 
-    for (int i = 0; i < 10; i++) ca_free(a[i]);
-    for (int i = 0; i < 5; i++) ca_free(b[i]);
+    for (int i = 0; i < 10; i++)
+        ca_free(a[i]);
+    for (int i = 0; i < 5; i++)
+        ca_free(b[i]);
     ca_free(l);
     ca_free(h);
-    for (int i = 0; i < 3; i++) ca_free(m[i]);
+    for (int i = 0; i < 3; i++)
+        ca_free(m[i]);
 
     ca_stats_totals(&t);
     assert_int_equal(t.allocs, 1227);
     assert_int_equal(t.frees, 1227);
     assert_int_equal(t.remote_frees, 7);
     assert_int_equal(t.req_bytes, 76800 + 153600 + 1000 + 15000 + 100000 + 5242880 + 120 + 168);
-    assert_int_equal(t.slot_bytes, 76800 + 153600 + 1120 + 15360 + 131072 + huge_usable + 288 + 224);
+    assert_int_equal(t.slot_bytes,
+                     76800 + 153600 + 1120 + 15360 + 131072 + huge_usable + 288 + 224);
     assert_int_equal(t.in_use, 0);
     assert_int_equal(t.peak, live + 224); /* this arena's peak plus the other thread's */
     uint64_t buckets[16] = {0};
-    buckets[1] = 7;              /* 24 -> 32-byte slots */
-    buckets[3] = 600 + 10 + 3;   /* 128, 100 -> 112, aligned 40 -> 96-byte slots */
-    buckets[4] = 600;            /* 256 */
-    buckets[8] = 5;              /* 3000 -> 3072 */
-    buckets[13] = 1;             /* 100000 */
-    buckets[15] = 1;             /* 5 MiB */
+    buckets[1] = 7;            /* 24 -> 32-byte slots */
+    buckets[3] = 600 + 10 + 3; /* 128, 100 -> 112, aligned 40 -> 96-byte slots */
+    buckets[4] = 600;          /* 256 */
+    buckets[8] = 5;            /* 3000 -> 3072 */
+    buckets[13] = 1;           /* 100000 */
+    buckets[15] = 1;           /* 5 MiB */
     for (int i = 0; i < 16; i++)
         if (t.size_buckets[i] != buckets[i])
             fail_msg("size bucket %d: %llu, expected %llu", i,
                      (unsigned long long)t.size_buckets[i], (unsigned long long)buckets[i]);
-    for (int i = 0; i < 8; i++) assert_int_equal(t.align_buckets[i], i == 1 ? 3 : 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(t.align_buckets[i], i == 1 ? 3 : 0);
     assert_int_equal(t.blocks_fresh, 8);
     assert_int_equal(t.blocks_reused, 3);
     assert_int_equal(t.segments_mapped, 1);
@@ -89,7 +103,8 @@ static void test_json_parses(void **state)
 {
     (void)state;
     void *keep[50];
-    for (int i = 0; i < 50; i++) keep[i] = ca_malloc((size_t)i * 37 + 1);
+    for (int i = 0; i < 50; i++)
+        keep[i] = ca_malloc((size_t)i * 37 + 1);
     char path[64];
     snprintf(path, sizeof(path), "/tmp/ca-stats-%d.json", (int)getpid());
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -112,7 +127,8 @@ static void test_json_parses(void **state)
     int st = tu_run(argv, NULL, out, sizeof(out));
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(out, "json ok")) fail_msg("%s", out);
     unlink(path);
-    for (int i = 0; i < 50; i++) ca_free(keep[i]);
+    for (int i = 0; i < 50; i++)
+        ca_free(keep[i]);
 }
 
 static void test_text_dump(void **state)
@@ -125,7 +141,8 @@ static void test_text_dump(void **state)
     static char text[1 << 16];
     size_t len = 0;
     ssize_t r;
-    while ((r = read(fds[0], text + len, sizeof(text) - 1 - len)) > 0) len += (size_t)r;
+    while ((r = read(fds[0], text + len, sizeof(text) - 1 - len)) > 0)
+        len += (size_t)r;
     text[len] = '\0';
     close(fds[0]);
     assert_non_null(strstr(text, "=== concordarena statistics"));
@@ -139,8 +156,10 @@ static void test_trim_empties_caches(void **state)
 {
     (void)state;
     void *big[8];
-    for (int i = 0; i < 8; i++) big[i] = ca_malloc(60000);
-    for (int i = 0; i < 8; i++) ca_free(big[i]);
+    for (int i = 0; i < 8; i++)
+        big[i] = ca_malloc(60000);
+    for (int i = 0; i < 8; i++)
+        ca_free(big[i]);
     ca_totals_t t;
     ca_stats_totals(&t);
     assert_true(t.blocks_cached >= 8);
@@ -181,7 +200,8 @@ static void test_report_tool(void **state)
     assert_true(fd >= 0);
     static void *held[400];
     for (int round = 0; round < 8; round++) {
-        for (int i = 0; i < 50; i++) held[round * 50 + i] = ca_malloc((size_t)(round + 1) * 300);
+        for (int i = 0; i < 50; i++)
+            held[round * 50 + i] = ca_malloc((size_t)(round + 1) * 300);
         ca_stats_print(fd, 1);
     }
     close(fd);
@@ -211,7 +231,8 @@ static void test_report_tool(void **state)
     assert_non_null(strstr(out, "no ConcordArena JSON dumps found"));
     unlink(path);
     unlink(png);
-    for (int i = 0; i < 400; i++) ca_free(held[i]);
+    for (int i = 0; i < 400; i++)
+        ca_free(held[i]);
 }
 
 int main(int argc, char **argv)
@@ -219,10 +240,8 @@ int main(int argc, char **argv)
     report_script = argc > 1 ? argv[1] : "scripts/stats_report.py";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scripted_exact), /* first: needs a fresh process */
-        cmocka_unit_test(test_json_parses),
-        cmocka_unit_test(test_text_dump),
-        cmocka_unit_test(test_trim_empties_caches),
-        cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_json_parses),         cmocka_unit_test(test_text_dump),
+        cmocka_unit_test(test_trim_empties_caches), cmocka_unit_test(test_reset),
         cmocka_unit_test(test_report_tool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,9 +66,11 @@ static void fill(unsigned char *p, size_t n)
 {
     /* the whole object for small ones; the edges and a stride for big ones */
     if (n <= 4096) {
-        for (size_t i = 0; i < n; i++) p[i] = pattern(p, i);
+        for (size_t i = 0; i < n; i++)
+            p[i] = pattern(p, i);
     } else {
-        for (size_t i = 0; i < n; i += (i < 64 || i + 64 >= n) ? 1 : 509) p[i] = pattern(p, i);
+        for (size_t i = 0; i < n; i += (i < 64 || i + 64 >= n) ? 1 : 509)
+            p[i] = pattern(p, i);
     }
 }
 
@@ -148,10 +150,13 @@ static void *worker(void *arg)
 static void test_cross_thread_stress(void **state)
 {
     (void)state;
-    for (int i = 0; i < NSLOTS; i++) pthread_mutex_init(&slots[i].lock, NULL);
+    for (int i = 0; i < NSLOTS; i++)
+        pthread_mutex_init(&slots[i].lock, NULL);
     pthread_t t[NTHREADS];
-    for (uintptr_t i = 0; i < NTHREADS; i++) pthread_create(&t[i], NULL, worker, (void *)i);
-    for (int i = 0; i < NTHREADS; i++) pthread_join(t[i], NULL);
+    for (uintptr_t i = 0; i < NTHREADS; i++)
+        pthread_create(&t[i], NULL, worker, (void *)i);
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_join(t[i], NULL);
     for (int i = 0; i < NSLOTS; i++) {
         if (slots[i].p) {
             if (!check(slots[i].p, slots[i].n)) atomic_fetch_add(&failures, 1);
@@ -207,8 +212,10 @@ static void test_thread_churn(void **state)
     for (uintptr_t base = 0; base < CHURN_THREADS; base += 4) {
         pthread_t t[4];
         /* one batch at a time, so the old-survivor frees never race a writer */
-        for (uintptr_t i = 0; i < 4; i++) pthread_create(&t[i], NULL, churn_worker, (void *)(base + i));
-        for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+        for (uintptr_t i = 0; i < 4; i++)
+            pthread_create(&t[i], NULL, churn_worker, (void *)(base + i));
+        for (int i = 0; i < 4; i++)
+            pthread_join(t[i], NULL);
     }
     for (int id = 0; id < CHURN_THREADS; id++)
         for (int i = 0; i < CHURN_KEEP; i++)
@@ -228,8 +235,10 @@ static void *background(void *arg)
     uint64_t seed = (uintptr_t)arg * 7919 + 1;
     while (!atomic_load_explicit(&stop_background, memory_order_relaxed)) {
         void *ps[16];
-        for (int i = 0; i < 16; i++) ps[i] = MALLOC(random_size(&seed));
-        for (int i = 0; i < 16; i++) FREE(ps[i]);
+        for (int i = 0; i < 16; i++)
+            ps[i] = MALLOC(random_size(&seed));
+        for (int i = 0; i < 16; i++)
+            FREE(ps[i]);
     }
     return NULL;
 }
@@ -238,7 +247,8 @@ static void test_fork_multithreaded(void **state)
 {
     (void)state;
     pthread_t t[3];
-    for (uintptr_t i = 0; i < 3; i++) pthread_create(&t[i], NULL, background, (void *)i);
+    for (uintptr_t i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, background, (void *)i);
     for (int round = 0; round < 50; round++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
@@ -264,7 +274,8 @@ static void test_fork_multithreaded(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
     }
     atomic_store(&stop_background, 1);
-    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
 }
 
 #ifndef CA_CORE
@@ -280,10 +291,12 @@ static void test_served_by_library(void **state)
     assert_true(mi.arena > 0); /* our segment bytes, not glibc's arena */
     /* mallinfo2 answers from the same counters as the statistics */
     void *ps[1000];
-    for (int i = 0; i < 1000; i++) ps[i] = malloc(1000);
+    for (int i = 0; i < 1000; i++)
+        ps[i] = malloc(1000);
     struct mallinfo2 grown = mallinfo2();
     assert_true(grown.uordblks >= mi.uordblks + 1000 * 1000);
-    for (int i = 0; i < 1000; i++) free(ps[i]);
+    for (int i = 0; i < 1000; i++)
+        free(ps[i]);
     struct mallinfo2 back = mallinfo2();
     assert_int_equal(back.uordblks, mi.uordblks);
     assert_int_equal(malloc_trim(0), 1);

@@ -27,7 +27,8 @@ static inline int tu_run(char *const argv[], const char *const env[], char *out,
     if (pipe(fds) != 0) return -1;
     pid_t pid = fork();
     if (pid == 0) {
-        for (size_t i = 0; env && env[i]; i++) putenv((char *)env[i]);
+        for (size_t i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
         dup2(fds[1], 1);
         dup2(fds[1], 2);
         close(fds[0]);
@@ -60,7 +61,8 @@ static inline int tu_run(char *const argv[], const char *const env[], char *out,
 static inline int tu_count(const char *hay, const char *needle)
 {
     int n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
     return n;
 }
 
