@@ -39,12 +39,13 @@
  *   generation moved: a torn chunk is never bumped.
  *
  * Statistics
- *   Per-call counters are in stripes: one in single-thread mode, 16 in
- *   thread-safe mode, picked by the caller's stack address and added to with
- *   relaxed atomics. Padding is not counted per call (bytes bumped minus
- *   bytes requested is the padding), nor is the peak (no object is freed, so
- *   the bytes in use only grow until kv_arena_reset, which records them).
- *   kv_arena_reset_stats keeps a snapshot that later reads subtract.
+ *   Per-call counters are in stripes: one in single-thread mode; in
+ *   thread-safe mode one shared (atomic adds) and 15 that a thread each
+ *   claims and then writes without atomic read-modify-writes. Padding is
+ *   not counted per call (bytes bumped minus bytes requested is the
+ *   padding), nor is the peak (no object is freed, so the bytes in use only
+ *   grow until kv_arena_reset, which records them). kv_arena_reset_stats
+ *   keeps a snapshot that later reads subtract.
  */
 #include "kv_arena.h"
 
@@ -54,20 +55,21 @@
 #include <errno.h>
 #include <string.h>
 
-#define KV_STRIPES_TS   16u  /* stat stripes in thread-safe mode */
-#define KV_OFF_BITS     40u  /* bits of the bump offset in r->state */
-#define KV_OFF_MASK     (((uint64_t)1 << KV_OFF_BITS) - 1)
-#define KV_GEN_MASK     ((uint64_t)0xffffff) /* 24 bits of generation */
-#define KV_MAX_REQUEST  ((size_t)1 << 46)    /* bytes; larger requests fail with ENOMEM */
+#define KV_STRIPES_TS  16u /* stat stripes in thread-safe mode */
+#define KV_OFF_BITS    40u /* bits of the bump offset in r->state */
+#define KV_OFF_MASK    (((uint64_t)1 << KV_OFF_BITS) - 1)
+#define KV_GEN_MASK    ((uint64_t)0xffffff) /* 24 bits of generation */
+#define KV_MAX_REQUEST ((size_t)1 << 46)    /* bytes; larger requests fail with ENOMEM */
 
 /* Per-call counters. Without detailed statistics only the first two move;
  * with them, only the histograms (their sums are the totals). */
 typedef struct __attribute__((aligned(64))) kv_stripe_s {
-    uint64_t allocs;                               /* calls, detailed statistics off */
-    uint64_t req;                                  /* bytes requested, detailed statistics off */
-    uint64_t size_count[KV_ARENA_SIZE_BUCKETS];    /* calls by size bucket */
-    uint64_t size_bytes[KV_ARENA_SIZE_BUCKETS];    /* bytes requested by size bucket */
-    uint64_t align_count[KV_ARENA_ALIGN_BUCKETS];  /* aligned calls by alignment bucket */
+    uintptr_t owner;                              /* pthread_t of the writer; 0: none yet */
+    uint64_t allocs;                              /* calls, detailed statistics off */
+    uint64_t req;                                 /* bytes requested, detailed statistics off */
+    uint64_t size_count[KV_ARENA_SIZE_BUCKETS];   /* calls by size bucket */
+    uint64_t size_bytes[KV_ARENA_SIZE_BUCKETS];   /* bytes requested by size bucket */
+    uint64_t align_count[KV_ARENA_ALIGN_BUCKETS]; /* aligned calls by alignment bucket */
 } kv_stripe_t;
 
 /* One generation of the thread-safe current chunk. */
@@ -109,33 +111,33 @@ struct kv_arena_s {
     kv_slot_t slots[2];
     /* the slow path; under `lock` in thread-safe mode */
     _Alignas(64) pthread_mutex_t lock;
-    char *base;           /* single thread: where the current chunk's bump started */
-    ca_block_t *first;    /* head of the chunk holding this header */
-    ca_block_t *chunks;   /* heads of the chunks and spans in use, newest first */
-    ca_block_t *cached;   /* heads of chunks kept by kv_arena_reset */
-    kv_map_t *maps;       /* mappings of their own */
-    size_t chunk_size;    /* bytes per chunk */
-    size_t header_size;   /* bytes of the first chunk this header and the stripes take */
+    char *base;            /* single thread: where the current chunk's bump started */
+    ca_block_t *first;     /* head of the chunk holding this header */
+    ca_block_t *chunks;    /* heads of the chunks and spans in use, newest first */
+    ca_block_t *cached;    /* heads of chunks kept by kv_arena_reset */
+    kv_map_t *maps;        /* mappings of their own */
+    size_t chunk_size;     /* bytes per chunk */
+    size_t header_size;    /* bytes of the first chunk this header and the stripes take */
     uint32_t chunk_blocks; /* blocks per chunk */
-    uint32_t cache_max;   /* chunks kv_arena_reset keeps; 0 with the cache off */
-    uint32_t ncached;     /* chunks in `cached` */
-    uint32_t nstripes;    /* stripes after the header */
-    int node;             /* NUMA node of the next blocks */
-    uint64_t blocks_held; /* blocks in chunks, spans and the region's cache */
-    uint64_t map_bytes;   /* bytes in mappings of their own */
-    uint64_t bumped;      /* bytes: requested plus padding in chunks no longer current,
-                             spans and mappings whole */
-    uint64_t tail_waste;  /* bytes left at the ends of chunks given up */
+    uint32_t cache_max;    /* chunks kv_arena_reset keeps; 0 with the cache off */
+    uint32_t ncached;      /* chunks in `cached` */
+    uint32_t nstripes;     /* stripes after the header */
+    int node;              /* NUMA node of the next blocks */
+    uint64_t blocks_held;  /* blocks in chunks, spans and the region's cache */
+    uint64_t map_bytes;    /* bytes in mappings of their own */
+    uint64_t bumped;       /* bytes: requested plus padding in chunks no longer current,
+                              spans and mappings whole */
+    uint64_t tail_waste;   /* bytes left at the ends of chunks given up */
     uint64_t block_allocs; /* blocks taken */
     uint64_t block_reuses; /* blocks taken from a cache */
-    uint64_t large_maps;  /* mappings of their own made */
-    uint64_t epoch_req;   /* bytes requested before the last kv_arena_reset */
-    uint64_t peak;        /* bytes: highest current_bytes recorded */
-    kv_totals_t snap;     /* the counters at the last kv_arena_reset_stats */
+    uint64_t large_maps;   /* mappings of their own made */
+    uint64_t epoch_req;    /* bytes requested before the last kv_arena_reset */
+    uint64_t peak;         /* bytes: highest current_bytes recorded */
+    kv_totals_t snap;      /* the counters at the last kv_arena_reset_stats */
 };
 
 static const char *const kv_size_names[KV_ARENA_SIZE_BUCKETS] = {
-    "<=16", "<=32", "<=64", "<=128", "<=256", "<=512", "<=1K", "<=2K",
+    "<=16", "<=32", "<=64",  "<=128", "<=256", "<=512",  "<=1K",   "<=2K",
     "<=4K", "<=8K", "<=16K", "<=32K", "<=64K", "<=128K", "<=256K", ">256K"};
 
 _Static_assert(KV_ARENA_SIZE_BUCKETS == CA_SIZE_BUCKETS, "same size buckets as stats.c");
@@ -146,37 +148,61 @@ _Static_assert(sizeof(struct kv_arena_s) + KV_STRIPES_TS * sizeof(kv_stripe_t) +
 
 /* ---- counting ---- */
 
-static inline kv_stripe_t *kv_stripe_of_caller(const kv_arena_t *r)
+/* Thread-safe mode: stripe 0 is shared and added to atomically; each other
+ * stripe is claimed by the first thread that hashes to it, which then adds
+ * with a plain load and store (no lock prefix). A thread whose stripe is
+ * another live thread's uses stripe 0. A stripe whose owner exited is
+ * never reclaimed, except by a thread with the same pthread_t (glibc reuses
+ * them), which is safe: the old one no longer writes. */
+static inline kv_stripe_t *kv_stripe_of_caller(kv_arena_t *r, int *shared)
 {
+    *shared = 0;
     if (!r->ts) return r->stripes;
-    /* Thread stacks lie megabytes apart: hash the 2 MiB frame of the caller. */
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0) >> 21;
-    return &r->stripes[(uint64_t)(sp * 0x9e3779b97f4a7c15ull) >> 60];
+    uintptr_t me = (uintptr_t)pthread_self();
+    kv_stripe_t *s =
+        &r->stripes[1 + ((uint64_t)(me * 0x9e3779b97f4a7c15ull) >> 32) % (KV_STRIPES_TS - 1)];
+    uintptr_t owner = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
+    if (ca_likely(owner == me)) return s;
+    if (owner == 0 &&
+        __atomic_compare_exchange_n(&s->owner, &owner, me, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        return s;
+    *shared = 1;
+    return r->stripes;
 }
 
-static inline void kv_add(const kv_arena_t *r, uint64_t *c, uint64_t v)
+static inline void kv_add(uint64_t *c, uint64_t v, int shared)
 {
-    if (r->ts) __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
-    else *c += v;
+    if (shared)
+        __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
+    else
+        __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+static inline void kv_count_in(kv_arena_t *r, kv_stripe_t *s, int shared, size_t n)
+{
+    if (r->detailed) {
+        int b = ca_size_bucket(n);
+        kv_add(&s->size_count[b], 1, shared);
+        kv_add(&s->size_bytes[b], n, shared);
+    } else {
+        kv_add(&s->allocs, 1, shared);
+        kv_add(&s->req, n, shared);
+    }
 }
 
 static inline void kv_count(kv_arena_t *r, size_t n)
 {
-    kv_stripe_t *s = kv_stripe_of_caller(r);
-    if (r->detailed) {
-        int b = ca_size_bucket(n);
-        kv_add(r, &s->size_count[b], 1);
-        kv_add(r, &s->size_bytes[b], n);
-    } else {
-        kv_add(r, &s->allocs, 1);
-        kv_add(r, &s->req, n);
-    }
+    int shared;
+    kv_stripe_t *s = kv_stripe_of_caller(r, &shared);
+    kv_count_in(r, s, shared, n);
 }
 
 static inline void kv_count_aligned(kv_arena_t *r, size_t n, size_t align)
 {
-    kv_count(r, n);
-    if (r->detailed) kv_add(r, &kv_stripe_of_caller(r)->align_count[ca_align_bucket(align)], 1);
+    int shared;
+    kv_stripe_t *s = kv_stripe_of_caller(r, &shared);
+    kv_count_in(r, s, shared, n);
+    if (r->detailed) kv_add(&s->align_count[ca_align_bucket(align)], 1, shared);
 }
 
 static uint64_t kv_load(const uint64_t *c)
@@ -425,8 +451,10 @@ static ca_noinline void *kv_alloc_slow(kv_arena_t *r, size_t n, size_t align, in
         return NULL;
     }
     errno = saved;
-    if (aligned) kv_count_aligned(r, n, align);
-    else kv_count(r, n);
+    if (aligned)
+        kv_count_aligned(r, n, align);
+    else
+        kv_count(r, n);
     return p;
 }
 
@@ -510,8 +538,8 @@ kv_arena_t *kv_arena_create_ex(const kv_arena_config_t *config)
     r->chunk_blocks = nb;
     r->chunk_size = (size_t)nb << ca_cfg.block_shift;
     r->cache_max = !c->enable_block_cache ? 0u
-                   : c->block_cache_size ? c->block_cache_size
-                                         : KV_ARENA_DEFAULT_CACHE;
+                   : c->block_cache_size  ? c->block_cache_size
+                                          : KV_ARENA_DEFAULT_CACHE;
     r->node = node;
     r->first = r->chunks = b;
     b->next = NULL;

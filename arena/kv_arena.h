@@ -73,13 +73,12 @@ typedef enum kv_arena_thread_mode_e {
 
 /* A zeroed config is valid and means the defaults. */
 typedef struct kv_arena_config_s {
-    size_t block_size;       /* bytes per chunk; 0: one allocator block. Rounded up
-                                to whole blocks, at most half a segment */
-    kv_arena_thread_mode_t thread_mode;
-    int enable_block_cache;  /* 1: kv_arena_reset keeps chunks for reuse; 0: gives them back */
-    uint32_t block_cache_size; /* chunks kept by kv_arena_reset; 0: KV_ARENA_DEFAULT_CACHE */
-    int enable_numa;         /* 1: take blocks on numa_node; 0: on the creating thread's home node */
-    int numa_node;           /* node with enable_numa; -1: the calling thread's home node */
+    size_t block_size;                  /* bytes per chunk (0: one block); see "chunk" above */
+    kv_arena_thread_mode_t thread_mode; /* single-thread or thread-safe */
+    int enable_block_cache;    /* 1: kv_arena_reset keeps chunks for reuse; 0: gives them back */
+    uint32_t block_cache_size; /* chunks kv_arena_reset keeps; 0: KV_ARENA_DEFAULT_CACHE */
+    int enable_numa;           /* 1: blocks on numa_node; 0: on the creator's home node */
+    int numa_node;             /* with enable_numa; -1: the calling thread's home node */
     int enable_detailed_stats; /* 1: size and alignment histograms (two more adds per call) */
 } kv_arena_config_t;
 

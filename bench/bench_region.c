@@ -1,0 +1,244 @@
+/*
+ * Region allocation against malloc: N small allocations (sizes 8..256 from a
+ * fixed seed), timed per allocation, repeated REPS times, median taken.
+ * The core is linked statically and malloc is whatever the process has, so
+ * under LD_PRELOAD=libjemalloc.so it is jemalloc's. Neither side frees inside
+ * the timed loop: the malloc side frees its objects after the clock stops,
+ * the region is destroyed after the clock stops.
+ *
+ *   bench_region [N [REPS]]       N = 100000, REPS = 20
+ *   bench_region mt THREADS N     one thread-safe region against malloc,
+ *                                 THREADS threads x N allocations each
+ *
+ * Prints "name value" lines: ns per allocation for each region variant
+ * (kv_arena_create(0) defaults; detailed statistics off; thread-safe mode on
+ * one thread; sizes that are multiples of 8; packed: alignment 1) and for
+ * malloc; and the region's memory efficiency, bytes requested over
+ *   - bytes of the blocks it holds (header and the unused rest of the last
+ *     chunk included): the strict figure, and
+ *   - bytes requested plus bytes wasted (padding, chunk tails given up).
+ */
+#include "kv_arena.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Sizes 8..256 from xorshift64 with a fixed seed; `step` 1 or 8. */
+static void make_sizes(size_t *sizes, long n, unsigned step)
+{
+    uint64_t x = 88172645463325252ull;
+    for (long i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        sizes[i] = step == 1 ? 8 + (size_t)(x % 249) : 8 * (1 + (size_t)(x % 32));
+    }
+}
+
+/* Efficiencies of one pass, in percent of bytes requested. */
+typedef struct eff_s {
+    double reserved; /* of the blocks the region holds, header and unused rest included */
+    double consumed; /* of the bytes bumped over: requested plus padding and chunk tails */
+} eff_t;
+
+/* One timed pass of the region (alignment 0: kv_arena_alloc); fills *eff. */
+static double time_region(const kv_arena_config_t *c, const size_t *sizes, void **ptrs, long n,
+                          size_t align, eff_t *eff)
+{
+    kv_arena_t *r = kv_arena_create_ex(c);
+    if (r == NULL) {
+        perror("kv_arena_create_ex");
+        exit(1);
+    }
+    double t0 = now_ns();
+    if (align == 0)
+        for (long i = 0; i < n; i++)
+            ptrs[i] = kv_arena_alloc(r, sizes[i]);
+    else
+        for (long i = 0; i < n; i++)
+            ptrs[i] = kv_arena_alloc_aligned(r, sizes[i], align);
+    double t1 = now_ns();
+    __asm__ volatile("" : : "r"(ptrs) : "memory");
+    kv_arena_stats_t s;
+    kv_arena_get_stats(r, &s);
+    if (eff) {
+        double req = (double)s.total_bytes_requested;
+        eff->reserved = 100.0 * req / (double)s.bytes_reserved;
+        eff->consumed = 100.0 * req / (req + (double)s.total_bytes_wasted);
+    }
+    kv_arena_destroy(r);
+    return (t1 - t0) / (double)n;
+}
+
+static double time_malloc(const size_t *sizes, void **ptrs, long n)
+{
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++)
+        ptrs[i] = malloc(sizes[i]);
+    double t1 = now_ns();
+    __asm__ volatile("" : : "r"(ptrs) : "memory");
+    for (long i = 0; i < n; i++)
+        free(ptrs[i]);
+    return (t1 - t0) / (double)n;
+}
+
+static int single(long n, int reps)
+{
+    size_t *sizes = malloc(sizeof(size_t) * (size_t)n);
+    size_t *sizes8 = malloc(sizeof(size_t) * (size_t)n);
+    void **ptrs = malloc(sizeof(void *) * (size_t)n);
+    double *t = malloc(sizeof(double) * (size_t)reps * 6);
+    if (!sizes || !sizes8 || !ptrs || !t) return 1;
+    make_sizes(sizes, n, 1);
+    make_sizes(sizes8, n, 8);
+    kv_arena_config_t st = KV_ARENA_CONFIG_INIT; /* = kv_arena_create(0) */
+    kv_arena_config_t st_plain = st;
+    st_plain.enable_detailed_stats = 0;
+    kv_arena_config_t ts = st;
+    ts.thread_mode = KV_ARENA_THREAD_SAFE;
+    eff_t eff = {0, 0}, eff8 = {0, 0}, effp = {0, 0};
+    /* Warm-up: map the segments and fault in malloc's heap once. */
+    time_region(&st, sizes, ptrs, n, 0, NULL);
+    time_malloc(sizes, ptrs, n);
+    for (int k = 0; k < reps; k++) { /* interleaved, so drift hits all alike */
+        t[0 * reps + k] = time_region(&st, sizes, ptrs, n, 0, &eff);
+        t[1 * reps + k] = time_malloc(sizes, ptrs, n);
+        t[2 * reps + k] = time_region(&st_plain, sizes, ptrs, n, 0, NULL);
+        t[3 * reps + k] = time_region(&ts, sizes, ptrs, n, 0, NULL);
+        t[4 * reps + k] = time_region(&st, sizes8, ptrs, n, 0, &eff8);
+        t[5 * reps + k] = time_region(&st, sizes, ptrs, n, 1, &effp);
+    }
+    printf("allocations %ld\nrepetitions %d\n", n, reps);
+    printf("region_ns %.3f\n", median(t, reps));
+    printf("malloc_ns %.3f\n", median(t + reps, reps));
+    printf("region_nostats_ns %.3f\n", median(t + 2 * reps, reps));
+    printf("region_threadsafe_ns %.3f\n", median(t + 3 * reps, reps));
+    printf("region_mult8_ns %.3f\n", median(t + 4 * reps, reps));
+    printf("region_packed_ns %.3f\n", median(t + 5 * reps, reps));
+    printf("efficiency_pct %.3f\n", eff.reserved);
+    printf("efficiency_consumed_pct %.3f\n", eff.consumed);
+    printf("efficiency_mult8_pct %.3f\n", eff8.reserved);
+    printf("efficiency_mult8_consumed_pct %.3f\n", eff8.consumed);
+    printf("efficiency_packed_pct %.3f\n", effp.reserved);
+    printf("efficiency_packed_consumed_pct %.3f\n", effp.consumed);
+    free(sizes);
+    free(sizes8);
+    free(ptrs);
+    free(t);
+    return 0;
+}
+
+/* ---- threads ---- */
+
+typedef struct mt_arg_s {
+    kv_arena_t *r; /* NULL: malloc */
+    const size_t *sizes;
+    void **ptrs;
+    long n;
+    pthread_barrier_t *go;
+} mt_arg_t;
+
+static void *mt_worker(void *p)
+{
+    mt_arg_t *a = p;
+    pthread_barrier_wait(a->go);
+    if (a->r != NULL)
+        for (long i = 0; i < a->n; i++)
+            a->ptrs[i] = kv_arena_alloc(a->r, a->sizes[i]);
+    else
+        for (long i = 0; i < a->n; i++)
+            a->ptrs[i] = malloc(a->sizes[i]);
+    return NULL;
+}
+
+static double mt_run(int threads, long n, const size_t *sizes, void ***ptrs, int region)
+{
+    kv_arena_config_t c = KV_ARENA_CONFIG_INIT;
+    c.thread_mode = KV_ARENA_THREAD_SAFE;
+    c.block_size = 1 << 20;
+    kv_arena_t *r = region ? kv_arena_create_ex(&c) : NULL;
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
+    pthread_t th[64];
+    mt_arg_t args[64];
+    for (int t = 0; t < threads; t++) {
+        args[t] = (mt_arg_t){r, sizes, ptrs[t], n, &go};
+        pthread_create(&th[t], NULL, mt_worker, &args[t]);
+    }
+    double t0 = now_ns();
+    pthread_barrier_wait(&go);
+    for (int t = 0; t < threads; t++)
+        pthread_join(th[t], NULL);
+    double t1 = now_ns();
+    pthread_barrier_destroy(&go);
+    if (region)
+        kv_arena_destroy(r);
+    else
+        for (int t = 0; t < threads; t++)
+            for (long i = 0; i < n; i++)
+                free(ptrs[t][i]);
+    return (t1 - t0) / (double)(n * threads);
+}
+
+static int multi(int threads, long n, int reps)
+{
+    if (threads < 1 || threads > 64) return 2;
+    size_t *sizes = malloc(sizeof(size_t) * (size_t)n);
+    void **ptrs[64];
+    if (!sizes) return 1;
+    make_sizes(sizes, n, 1);
+    for (int t = 0; t < threads; t++)
+        if (!(ptrs[t] = malloc(sizeof(void *) * (size_t)n))) return 1;
+    double rt[64], mt[64];
+    if (reps > 64) reps = 64;
+    for (int k = 0; k < reps; k++) {
+        rt[k] = mt_run(threads, n, sizes, ptrs, 1);
+        mt[k] = mt_run(threads, n, sizes, ptrs, 0);
+    }
+    printf("threads %d\nallocations_per_thread %ld\n", threads, n);
+    printf("region_threadsafe_wall_ns %.3f\n", median(rt, reps));
+    printf("malloc_wall_ns %.3f\n", median(mt, reps));
+    for (int t = 0; t < threads; t++)
+        free(ptrs[t]);
+    free(sizes);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "mt") == 0) {
+        int threads = argc > 2 ? atoi(argv[2]) : 4;
+        long n = argc > 3 ? atol(argv[3]) : 100000;
+        return multi(threads, n, 9);
+    }
+    long n = argc > 1 ? atol(argv[1]) : 100000;
+    int reps = argc > 2 ? atoi(argv[2]) : 20;
+    if (n < 1 || reps < 1) {
+        fprintf(stderr, "usage: bench_region [N [REPS]] | bench_region mt THREADS N\n");
+        return 2;
+    }
+    return single(n, reps);
+}
