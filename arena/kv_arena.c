@@ -462,25 +462,29 @@ static ca_noinline void *kv_alloc_slow(kv_arena_t *r, size_t n, size_t align, in
 
 void *kv_arena_alloc(kv_arena_t *r, size_t n)
 {
+    /* Natural alignment: an object's size is a multiple of its alignment, so
+     * the largest power of two dividing n (at most KV_ARENA_MIN_ALIGN) serves
+     * any object of n bytes without padding odd sizes up. */
+    size_t align = n & (0 - n);
+    if (align > KV_ARENA_MIN_ALIGN || align == 0) align = KV_ARENA_MIN_ALIGN;
     if (ca_likely(r != NULL && n - 1 < KV_MAX_REQUEST)) {
         if (ca_likely(!r->ts)) {
             /* The chunk's end is block-aligned, so the rounded cursor never passes it. */
-            char *p = (char *)(((uintptr_t)r->cur + KV_ARENA_MIN_ALIGN - 1) &
-                               ~(uintptr_t)(KV_ARENA_MIN_ALIGN - 1));
+            char *p = (char *)(((uintptr_t)r->cur + align - 1) & ~(uintptr_t)(align - 1));
             if (ca_likely(n <= (size_t)(r->end - p))) {
                 r->cur = p + n;
                 kv_count(r, n);
                 return p;
             }
         } else {
-            void *p = kv_bump_ts(r, n, KV_ARENA_MIN_ALIGN);
+            void *p = kv_bump_ts(r, n, align);
             if (ca_likely(p != NULL)) {
                 kv_count(r, n);
                 return p;
             }
         }
     }
-    return kv_alloc_slow(r, n, KV_ARENA_MIN_ALIGN, 0);
+    return kv_alloc_slow(r, n, align, 0);
 }
 
 void *kv_arena_alloc_aligned(kv_arena_t *r, size_t n, size_t align)

@@ -51,9 +51,11 @@ extern "C" {
 
 #define KV_ARENA_API __attribute__((visibility("default")))
 
-/* Alignment of kv_arena_alloc: enough for every scalar type but long double
- * and vector types (LevelDB's arena makes the same choice); ask
- * kv_arena_alloc_aligned for 16 or more. */
+/* Largest alignment kv_arena_alloc gives: enough for every scalar type but
+ * long double and vector types (LevelDB's arena makes the same choice); ask
+ * kv_arena_alloc_aligned for 16 or more. kv_arena_alloc(n) aligns to the
+ * largest power of two dividing n, capped at this: a C object's size is a
+ * multiple of its alignment, so that suffices, and odd sizes pack tight. */
 #define KV_ARENA_MIN_ALIGN ((size_t)8)
 /* Largest alignment kv_arena_alloc_aligned accepts (a power of two). */
 #define KV_ARENA_MAX_ALIGN ((size_t)1 << 20)
@@ -122,7 +124,7 @@ KV_ARENA_API kv_arena_t *kv_arena_create_ex(const kv_arena_config_t *config);
  * block cache and detailed statistics on. */
 KV_ARENA_API kv_arena_t *kv_arena_create(size_t block_size);
 
-/* `size` bytes aligned to KV_ARENA_MIN_ALIGN. NULL with EINVAL for a NULL
+/* `size` bytes, naturally aligned (see KV_ARENA_MIN_ALIGN). NULL with EINVAL for a NULL
  * region or size 0, ENOMEM when no memory can be had. */
 KV_ARENA_API void *kv_arena_alloc(kv_arena_t *arena, size_t size);
 
