@@ -44,7 +44,7 @@ awk -v r="$region" -v g="$glibc" -v w="$warm" -v j="${jem:-0}" 'BEGIN {
     printf "speedup vs glibc malloc (warm heap)          %9.2fx\n", w / r
     if (j > 0) printf "speedup vs jemalloc malloc                   %9.2fx\n", j / r }'
 echo "memory efficiency (bytes requested / ...)     blocks held   bytes consumed"
-printf "%-44s %10s%% %14s%%\n" "  sizes 8..256, kv_arena_alloc (8-aligned)" \
+printf "%-44s %10s%% %14s%%\n" "  sizes 8..256, kv_arena_alloc (natural)" \
     "$(get "$glibc_out" efficiency_pct)" "$(get "$glibc_out" efficiency_consumed_pct)"
 printf "%-44s %10s%% %14s%%\n" "  sizes 8..256 step 8, kv_arena_alloc" \
     "$(get "$glibc_out" efficiency_mult8_pct)" "$(get "$glibc_out" efficiency_mult8_consumed_pct)"
