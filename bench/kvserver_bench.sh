@@ -16,6 +16,7 @@
 #   REQUESTS     redis-benchmark -n          (default 200000)
 #   JEMALLOC     jemalloc shared library     (default /usr/lib/x86_64-linux-gnu/libjemalloc.so.2)
 #   EXTRA_ARGS   more redis-benchmark flags, e.g. "-r 100000 -d 128"
+#   ROUNDS       rounds, allocators interleaved; medians reported (default 3)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,7 +43,7 @@ run() {
         echo "skipping $name: $preload not found" >&2
         return
     fi
-    names+=("$name")
+    [[ " ${names[*]} " == *" $name "* ]] || names+=("$name")
     local out pid line port
     out=$(mktemp -d)
     mkfifo "$out/ready"
@@ -60,7 +61,7 @@ run() {
     # shellcheck disable=SC2086
     redis-benchmark -h "$host" -p "$port" -t set,get,incr,mset -n "$requests" -P 16 -c 50 -q \
         --csv ${EXTRA_ARGS:-} >"$out/csv"
-    rss[$name]=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+    rss[$name]+="$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status") "
     kill -TERM "$pid"
     wait "$pid" || die "$name: kvserver exited with status $?"
     local t v
@@ -68,17 +69,26 @@ run() {
         # CSV rows look like "SET","448430.47",...; MSET is "MSET (10 keys)".
         v=$(awk -F'","' -v t="$t" '{ gsub(/^"/, "", $1); split($1, a, " ");
                                      if (a[1] == t) { print $2; exit } }' "$out/csv")
-        rps[$name,$t]=${v:-0}
+        rps[$name,$t]+="${v:-0} "
     done
     rm -rf "$out"
 }
 
-run glibc ""
-run jemalloc "$jemalloc"
-run concordarena "$concord"
+rounds=${ROUNDS:-3}
+for _ in $(seq 1 "$rounds"); do
+    run glibc ""
+    run jemalloc "$jemalloc"
+    run concordarena "$concord"
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for n in "${names[@]}"; do
+    for t in "${tests[@]}"; do rps[$n,$t]=$(echo "${rps[$n,$t]}" | median); done
+    rss[$n]=$(echo "${rss[$n]}" | median)
+done
 
 echo
 echo "kvserver engine=$engine threads=$threads, redis-benchmark -n $requests -P 16 -c 50 ${EXTRA_ARGS:-}"
+echo "median of $rounds rounds, allocators interleaved"
 echo
 printf '%-14s' allocator
 for t in "${tests[@]}"; do printf '%14s' "$t req/s"; done
