@@ -271,12 +271,14 @@ static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
 
 static inline void ca_free_inline(void *p)
 {
-    uintptr_t raw = ca_registry_raw(p);
-    if (ca_unlikely(raw == 0 || (raw & 1))) { /* not ours, or huge */
+    /* The segment address comes from the pointer itself, so the block's
+     * metadata can load while the registry confirms it (0: not ours; tagged:
+     * huge). NULL, and anything in the first segment-sized chunk, go slow. */
+    ca_segment_t *s = (ca_segment_t *)((uintptr_t)p & ~(uintptr_t)(ca_cfg.seg_size - 1));
+    if (ca_unlikely(ca_registry_raw(p) != (uintptr_t)s || s == NULL)) {
         ca_free_slow(p);
         return;
     }
-    ca_segment_t *s = (ca_segment_t *)raw;
     uintptr_t off = (uintptr_t)p - (uintptr_t)s;
     ca_block_t *b = &s->blocks[off >> ca_cfg.block_shift];
     uint64_t boff = off & (ca_cfg.block_size - 1);
