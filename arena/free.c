@@ -62,13 +62,23 @@ static int ca_on_local_list(const ca_block_t *b, const void *p)
     return 0;
 }
 
-static void ca_free_remote(ca_block_t *b, void *p)
+/* Another thread's slot (or a parked arena's): one atomic push on the block's
+ * remote list, and the block queued on its owner when it was not already. */
+ca_noinline void ca_free_remote(ca_block_t *b, void *p)
 {
     ca_arena_t *owner = b->owner; /* stable while one of its slots is live */
-    ca_arena_t *a = ca_arena_enter();
-    a->stats.remote_frees++;
-    CA_STAT_FREE(a, b->size_class, b->slot_size);
-    ca_arena_leave(a);
+    ca_arena_t *a = ca_tls_arena;
+    if (ca_unlikely(a == &ca_arena_empty || a == &ca_arena_exited)) {
+        int saved = errno; /* setting up an arena may touch errno; free must not */
+        a = ca_arena_enter();
+        a->stats.remote_frees++;
+        CA_STAT_FREE(a, b->size_class, b->slot_size);
+        ca_arena_leave(a);
+        errno = saved;
+    } else {
+        a->stats.remote_frees++;
+        CA_STAT_FREE(a, b->size_class, b->slot_size);
+    }
     void **q = p;
     q[1] = (void *)ca_cookie(p);
     uintptr_t old = atomic_load_explicit(&b->remote, memory_order_relaxed);

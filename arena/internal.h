@@ -184,6 +184,7 @@ void ca_arenas_after_fork_child(void);
 void *ca_malloc_slow(size_t n);
 void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n);
 void ca_free_slow(void *p);
+void ca_free_remote(ca_block_t *b, void *p);
 void ca_bin_unlink(ca_arena_t *a, ca_block_t *b);
 void ca_bin_push(ca_arena_t *a, ca_block_t *b);
 void ca_block_event(ca_arena_t *a, ca_block_t *b);
@@ -282,13 +283,16 @@ static inline void ca_free_inline(void *p)
     uintptr_t off = (uintptr_t)p - (uintptr_t)s;
     ca_block_t *b = &s->blocks[off >> ca_cfg.block_shift];
     uint64_t boff = off & (ca_cfg.block_size - 1);
-    ca_arena_t *a = ca_tls_arena;
-    if (ca_unlikely(b->owner != a || boff * b->divmagic > b->divmagic - 1 || boff >= b->limit ||
+    /* Not a slot start of a small block (other kinds have limit 0), or looks
+     * freed already: the slow path sorts it out. */
+    if (ca_unlikely(boff * b->divmagic > b->divmagic - 1 || boff >= b->limit ||
                     (uintptr_t)((void **)p)[1] == ca_cookie(p))) {
         ca_free_slow(p);
         return;
     }
-    ca_free_local(a, b, p);
+    ca_arena_t *a = ca_tls_arena;
+    if (ca_likely(b->owner == a)) ca_free_local(a, b, p);
+    else ca_free_remote(b, p);
 }
 
 #endif
