@@ -38,7 +38,7 @@ done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf "%-22s" "case (Mops/s)"
-for nm in "${names[@]}"; do printf "%14s" "$nm"; done
+for nm in "${names[@]}"; do printf "%22s" "$nm"; done
 printf "%16s%16s\n" "ours/glibc" "ours/jemalloc"
 for c in "${cases[@]}"; do
     label=$(echo "$c" | awk '{print $1" x"$2}')
@@ -47,7 +47,7 @@ for c in "${cases[@]}"; do
     declare -A med=()
     for nm in "${names[@]}"; do
         med[$nm]=$(echo "${results["$c|$nm"]}" | median)
-        printf "%14s" "${med[$nm]}"
+        printf "%22s" "${med[$nm]}"
     done
     awk -v o="${med[concordarena]}" -v g="${med[glibc]}" -v j="${med[jemalloc]}" \
         'BEGIN {printf "%15.2fx%15.2fx\n", o / g, o / j}'
