@@ -136,13 +136,7 @@ static void *ca_large_alloc(ca_arena_t *a, size_t n)
         a->stats.blocks_reused += nb;
     else
         a->stats.blocks_fresh += nb;
-    for (uint32_t i = 1; i < nb; i++) {
-        b[i].kind = CA_BLOCK_CONT;
-        b[i].span = i;
-    }
-    b->span = nb;
-    b->owner = NULL;
-    b->kind = CA_BLOCK_LARGE;
+    ca_span_mark(b, nb, CA_BLOCK_LARGE);
     ca_stat_big(a, n, (size_t)nb << ca_cfg.block_shift);
     return ca_block_start(b);
 }

@@ -147,6 +147,8 @@ static inline ca_hdr_t *ca_registry_lookup(const void *p)
 ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused);
 /* Give back `n` blocks starting at `b` (a span or one block). */
 void ca_node_give(ca_block_t *b, uint32_t n);
+/* Mark `n` blocks from `b` as one span of `kind` (head) and CA_BLOCK_CONT. */
+void ca_span_mark(ca_block_t *b, uint32_t n, uint8_t kind);
 /* Return every cached block's pages and every empty segment. */
 void ca_node_trim(void);
 void ca_nodes_lock_all(void);
@@ -291,8 +293,10 @@ static inline void ca_free_inline(void *p)
         return;
     }
     ca_arena_t *a = ca_tls_arena;
-    if (ca_likely(b->owner == a)) ca_free_local(a, b, p);
-    else ca_free_remote(b, p);
+    if (ca_likely(b->owner == a))
+        ca_free_local(a, b, p);
+    else
+        ca_free_remote(b, p);
 }
 
 #endif

@@ -287,13 +287,7 @@ static uint64_t kv_cur_set(kv_arena_t *r, uintptr_t base, uint64_t len, int keep
 
 static void kv_mark(ca_block_t *b, uint32_t nb)
 {
-    for (uint32_t i = 1; i < nb; i++) {
-        b[i].kind = CA_BLOCK_CONT;
-        b[i].span = i;
-    }
-    b->owner = NULL;
-    b->span = nb;
-    b->kind = CA_BLOCK_REGION;
+    ca_span_mark(b, nb, CA_BLOCK_REGION);
 }
 
 /* `nb` blocks in a run: a chunk from the region's cache, else from the

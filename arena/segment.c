@@ -254,6 +254,17 @@ void ca_node_give(ca_block_t *b, uint32_t n)
     errno = saved;
 }
 
+void ca_span_mark(ca_block_t *b, uint32_t n, uint8_t kind)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        b[i].kind = CA_BLOCK_CONT;
+        b[i].span = i;
+    }
+    b->owner = NULL;
+    b->span = n;
+    b->kind = kind;
+}
+
 void ca_node_trim(void)
 {
     int saved = errno;

@@ -117,6 +117,27 @@ static int run_child(const char *mode, const char *const env[], char *out, size_
     return tu_run(argv, env, out, cap);
 }
 
+/* A fake topology of `nodes` nodes, all with memory, node i holding the CPUs
+ * in cpus[i]; runs the "fake" child against it. */
+static void run_fake(int nodes, const char *const cpus[], char *out, size_t cap)
+{
+    make_dirs(nodes);
+    char list[32], rel[128];
+    snprintf(list, sizeof(list), "0-%d\n", nodes - 1);
+    write_file("devices/system/node/online", list);
+    write_file("devices/system/node/has_memory", list);
+    for (int n = 0; n < nodes; n++) {
+        snprintf(rel, sizeof(rel), "devices/system/node/node%d/cpulist", n);
+        snprintf(list, sizeof(list), "%s\n", cpus[n]);
+        write_file(rel, list);
+    }
+    char env_root[300];
+    snprintf(env_root, sizeof(env_root), "CONCORD_ARENA_SYSFS_ROOT=%s", fake_root);
+    const char *env[] = {env_root, NULL};
+    int st = run_child("fake", env, out, cap);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("status %d: %s", st, out);
+}
+
 /* ---- tests ---- */
 
 static void test_placement_node0(void **state)
@@ -132,17 +153,9 @@ static void test_placement_node0(void **state)
 static void test_fake_two_nodes(void **state)
 {
     (void)state;
-    make_dirs(2);
-    write_file("devices/system/node/online", "0-1\n");
-    write_file("devices/system/node/has_memory", "0-1\n");
-    write_file("devices/system/node/node0/cpulist", "0\n");
-    write_file("devices/system/node/node1/cpulist", "1\n");
-    char env_root[300];
-    snprintf(env_root, sizeof(env_root), "CONCORD_ARENA_SYSFS_ROOT=%s", fake_root);
-    const char *env[] = {env_root, NULL};
+    const char *cpus[] = {"0", "1"};
     char out[8192];
-    int st = run_child("fake", env, out, sizeof(out));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("status %d: %s", st, out);
+    run_fake(2, cpus, out, sizeof(out));
     print_message("%s", out);
     assert_non_null(strstr(out, "nodes=2"));
     assert_non_null(strstr(out, "cpu0 home=0 segment=0"));
@@ -159,19 +172,9 @@ static void test_fake_two_nodes(void **state)
 static void test_fake_four_nodes(void **state)
 {
     (void)state;
-    make_dirs(4);
-    write_file("devices/system/node/online", "0-3\n");
-    write_file("devices/system/node/has_memory", "0-3\n");
-    write_file("devices/system/node/node0/cpulist", "\n");
-    write_file("devices/system/node/node1/cpulist", "0\n");
-    write_file("devices/system/node/node2/cpulist", "\n");
-    write_file("devices/system/node/node3/cpulist", "1-7\n");
-    char env_root[300];
-    snprintf(env_root, sizeof(env_root), "CONCORD_ARENA_SYSFS_ROOT=%s", fake_root);
-    const char *env[] = {env_root, NULL};
+    const char *cpus[] = {"", "0", "", "1-7"};
     char out[8192];
-    int st = run_child("fake", env, out, sizeof(out));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("status %d: %s", st, out);
+    run_fake(4, cpus, out, sizeof(out));
     assert_non_null(strstr(out, "nodes=4"));
     assert_non_null(strstr(out, "cpu0 home=1 segment=1"));
     assert_non_null(strstr(out, "node0 cached=0"));
