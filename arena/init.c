@@ -146,5 +146,6 @@ __attribute__((constructor)) static void ca_constructor(void)
 
 __attribute__((destructor)) static void ca_destructor(void)
 {
-    if (ca_cfg.stats_at_exit) ca_stats_dump(ca_cfg.stats_fd, ca_cfg.stats_json);
+    int fd = ca_stats_fd();
+    if (ca_cfg.stats_at_exit && fd >= 0) ca_stats_dump(fd, ca_cfg.stats_json);
 }

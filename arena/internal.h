@@ -54,6 +54,8 @@ typedef struct ca_config_s {
     int numa_bind;         /* 1: bind segments with mbind */
     int stats_signal;      /* 0: no signal dump */
     int stats_fd;          /* where dumps go */
+    uint64_t stats_dev;    /* st_dev of the stats file when it was opened, 0 for stderr */
+    uint64_t stats_ino;    /* st_ino of the stats file when it was opened */
     int stats_json;        /* 1: JSON dumps */
     int stats_at_exit;     /* 1: dump at exit */
     int verbose;           /* 1: print options at start */
@@ -202,6 +204,9 @@ int ca_huge_can_resize(const ca_huge_t *h, size_t n);
 
 /* ---- stats.c ---- */
 void ca_stats_dump(int fd, int json);
+/* The configured destination of dumps, or -1 when the stats file's descriptor
+ * was closed by the program and now means something else. */
+int ca_stats_fd(void);
 void ca_stats_install_signal(void);
 int ca_size_bucket(size_t n);
 int ca_align_bucket(size_t align);

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -218,7 +219,20 @@ void ca_options_load(void)
                        ca_options[i].accepted, "; using the default ", ca_options[i].def, NULL);
     }
     if (ca_stats_file_path != NULL) {
+        /* Opened once, moved up out of the way of the program's own descriptors. */
         int fd = open(ca_stats_file_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd >= 0 && fd < 100) {
+            int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+            if (high >= 0) {
+                close(fd);
+                fd = high;
+            }
+        }
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0) {
+            ca_cfg.stats_dev = (uint64_t)st.st_dev;
+            ca_cfg.stats_ino = (uint64_t)st.st_ino;
+        }
         if (fd < 0)
             ca_message("cannot open CONCORD_ARENA_STATS_FILE=", ca_stats_file_path,
                        "; statistics go to stderr", NULL);

@@ -9,6 +9,8 @@
 #include "internal.h"
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -396,10 +398,23 @@ void ca_stats_after_fork_child(void)
     atomic_store(&ca_dump_busy, 0);
 }
 
+int ca_stats_fd(void)
+{
+    if (ca_cfg.stats_ino == 0) return ca_cfg.stats_fd; /* stderr */
+    struct stat st;
+    if (fstat(ca_cfg.stats_fd, &st) != 0 || (uint64_t)st.st_dev != ca_cfg.stats_dev ||
+        (uint64_t)st.st_ino != ca_cfg.stats_ino)
+        return -1;
+    return ca_cfg.stats_fd;
+}
+
 static void ca_stats_handler(int sig)
 {
     (void)sig;
-    ca_stats_try_dump(ca_cfg.stats_fd, ca_cfg.stats_json);
+    int saved = errno;
+    int fd = ca_stats_fd();
+    if (fd >= 0) ca_stats_try_dump(fd, ca_cfg.stats_json);
+    errno = saved;
 }
 
 void ca_stats_install_signal(void)

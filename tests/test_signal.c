@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 
 static _Atomic int stop;
 static _Atomic long bad;
@@ -82,6 +83,53 @@ static int child_raise(int sig)
     ca_free(p);
     printf("still alive\n");
     return 0;
+}
+
+/* Child: the program closes the stats file's descriptor (as daemons close
+ * every descriptor) and reuses its number for a file of its own; a dump must
+ * not land in that file. Prints the descriptor it found. */
+static int child_fd_reused(const char *other)
+{
+    void *p = ca_malloc(10);
+    int found = -1;
+    for (int fd = 3; fd < 1024 && found < 0; fd++) {
+        char link[64], target[512];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            if (strstr(target, "ca-reuse-stats")) found = fd;
+        }
+    }
+    if (found < 0) return 20;
+    close(found);
+    int mine = open(other, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (mine < 0 || dup2(mine, found) != found) return 21;
+    raise(SIGUSR1);
+    ca_free(p);
+    printf("stats fd %d\n", found);
+    return 0;
+}
+
+static void test_reused_descriptor(void **state)
+{
+    (void)state;
+    char stats[64], other[64], env[128];
+    snprintf(stats, sizeof(stats), "/tmp/ca-reuse-stats-%d", (int)getpid());
+    snprintf(other, sizeof(other), "/tmp/ca-reuse-other-%d", (int)getpid());
+    snprintf(env, sizeof(env), "CONCORD_ARENA_STATS_FILE=%s", stats);
+    char *argv[] = {(char *)tu_self(), "fd-reused", other, NULL};
+    const char *envs[] = {env, NULL};
+    char out[4096];
+    int st = tu_run(argv, envs, out, sizeof(out));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("child %d: %s", st, out);
+    struct stat sb;
+    assert_int_equal(stat(other, &sb), 0);
+    assert_int_equal(sb.st_size, 0); /* nothing written into the program's file */
+    assert_int_equal(stat(stats, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    unlink(stats);
+    unlink(other);
 }
 
 static void test_signal_storm(void **state)
@@ -219,6 +267,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1) {
         if (!strcmp(argv[1], "storm")) return child_storm();
+        if (!strcmp(argv[1], "fd-reused") && argc > 2) return child_fd_reused(argv[2]);
         if (!strcmp(argv[1], "own-handler")) return child_own_handler();
         if (!strcmp(argv[1], "raise-usr1")) return child_raise(SIGUSR1);
         if (!strcmp(argv[1], "raise-usr2")) return child_raise(SIGUSR2);
@@ -230,6 +279,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_default_dump_on_stderr),
         cmocka_unit_test(test_other_signal),
         cmocka_unit_test(test_ignored_signal_stays_ignored),
+        cmocka_unit_test(test_reused_descriptor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
