@@ -103,7 +103,7 @@ ca_arena_t *ca_arena_thread_init(void)
     pthread_mutex_lock(&ca_arenas_mutex);
     ca_arena_t *a = ca_parked;
     if (a != NULL)
-        ca_parked = a->next_parked;
+        __atomic_store_n(&ca_parked, a->next_parked, __ATOMIC_RELAXED);
     else
         a = ca_arena_new_locked();
     if (a != NULL) {
@@ -122,7 +122,7 @@ static void ca_park_locked(ca_arena_t *a)
 {
     atomic_store_explicit(&a->state, CA_ARENA_PARKED, memory_order_relaxed);
     a->next_parked = ca_parked;
-    ca_parked = a;
+    __atomic_store_n(&ca_parked, a, __ATOMIC_RELAXED); /* read unlocked by ca_arenas_reclaim */
 }
 
 static void ca_arena_thread_exit(void *arg)
@@ -154,7 +154,9 @@ void ca_arena_collect(ca_arena_t *a)
     ca_block_t *b = atomic_exchange_explicit(&a->queued, NULL, memory_order_acquire);
     while (b != NULL) {
         ca_block_t *next = b->next_queued;
-        uintptr_t head = atomic_exchange_explicit(&b->remote, 0, memory_order_acquire);
+        /* acq_rel: what this thread read of the block (next_queued) happens
+         * before the next pusher, who may queue it again, writes it. */
+        uintptr_t head = atomic_exchange_explicit(&b->remote, 0, memory_order_acq_rel);
         void **list = (void **)(head & ~(uintptr_t)1);
         if (list != NULL) {
             uint32_t n = 1;

@@ -85,7 +85,7 @@ ca_noinline void ca_free_remote(ca_block_t *b, void *p)
     do {
         q[0] = (void *)(old & ~(uintptr_t)1);
     } while (!atomic_compare_exchange_weak_explicit(&b->remote, &old, (uintptr_t)q | 1,
-                                                    memory_order_release, memory_order_relaxed));
+                                                    memory_order_acq_rel, memory_order_relaxed));
     if (old & 1) return; /* the block is already queued on its owner */
     ca_block_t *head = atomic_load_explicit(&owner->queued, memory_order_relaxed);
     do {
