@@ -155,7 +155,6 @@ void ca_span_mark(ca_block_t *b, uint32_t n, uint8_t kind);
 void ca_node_trim(void);
 void ca_nodes_lock_all(void);
 void ca_nodes_unlock_all(void);
-void ca_nodes_reinit_locks(void);
 
 static inline ca_segment_t *ca_block_segment(const ca_block_t *b)
 {

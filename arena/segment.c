@@ -288,20 +288,15 @@ void ca_node_trim(void)
     errno = saved;
 }
 
+/* The nodes in use: those of the topology (a home node is always one of them). */
 void ca_nodes_lock_all(void)
 {
-    for (unsigned n = 0; n < CA_MAX_NODES; n++)
+    for (unsigned n = 0; n < ca_numa_node_count(); n++)
         pthread_mutex_lock(&ca_nodes[n].lock);
 }
 
 void ca_nodes_unlock_all(void)
 {
-    for (unsigned n = CA_MAX_NODES; n-- > 0;)
+    for (unsigned n = ca_numa_node_count(); n-- > 0;)
         pthread_mutex_unlock(&ca_nodes[n].lock);
-}
-
-void ca_nodes_reinit_locks(void)
-{
-    for (unsigned n = 0; n < CA_MAX_NODES; n++)
-        pthread_mutex_init(&ca_nodes[n].lock, NULL);
 }

@@ -14,6 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The dump reads other threads' counters while they count: plain loads of
+ * word-sized counters that only grow or move by whole amounts, accepted as
+ * a snapshot that is a moment stale. ThreadSanitizer is told so. */
+#define CA_SNAPSHOT __attribute__((no_sanitize("thread")))
+
 /* name, kind (u: unsigned, i: signed), meaning */
 #define CA_TOTAL_FIELDS(X)                                                                         \
     X(allocs, u, "allocations")                                                                    \
@@ -51,7 +56,7 @@ int ca_align_bucket(size_t align)
     return b > 7 ? 7 : b;
 }
 
-static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
+CA_SNAPSHOT static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
 {
     const ca_stats_t *s = &a->stats;
     for (unsigned c = 1; c < CA_MAX_CLASSES; c++) {
@@ -77,7 +82,7 @@ static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
     t->huge_maps += s->huge_maps;
 }
 
-static void ca_totals_add_node(ca_totals_t *t, const ca_node_t *nd)
+CA_SNAPSHOT static void ca_totals_add_node(ca_totals_t *t, const ca_node_t *nd)
 {
     t->segments_mapped += nd->segments_mapped;
     t->segments_unmapped += nd->segments_unmapped;
@@ -86,7 +91,7 @@ static void ca_totals_add_node(ca_totals_t *t, const ca_node_t *nd)
 }
 
 /* The totals of node `n`: its arenas' counters and its own. */
-static void ca_node_totals(unsigned n, ca_totals_t *nt)
+CA_SNAPSHOT static void ca_node_totals(unsigned n, ca_totals_t *nt)
 {
     memset(nt, 0, sizeof(*nt));
     for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
@@ -94,7 +99,7 @@ static void ca_node_totals(unsigned n, ca_totals_t *nt)
     ca_totals_add_node(nt, &ca_nodes[n]);
 }
 
-static void ca_arena_totals(const ca_arena_t *a, ca_totals_t *at)
+CA_SNAPSHOT static void ca_arena_totals(const ca_arena_t *a, ca_totals_t *at)
 {
     memset(at, 0, sizeof(*at));
     ca_totals_add_arena(at, a);
@@ -102,7 +107,7 @@ static void ca_arena_totals(const ca_arena_t *a, ca_totals_t *at)
 
 /* Bytes handed out per size bucket: slots of the small classes, spans and
  * mappings of large and huge objects. */
-static void ca_bucket_bytes(uint64_t out[CA_SIZE_BUCKETS])
+CA_SNAPSHOT static void ca_bucket_bytes(uint64_t out[CA_SIZE_BUCKETS])
 {
     memset(out, 0, sizeof(uint64_t) * CA_SIZE_BUCKETS);
     for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
@@ -113,7 +118,7 @@ static void ca_bucket_bytes(uint64_t out[CA_SIZE_BUCKETS])
     }
 }
 
-void ca_stats_totals(ca_totals_t *t)
+CA_SNAPSHOT void ca_stats_totals(ca_totals_t *t)
 {
     ca_ensure_init();
     memset(t, 0, sizeof(*t));
@@ -173,7 +178,7 @@ static void ca_json_array(ca_buf_t *b, const char *name, const uint64_t *v, unsi
     ca_buf_str(b, "]");
 }
 
-static const char *ca_state_name(const ca_arena_t *a)
+CA_SNAPSHOT static const char *ca_state_name(const ca_arena_t *a)
 {
     switch (atomic_load_explicit(&((ca_arena_t *)a)->state, memory_order_relaxed)) {
     case CA_ARENA_ACTIVE:
@@ -200,7 +205,7 @@ static void ca_rank(const uint64_t *key, unsigned order[CA_SIZE_BUCKETS])
         }
 }
 
-static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const uint64_t *bytes)
+CA_SNAPSHOT static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const uint64_t *bytes)
 {
     ca_buf_str(b, "=== concordarena statistics (pid ");
     ca_buf_u64(b, (uint64_t)getpid());
@@ -283,7 +288,7 @@ static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const uint64_t *byte
     ca_buf_str(b, "=== end ===\n");
 }
 
-static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const uint64_t *bytes)
+CA_SNAPSHOT static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const uint64_t *bytes)
 {
     ca_buf_str(b, "{\"concordarena\":1,\"pid\":");
     ca_buf_u64(b, (uint64_t)getpid());
