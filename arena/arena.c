@@ -39,7 +39,6 @@ static pthread_key_t ca_arena_key;
 
 static void ca_arena_thread_exit(void *arg);
 
-void ca_arenas_setup(void);
 void ca_arenas_setup(void)
 {
     pthread_key_create(&ca_arena_key, ca_arena_thread_exit);

@@ -9,9 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-ca_arena_t *ca_arena_enter(void);
-void ca_arena_leave(ca_arena_t *a);
-void ca_large_free(ca_arena_t *a, ca_block_t *b);
 
 static _Atomic uint64_t ca_invalid_count;
 static _Atomic int ca_invalid_reported;

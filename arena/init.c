@@ -12,8 +12,6 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
-void ca_arenas_setup(void);
-void ca_stats_after_fork_child(void);
 
 /* Valid before ca_init too: a free() of a foreign pointer before any malloc
  * looks it up with these. */

@@ -170,7 +170,14 @@ static inline char *ca_block_start(const ca_block_t *b)
 }
 
 /* ---- arena.c ---- */
+/* Set up the pthread key and the arena list (at init). */
+void ca_arenas_setup(void);
 ca_arena_t *ca_arena_thread_init(void);
+/* The arena a slow path allocates from and counts into: the thread's, made
+ * if needed, or the fallback arena (locked) for a thread that has exited;
+ * ca_arena_leave undoes the lock. */
+ca_arena_t *ca_arena_enter(void);
+void ca_arena_leave(ca_arena_t *a);
 void ca_arena_collect(ca_arena_t *a);
 ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls);
 void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b);
@@ -187,6 +194,7 @@ void ca_arenas_after_fork_child(void);
 void *ca_malloc_slow(size_t n);
 void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n);
 void ca_free_slow(void *p);
+void ca_large_free(ca_arena_t *a, ca_block_t *b);
 void ca_free_remote(ca_block_t *b, void *p);
 void ca_bin_unlink(ca_arena_t *a, ca_block_t *b);
 void ca_bin_push(ca_arena_t *a, ca_block_t *b);
@@ -207,6 +215,7 @@ void ca_stats_dump(int fd, int json);
  * was closed by the program and now means something else. */
 int ca_stats_fd(void);
 void ca_stats_install_signal(void);
+void ca_stats_after_fork_child(void);
 int ca_size_bucket(size_t n);
 int ca_align_bucket(size_t align);
 
