@@ -151,8 +151,8 @@ void ca_large_free(ca_arena_t *a, ca_block_t *b)
 
 /* ---- arena selection for slow paths ---- */
 
-/* The arena the calling thread allocates from and counts into; the fallback
- * arena (locked) for a thread that already exited. NULL if none can be made. */
+/* See internal.h. A thread that cannot get an arena of its own (no memory
+ * for one) is served by the fallback arena too. */
 ca_arena_t *ca_arena_enter(void)
 {
     ca_arena_t *a = ca_tls_arena;
