@@ -285,11 +285,6 @@ static uint64_t kv_cur_set(kv_arena_t *r, uintptr_t base, uint64_t len, int keep
 
 /* ---- blocks ---- */
 
-static void kv_mark(ca_block_t *b, uint32_t nb)
-{
-    ca_span_mark(b, nb, CA_BLOCK_REGION);
-}
-
 /* `nb` blocks in a run: a chunk from the region's cache, else from the
  * shared block cache of the region's node. Linked in r->chunks. */
 static ca_block_t *kv_blocks_take(kv_arena_t *r, uint32_t nb)
@@ -303,7 +298,7 @@ static ca_block_t *kv_blocks_take(kv_arena_t *r, uint32_t nb)
         int reused = 0;
         b = ca_node_take((unsigned)r->node, nb, &reused);
         if (b == NULL) return NULL;
-        kv_mark(b, nb);
+        ca_span_mark(b, nb, CA_BLOCK_REGION);
         r->blocks_held += nb;
         if (reused) r->block_reuses += nb;
     }
@@ -523,7 +518,7 @@ kv_arena_t *kv_arena_create_ex(const kv_arena_config_t *config)
         errno = ENOMEM;
         return NULL;
     }
-    kv_mark(b, nb);
+    ca_span_mark(b, nb, CA_BLOCK_REGION);
     uint32_t nstripes = c->thread_mode == KV_ARENA_THREAD_SAFE ? KV_STRIPES_TS : 1u;
     size_t hdr = sizeof(kv_arena_t) + nstripes * sizeof(kv_stripe_t);
     kv_arena_t *r = (kv_arena_t *)ca_block_start(b);
