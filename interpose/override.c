@@ -4,11 +4,8 @@
  */
 #include "concord.h"
 
-#include <errno.h>
 #include <malloc.h>
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #define CA_EXPORT __attribute__((visibility("default")))
 
