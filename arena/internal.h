@@ -138,6 +138,19 @@ static inline uintptr_t ca_registry_raw(const void *p)
                                       __ATOMIC_ACQUIRE);
 }
 
+/* Does the registry say segment `s` holds `p`? For the free fast path: the
+ * top index is masked instead of bounds-checked, since an aliased entry names
+ * another segment and fails the comparison anyway. */
+static inline int ca_registry_has_segment(const void *p, uintptr_t s)
+{
+    uintptr_t chunk = (uintptr_t)p >> ca_cfg.seg_shift;
+    ca_hdr_t **leaf =
+        atomic_load_explicit(&ca_registry_top[(chunk >> CA_REG_LEAF_BITS) & (CA_REG_TOP_SIZE - 1)],
+                             memory_order_acquire);
+    return leaf != NULL && (uintptr_t)__atomic_load_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)],
+                                                      __ATOMIC_ACQUIRE) == s;
+}
+
 static inline ca_hdr_t *ca_registry_lookup(const void *p)
 {
     return (ca_hdr_t *)(ca_registry_raw(p) & ~(uintptr_t)1);
@@ -291,7 +304,7 @@ static inline void ca_free_inline(void *p)
      * metadata can load while the registry confirms it (0: not ours; tagged:
      * huge). NULL, and anything in the first segment-sized chunk, go slow. */
     ca_segment_t *s = (ca_segment_t *)((uintptr_t)p & ~(uintptr_t)(ca_cfg.seg_size - 1));
-    if (ca_unlikely(ca_registry_raw(p) != (uintptr_t)s || s == NULL)) {
+    if (ca_unlikely(s == NULL || !ca_registry_has_segment(p, (uintptr_t)s))) {
         ca_free_slow(p);
         return;
     }
