@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-
 static _Atomic uint64_t ca_invalid_count;
 static _Atomic int ca_invalid_reported;
 
@@ -18,15 +17,22 @@ uint64_t ca_invalid_pointer_count(void)
     return atomic_load_explicit(&ca_invalid_count, memory_order_relaxed);
 }
 
+/* `p` as "0x..." text in `mem`. */
+static const char *ca_pointer_text(char mem[24], const void *p)
+{
+    ca_buf_t b;
+    ca_buf_init(&b, mem, 23, -1);
+    ca_buf_hex(&b, (uintptr_t)p);
+    mem[b.len] = '\0';
+    return mem;
+}
+
 void ca_report_invalid(const char *call, const void *p)
 {
     atomic_fetch_add_explicit(&ca_invalid_count, 1, memory_order_relaxed);
     if (ca_cfg.abort_on_error || !atomic_exchange(&ca_invalid_reported, 1)) {
         char mem[24];
-        ca_buf_t b;
-        ca_buf_init(&b, mem, sizeof(mem) - 1, -1);
-        ca_buf_hex(&b, (uintptr_t)p);
-        mem[b.len] = '\0';
+        ca_pointer_text(mem, p);
         if (ca_cfg.abort_on_error) {
             ca_message(call, "(): invalid pointer ", mem,
                        " (not allocated here); aborting (CONCORD_ARENA_ABORT_ON_ERROR=1)", NULL);
@@ -41,16 +47,12 @@ void ca_report_invalid(const char *call, const void *p)
 _Noreturn void ca_report_double_free(const char *call, const void *p)
 {
     char mem[24];
-    ca_buf_t b;
-    ca_buf_init(&b, mem, sizeof(mem) - 1, -1);
-    ca_buf_hex(&b, (uintptr_t)p);
-    mem[b.len] = '\0';
-    ca_message(call, "(): double free of ", mem, "; aborting", NULL);
+    ca_message(call, "(): double free of ", ca_pointer_text(mem, p), "; aborting", NULL);
     abort();
 }
 
-/* Is `p` (freed by `call`) on its block's local free list? Walks the list:
- * only used to confirm a cookie match before aborting. */
+/* Is `p` on its block's local free list? Walks the list: only used to confirm
+ * a cookie match before aborting. */
 static int ca_on_local_list(const ca_block_t *b, const void *p)
 {
     uint32_t guard = b->capacity + 1;
