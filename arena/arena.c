@@ -156,16 +156,21 @@ void ca_arena_collect(ca_arena_t *a)
         /* acq_rel: what this thread read of the block (next_queued) happens
          * before the next pusher, who may queue it again, writes it. */
         uintptr_t head = atomic_exchange_explicit(&b->remote, 0, memory_order_acq_rel);
-        void **list = (void **)(head & ~(uintptr_t)1);
+        void **list = ca_remote_list(head);
         if (list != NULL) {
-            uint32_t n = 1;
-            void **tail = list;
-            while (tail[0] != NULL) {
-                tail = (void **)tail[0];
-                n++;
+            uint32_t n = (uint32_t)(head >> CA_REMOTE_SHIFT);
+            if (b->free == NULL && n != CA_REMOTE_MANY) {
+                b->free = list; /* the usual case (a full or exhausted block): no walk */
+            } else {
+                n = 1;
+                void **tail = list;
+                while (tail[0] != NULL) {
+                    tail = (void **)tail[0];
+                    n++;
+                }
+                tail[0] = b->free;
+                b->free = list;
             }
-            tail[0] = b->free;
-            b->free = list;
             ca_assert(b->used >= n);
             b->used -= n;
             if (b->used == 0 || b->full) ca_block_event(a, b);

@@ -264,6 +264,12 @@ static inline uintptr_t ca_cookie(const void *p)
 #define CA_STAT_FREE(a, cls, slot)     ((void)(a), (void)(cls), (void)(slot))
 #endif
 
+/* The head pointer held in a block's remote word. */
+static inline void **ca_remote_list(uintptr_t word)
+{
+    return (void **)(word & ((((uintptr_t)1) << CA_REMOTE_SHIFT) - 2));
+}
+
 /* ---- the fast paths ---- */
 static inline void *ca_malloc_inline(size_t n)
 {

@@ -84,6 +84,10 @@ static ca_segment_t *ca_segment_map(unsigned node)
 {
     ca_segment_t *s = ca_os_map_aligned(ca_cfg.seg_size, ca_cfg.seg_size);
     if (s == NULL) return NULL;
+    if ((uintptr_t)s + ca_cfg.seg_size > ((uintptr_t)1 << CA_REMOTE_SHIFT)) {
+        ca_os_unmap(s, ca_cfg.seg_size); /* remote lists keep a count above bit 47 */
+        return NULL;
+    }
     if (ca_cfg.numa_bind) {
         int rc = ca_os_bind(s, ca_cfg.seg_size, node);
         if (rc != 0) {

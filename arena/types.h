@@ -32,6 +32,8 @@
 #define CA_MAX_NODES     64u         /* NUMA nodes we track */
 #define CA_SIZE_BUCKETS  16u         /* power-of-two size buckets in statistics */
 #define CA_ALIGN_BUCKETS 8u          /* alignment-request buckets in statistics */
+#define CA_REMOTE_SHIFT  48u         /* where a block's remote word keeps its count */
+#define CA_REMOTE_MANY   0xffffu     /* that count saturated: walk the list to count */
 #define CA_MAGIC_SEG     0x43415347u /* "CASG" */
 #define CA_MAGIC_HUGE    0x43414847u /* "CAHG" */
 
@@ -72,7 +74,8 @@ typedef struct __attribute__((aligned(64))) ca_block_s {
     struct ca_block_s *next;  /* bin list, arena cache or node cache */
     struct ca_block_s *prev;  /* bin list or node cache */
     /* second cache line */
-    _Atomic(uintptr_t) remote;      /* remote free list; bit 0 set while queued */
+    _Atomic(uintptr_t) remote;      /* remote free list: bits 1..47 the head, bit 0 set while
+                                       queued, bits 48..63 how many (CA_REMOTE_MANY: unknown) */
     struct ca_block_s *next_queued; /* arena's stack of blocks with remote frees */
     uint32_t stamp;                 /* free: milliseconds clock when it entered the node cache */
     uint32_t span;                  /* large: blocks in the span; cont: blocks back to head */
