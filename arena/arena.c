@@ -260,4 +260,10 @@ void ca_arena_trim_cache(ca_arena_t *a)
         a->ncache--;
         ca_node_give(b, 1);
     }
+    while (a->spans != NULL) {
+        ca_block_t *b = a->spans;
+        a->spans = b->next;
+        a->nspans--;
+        ca_node_give(b, b->span);
+    }
 }

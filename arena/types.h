@@ -29,6 +29,8 @@
 #define CA_MAX_CLASSES   97u         /* class 0 unused; 8 + 8 per doubling up to 256 KiB */
 #define CA_TINY_TABLE    65u         /* size-to-class table entries: sizes 0..1024 */
 #define CA_ARENA_CACHE   4u          /* empty blocks an arena keeps for itself */
+#define CA_ARENA_SPANS   4u          /* freed large spans an arena keeps for itself */
+#define CA_SPAN_KEEP_MAX 4u          /* blocks: larger spans always go back to the node */
 #define CA_MAX_NODES     64u         /* NUMA nodes we track */
 #define CA_SIZE_BUCKETS  16u         /* power-of-two size buckets in statistics */
 #define CA_ALIGN_BUCKETS 8u          /* alignment-request buckets in statistics */
@@ -135,6 +137,8 @@ typedef struct ca_arena_s {
     _Atomic(ca_block_t *) queued; /* blocks that received remote frees */
     ca_block_t *cache;            /* empty blocks kept (list through next) */
     uint32_t ncache;              /* blocks in cache */
+    ca_block_t *spans;            /* freed large spans kept for reuse (list through next) */
+    uint32_t nspans;              /* spans kept */
     uint32_t node;                /* home NUMA node */
     uint32_t id;                  /* arena number, from 1 */
     uint32_t reclaim_tick;        /* blocks taken from the node: every 32nd reclaims */
