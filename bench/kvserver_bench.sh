@@ -17,6 +17,8 @@
 #   JEMALLOC     jemalloc shared library     (default /usr/lib/x86_64-linux-gnu/libjemalloc.so.2)
 #   EXTRA_ARGS   more redis-benchmark flags, e.g. "-r 100000 -d 128"
 #   ROUNDS       rounds, allocators interleaved; medians reported (default 3)
+#   PIN          1: server on CPU 0, redis-benchmark on CPU 1 (less noise on a
+#                small machine; default 0)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,6 +35,10 @@ die() { echo "kvserver_bench: $*" >&2; exit 1; }
 [[ -x $kvserver ]] || die "no kvserver at $kvserver (build first, or set KVSERVER)"
 command -v redis-benchmark >/dev/null || die "redis-benchmark not found (apt-get install redis-tools)"
 
+pin_server="" pin_client=""
+if [[ ${PIN:-0} == 1 ]] && command -v taskset >/dev/null && (($(nproc) >= 2)); then
+    pin_server="taskset -c 0" pin_client="taskset -c 1"
+fi
 declare -A rps rss
 names=()
 
@@ -47,7 +53,7 @@ run() {
     local out pid line port
     out=$(mktemp -d)
     mkfifo "$out/ready"
-    LD_PRELOAD=$preload "$kvserver" --engine "$engine" --threads "$threads" --bind "$host" \
+    LD_PRELOAD=$preload $pin_server "$kvserver" --engine "$engine" --threads "$threads" --bind "$host" \
         --port 0 >"$out/ready" 2>"$out/stderr" &
     pid=$!
     # The ready line, not a sleep, says when the server listens.
@@ -59,7 +65,7 @@ run() {
     port=${line##*:}
     port=${port%% *}
     # shellcheck disable=SC2086
-    redis-benchmark -h "$host" -p "$port" -t set,get,incr,mset -n "$requests" -P 16 -c 50 -q \
+    $pin_client redis-benchmark -h "$host" -p "$port" -t set,get,incr,mset -n "$requests" -P 16 -c 50 -q \
         --csv ${EXTRA_ARGS:-} >"$out/csv"
     rss[$name]+="$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status") "
     kill -TERM "$pid"
