@@ -170,11 +170,7 @@ static void test_signal_storm(void **state)
     }
     close(in[1]); /* the child stops, joins, checks */
     char rest[256];
-    len = 0;
-    ssize_t r;
-    while ((r = read(outp[0], rest + len, sizeof(rest) - 1 - len)) > 0)
-        len += (size_t)r;
-    rest[len] = '\0';
+    tu_read_all(outp[0], rest, sizeof(rest));
     close(outp[0]);
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -250,11 +246,7 @@ static void test_ignored_signal_stays_ignored(void **state)
         _exit(127);
     }
     close(fds[1]);
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0)
-        len += (size_t)r;
-    out[len] = '\0';
+    tu_read_all(fds[0], out, sizeof(out));
     close(fds[0]);
     int st;
     waitpid(pid, &st, 0);

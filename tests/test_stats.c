@@ -139,11 +139,7 @@ static void test_text_dump(void **state)
     ca_stats_print(fds[1], 0);
     close(fds[1]);
     static char text[1 << 16];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fds[0], text + len, sizeof(text) - 1 - len)) > 0)
-        len += (size_t)r;
-    text[len] = '\0';
+    tu_read_all(fds[0], text, sizeof(text));
     close(fds[0]);
     assert_non_null(strstr(text, "=== concordarena statistics"));
     assert_non_null(strstr(text, "hotspots by count:"));

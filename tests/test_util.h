@@ -57,6 +57,22 @@ static inline int tu_run(char *const argv[], const char *const env[], char *out,
     return status;
 }
 
+/* Read `fd` to its end into `out` (NUL-terminated, at most cap - 1 bytes kept). */
+static inline size_t tu_read_all(int fd, char *out, size_t cap)
+{
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < cap && (r = read(fd, out + len, cap - 1 - len)) != 0) {
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        len += (size_t)r;
+    }
+    out[len] = '\0';
+    return len;
+}
+
 /* How many times `needle` occurs in `hay`. */
 static inline int tu_count(const char *hay, const char *needle)
 {
