@@ -114,7 +114,7 @@ void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n)
 
 /* ---- large spans ---- */
 
-static void ca_stat_big(ca_arena_t *a, size_t n, size_t got)
+void ca_stat_big(ca_arena_t *a, size_t n, size_t got)
 {
     int bucket = ca_size_bucket(n);
     a->stats.big_alloc[bucket]++;

@@ -36,17 +36,6 @@ static void ca_huge_unregister(ca_huge_t *h)
     if (h->extra_chunk) ca_registry_clear(h->extra_chunk << ca_cfg.seg_shift);
 }
 
-static void ca_huge_stat(ca_arena_t *a, size_t req, int64_t delta)
-{
-    int bucket = ca_size_bucket(req);
-    a->stats.big_alloc[bucket]++;
-    a->stats.big_bucket_bytes[bucket] += (uint64_t)delta;
-    a->stats.req_bytes += req;
-    a->stats.big_bytes += (uint64_t)delta;
-    a->stats.in_use += delta;
-    if (a->stats.in_use > a->stats.peak) a->stats.peak = a->stats.in_use;
-}
-
 void *ca_huge_alloc(size_t n, size_t align, ca_arena_t *a)
 {
     size_t hdr = align > CA_HUGE_HDR ? align : CA_HUGE_HDR;
@@ -68,7 +57,7 @@ void *ca_huge_alloc(size_t n, size_t align, ca_arena_t *a)
         return NULL;
     }
     a->stats.huge_maps++;
-    ca_huge_stat(a, n, (int64_t)(map_size - hdr));
+    ca_stat_big(a, n, map_size - hdr);
     return h->user;
 }
 

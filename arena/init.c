@@ -12,7 +12,6 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
-
 /* Valid before ca_init too: a free() of a foreign pointer before any malloc
  * looks it up with these. */
 ca_config_t ca_cfg = {
@@ -39,8 +38,7 @@ static pthread_t ca_init_thread;
 static uint32_t ca_class_of(size_t n)
 {
     if (n <= 128) return n <= 16 ? 1 : (uint32_t)((n + 15) >> 4);
-    unsigned b = 63u - (unsigned)__builtin_clzl(n - 1);
-    return 8u + (b - 7u) * 8u + (uint32_t)(((n - 1 - ((size_t)1 << b)) >> (b - 3u)) + 1u);
+    return ca_class_geometric(n);
 }
 
 void ca_classes_init(void)

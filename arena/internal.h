@@ -208,6 +208,8 @@ void *ca_malloc_slow(size_t n);
 void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n);
 void ca_free_slow(void *p);
 void ca_large_free(ca_arena_t *a, ca_block_t *b);
+/* Count a large or huge object of `n` bytes requested, `got` handed out. */
+void ca_stat_big(ca_arena_t *a, size_t n, size_t got);
 void ca_free_remote(ca_block_t *b, void *p);
 void ca_bin_unlink(ca_arena_t *a, ca_block_t *b);
 void ca_bin_push(ca_arena_t *a, ca_block_t *b);
@@ -233,11 +235,17 @@ int ca_size_bucket(size_t n);
 int ca_align_bucket(size_t align);
 
 /* ---- size classes ---- */
+/* Class of a size past 128 bytes: 8 classes per doubling. */
+static inline uint32_t ca_class_geometric(size_t n)
+{
+    unsigned b = 63u - (unsigned)__builtin_clzl(n - 1); /* 2^b < n <= 2^(b+1) */
+    return 8u + (b - 7u) * 8u + (uint32_t)(((n - 1 - ((size_t)1 << b)) >> (b - 3u)) + 1u);
+}
+
 static inline uint32_t ca_size_class(size_t n)
 {
     if (ca_likely(n <= 1024)) return ca_class_table[(n + 15) >> 4];
-    unsigned b = 63u - (unsigned)__builtin_clzl(n - 1); /* 2^b < n <= 2^(b+1) */
-    return 8u + (b - 7u) * 8u + (uint32_t)(((n - 1 - ((size_t)1 << b)) >> (b - 3u)) + 1u);
+    return ca_class_geometric(n);
 }
 
 static inline uintptr_t ca_cookie(const void *p)
