@@ -67,11 +67,15 @@ static void ca_block_carve(ca_block_t *b)
     if (n > batch) n = batch;
     char *start = ca_block_start(b) + (size_t)b->bump * slot;
     char *p = start;
-    for (uint32_t i = 1; i < n; i++, p += slot)
-        *(void **)p = p + slot;
-    *(void **)p = b->free;
+    for (uint32_t i = 1; i < n; i++, p += slot) {
+        ((void **)p)[0] = p + slot;
+        ((void **)p)[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FRESH);
+    }
+    ((void **)p)[0] = b->free;
+    ((void **)p)[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FRESH);
     b->free = start;
     b->bump += n;
+    __atomic_store_n(&b->limit, b->bump * slot, __ATOMIC_RELAXED);
 }
 
 /* A block of class `cls` with a free slot, made current; NULL when out of memory. */
@@ -163,6 +167,7 @@ void ca_large_free(ca_arena_t *a, ca_block_t *b)
          * off the node lock). Marked as an arena block, so a second free of it
          * is a double free. */
         b->kind = CA_BLOCK_ARENA;
+        b->was = CA_BLOCK_LARGE;
         b->next = a->spans;
         a->spans = b;
         a->nspans++;
@@ -248,10 +253,8 @@ static void *ca_alloc_aligned_in(ca_arena_t *a, size_t align, size_t n)
             char *p = ca_alloc_small_in(a, ca_size_class(over), n);
             if (p == NULL) return NULL;
             char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
-            if (q != p) {
-                ca_segment_t *s = (ca_segment_t *)ca_registry_lookup(p);
-                s->blocks[((uintptr_t)p - (uintptr_t)s) >> ca_cfg.block_shift].aligned = 1;
-            }
+            /* The slot says where its object starts; free checks it. */
+            if (q != p) ((void **)p)[1] = (void *)(ca_cookie(p) ^ CA_SLOT_ALIGNED ^ (q - p));
             return q;
         }
     }

@@ -187,12 +187,11 @@ static void ca_block_setup(ca_arena_t *a, ca_block_t *b, uint32_t cls)
     b->slot_size = slot;
     b->divmagic = UINT64_MAX / slot + 1;
     b->capacity = (uint32_t)(ca_cfg.block_size / slot);
-    b->limit = b->capacity * slot;
+    __atomic_store_n(&b->limit, 0, __ATOMIC_RELAXED); /* grows as slots are carved */
     b->bump = 0;
     b->used = 0;
     b->free = NULL;
     b->full = 0;
-    b->aligned = 0;
     b->span = 0;
     b->next = b->prev = NULL;
     atomic_store_explicit(&b->remote, 0, memory_order_relaxed);
@@ -237,11 +236,13 @@ ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 
 void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
 {
+    /* slot_size and bump stay: a late second free of one of its slots is
+     * still recognised while the block is unused. */
     b->owner = NULL;
-    b->slot_size = 0;
     b->divmagic = 0;
-    b->limit = 0;
+    __atomic_store_n(&b->limit, 0, __ATOMIC_RELAXED);
     b->free = NULL;
+    b->was = CA_BLOCK_SMALL;
     if (a->ncache < CA_ARENA_CACHE && a != ca_arena_fallback) {
         b->kind = CA_BLOCK_ARENA;
         b->next = a->cache;

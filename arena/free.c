@@ -1,7 +1,9 @@
 /*
  * Freeing: the owner's local push is inline (internal.h); here are the remote
- * push, aligned and large and huge objects, pointers that are not ours, and
- * double frees.
+ * push, aligned and large and huge objects, and every bad pointer: one that
+ * is not ours, points inside an object, or was freed already (or never handed
+ * out). ca_locate tells them apart in O(1), from the registry, the block's
+ * kind and the slot's state word (see ca_slot_state).
  */
 #include "concord.h"
 #include "internal.h"
@@ -9,12 +11,20 @@
 #include <errno.h>
 #include <stdlib.h>
 
-static _Atomic uint64_t ca_invalid_count;
-static _Atomic int ca_invalid_reported;
+#define CA_BAD_REPORTED 100u /* with CONCORD_ARENA_ABORT_ON_ERROR=0: reported, then counted */
+
+static _Atomic uint64_t ca_bad_count;
+
+static const char *const ca_bad_text[] = {
+    [CA_BAD_NOT_OURS] = "not allocated here",
+    [CA_BAD_INTERIOR] = "inside an object",
+    [CA_BAD_FREED] = "freed twice",
+    [CA_BAD_NEVER] = "not allocated here (a slot never handed out)",
+};
 
 uint64_t ca_invalid_pointer_count(void)
 {
-    return atomic_load_explicit(&ca_invalid_count, memory_order_relaxed);
+    return atomic_load_explicit(&ca_bad_count, memory_order_relaxed);
 }
 
 /* `p` as "0x..." text in `mem`. */
@@ -27,38 +37,168 @@ static const char *ca_pointer_text(char mem[24], const void *p)
     return mem;
 }
 
-void ca_report_invalid(const char *call, const void *p)
+void ca_report_bad(const char *call, const void *p, enum ca_bad_pointer why)
 {
-    atomic_fetch_add_explicit(&ca_invalid_count, 1, memory_order_relaxed);
-    if (ca_cfg.abort_on_error || !atomic_exchange(&ca_invalid_reported, 1)) {
-        char mem[24];
-        ca_pointer_text(mem, p);
-        if (ca_cfg.abort_on_error) {
-            ca_message(call, "(): invalid pointer ", mem,
-                       " (not allocated here); aborting (CONCORD_ARENA_ABORT_ON_ERROR=1)", NULL);
-            abort();
-        }
-        ca_message(call, "(): invalid pointer ", mem,
-                   " (not allocated here); left alone. Further ones are counted, not reported.",
-                   NULL);
+    uint64_t n = atomic_fetch_add_explicit(&ca_bad_count, 1, memory_order_relaxed) + 1;
+    char mem[24];
+    ca_pointer_text(mem, p);
+    if (ca_cfg.abort_on_error) {
+        ca_message(call, "(): invalid pointer ", mem, ": ", ca_bad_text[why],
+                   "; aborting (CONCORD_ARENA_ABORT_ON_ERROR=0 leaves such pointers alone)", NULL);
+        abort();
     }
+    if (n <= CA_BAD_REPORTED)
+        ca_message(call, "(): invalid pointer ", mem, ": ", ca_bad_text[why], "; left alone", NULL);
+    if (n == CA_BAD_REPORTED)
+        ca_message("further invalid pointers are counted, not reported; the count is given at exit",
+                   NULL);
 }
 
-_Noreturn void ca_report_double_free(const char *call, const void *p)
+void ca_report_bad_summary(void)
 {
+    uint64_t n = ca_invalid_pointer_count();
+    if (n <= CA_BAD_REPORTED) return;
     char mem[24];
-    ca_message(call, "(): double free of ", ca_pointer_text(mem, p), "; aborting", NULL);
-    abort();
+    ca_buf_t b;
+    ca_buf_init(&b, mem, sizeof(mem) - 1, -1);
+    ca_buf_u64(&b, n);
+    mem[b.len] = '\0';
+    ca_message(mem, " invalid pointers in all were left alone; the first 100 were reported", NULL);
 }
+
+/* ---- where a pointer lands ---- */
+
+enum ca_obj_kind { CA_OBJ_SMALL, CA_OBJ_LARGE, CA_OBJ_HUGE };
+
+/* A live object, as ca_locate finds it. */
+typedef struct ca_obj_s {
+    enum ca_obj_kind kind;
+    ca_block_t *block; /* small: its block; large: the span's first block */
+    char *slot;        /* small: the slot (the pointer itself unless aligned inside it) */
+    ca_huge_t *huge;   /* huge: its header */
+    size_t usable;     /* bytes from the pointer to the end of what it owns */
+} ca_obj_t;
 
 /* Is `p` on its block's local free list? Walks the list: only used to confirm
- * a cookie match before aborting. */
+ * a slot state before calling a pointer bad. */
 static int ca_on_local_list(const ca_block_t *b, const void *p)
 {
     uint32_t guard = b->capacity + 1;
     for (void **q = b->free; q != NULL && guard-- > 0; q = (void **)q[0])
         if (q == p) return 1;
     return 0;
+}
+
+/* Slot `slot` of `b` says it is free or never handed out. For a block of
+ * this thread, confirm on its lists (live data can match a state by chance);
+ * another thread's lists cannot be walked, and its states are trusted. */
+static int ca_slot_confirm_free(ca_block_t *b, void *slot)
+{
+    ca_arena_t *a = ca_tls_arena;
+    if (b->owner != a) return 1;
+    ca_arena_collect(a);
+    if (b->kind != CA_BLOCK_SMALL || b->owner != a) return 1; /* it emptied: all slots free */
+    return ca_on_local_list(b, slot);
+}
+
+/* Word 2 of a slot freed while it held an aligned object: where it was. */
+static uintptr_t ca_slot_was_aligned(const void *slot)
+{
+    return (uintptr_t)((void *const *)slot)[2] ^ ca_cookie(slot);
+}
+
+/* 0 when `p` is a live object of small block `b` (`boff` bytes into it), with
+ * `o` filled in; else 1 + what is wrong. */
+static int ca_locate_small(void *p, ca_block_t *b, uintptr_t boff, ca_obj_t *o)
+{
+    uint32_t size = b->slot_size;
+    if (boff >= __atomic_load_n(&b->limit, __ATOMIC_RELAXED)) return 1 + CA_BAD_NEVER;
+    uintptr_t rem = boff % size;
+    char *slot = (char *)p - rem;
+    uintptr_t st = ca_slot_state(slot);
+    if (rem != 0) {
+        if (st == (CA_SLOT_ALIGNED | rem)) goto live;
+        if (st == CA_SLOT_FREE && ca_slot_was_aligned(slot) == (CA_SLOT_ALIGNED | rem))
+            return 1 + CA_BAD_FREED;
+        return 1 + CA_BAD_INTERIOR;
+    }
+    if (st == CA_SLOT_FREE || st == CA_SLOT_FRESH) {
+        if (ca_slot_confirm_free(b, slot))
+            return 1 + (st == CA_SLOT_FREE ? CA_BAD_FREED : CA_BAD_NEVER);
+    } else if ((st & 15) == CA_SLOT_ALIGNED && st > CA_SLOT_ALIGNED && st < size) {
+        return 1 + CA_BAD_INTERIOR; /* the slot holds an aligned object further in */
+    }
+live:
+    o->kind = CA_OBJ_SMALL;
+    o->block = b;
+    o->slot = slot;
+    o->usable = size - rem;
+    return 0;
+}
+
+/* A pointer into a block that is unused now (in a cache): a late second free
+ * of what it held, or a pointer that was never ours. */
+static enum ca_bad_pointer ca_late_free(const ca_block_t *b, uintptr_t boff)
+{
+    if (b->was == CA_BLOCK_LARGE) return boff == 0 ? CA_BAD_FREED : CA_BAD_NOT_OURS;
+    if (b->was == CA_BLOCK_SMALL && b->slot_size != 0 && boff % b->slot_size == 0 &&
+        boff < (uintptr_t)b->bump * b->slot_size)
+        return CA_BAD_FREED;
+    return CA_BAD_NOT_OURS;
+}
+
+/* A pointer into a chunk that held a segment or a huge mapping that is gone. */
+static enum ca_bad_pointer ca_gone(const void *p, uintptr_t what)
+{
+    if (what == (uintptr_t)p) return CA_BAD_FREED; /* a huge object's pointer */
+    uintptr_t off = (uintptr_t)p - what;
+    if ((what & (ca_cfg.seg_size - 1)) == 0 && off < ca_cfg.seg_size && off >= ca_cfg.block_size &&
+        (off & (ca_cfg.block_size - 1)) == 0)
+        return CA_BAD_FREED; /* a large span's pointer in a segment given back */
+    return CA_BAD_NOT_OURS;
+}
+
+/* 0 when `p` is a live allocation of ours, with `o` filled in; else 1 + what
+ * is wrong with it (enum ca_bad_pointer). O(1) but for the confirmation of a
+ * slot that looks free. */
+static int ca_locate(void *p, ca_obj_t *o)
+{
+    uintptr_t raw = ca_registry_raw(p);
+    if (raw == 0) return 1 + CA_BAD_NOT_OURS;
+    if (raw & CA_REG_GONE) return 1 + ca_gone(p, raw & ~(uintptr_t)(CA_REG_GONE | CA_REG_HUGE));
+    ca_hdr_t *h = (ca_hdr_t *)(raw & ~(uintptr_t)CA_REG_HUGE);
+    if (h->magic == CA_MAGIC_HUGE) {
+        ca_huge_t *hg = (ca_huge_t *)h;
+        char *end = (char *)hg + hg->map_size;
+        if (hg->user != p)
+            return 1 + ((char *)p > (char *)hg->user && (char *)p < end ? CA_BAD_INTERIOR
+                                                                        : CA_BAD_NOT_OURS);
+        o->kind = CA_OBJ_HUGE;
+        o->huge = hg;
+        o->usable = (size_t)(end - (char *)p);
+        return 0;
+    }
+    ca_segment_t *s = (ca_segment_t *)h;
+    uintptr_t off = (uintptr_t)p - (uintptr_t)s;
+    ca_block_t *b = &s->blocks[off >> ca_cfg.block_shift];
+    uintptr_t boff = off & (ca_cfg.block_size - 1);
+    switch (b->kind) {
+    case CA_BLOCK_SMALL:
+        return ca_locate_small(p, b, boff, o);
+    case CA_BLOCK_LARGE:
+        if (boff != 0) return 1 + CA_BAD_INTERIOR;
+        o->kind = CA_OBJ_LARGE;
+        o->block = b;
+        o->usable = (size_t)b->span << ca_cfg.block_shift;
+        return 0;
+    case CA_BLOCK_CONT:
+        return 1 + ((b - b->span)->kind == CA_BLOCK_LARGE ? CA_BAD_INTERIOR : CA_BAD_NOT_OURS);
+    case CA_BLOCK_FREE:
+    case CA_BLOCK_ARENA:
+        return 1 + ca_late_free(b, boff);
+    default: /* a segment's header, a region's chunk */
+        return 1 + CA_BAD_NOT_OURS;
+    }
 }
 
 /* Another thread's slot (or a parked arena's): one atomic push on the block's
@@ -79,7 +219,7 @@ ca_noinline void ca_free_remote(ca_block_t *b, void *p)
         CA_STAT_FREE(a, b->size_class, b->slot_size);
     }
     void **q = p;
-    q[1] = (void *)ca_cookie(p);
+    q[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FREE);
     /* One CAS pushes the slot, counts it (so the owner need not walk the list)
      * and marks the block queued. */
     uintptr_t old = atomic_load_explicit(&b->remote, memory_order_relaxed);
@@ -102,67 +242,29 @@ ca_noinline void ca_free_remote(ca_block_t *b, void *p)
 /* Free `p` whatever it is; `call` names the entry point for messages. */
 static void ca_free_any(void *p, const char *call)
 {
-    ca_hdr_t *h = ca_registry_lookup(p);
-    if (h == NULL) {
-        ca_report_invalid(call, p);
+    ca_obj_t o;
+    int bad = ca_locate(p, &o);
+    if (bad) {
+        ca_report_bad(call, p, (enum ca_bad_pointer)(bad - 1));
         return;
     }
-    if (h->magic == CA_MAGIC_HUGE) {
-        ca_huge_t *hg = (ca_huge_t *)h;
-        if (hg->user != p) {
-            ca_report_invalid(call, p);
-            return;
-        }
-        ca_arena_t *a = ca_arena_enter();
-        ca_huge_free(hg, a);
-        ca_arena_leave(a);
-        return;
-    }
-    ca_segment_t *s = (ca_segment_t *)h;
-    uintptr_t off = (uintptr_t)p - (uintptr_t)s;
-    ca_block_t *b = &s->blocks[off >> ca_cfg.block_shift];
-    uintptr_t boff = off & (ca_cfg.block_size - 1);
-    switch (b->kind) {
-    case CA_BLOCK_SMALL: {
-        if (boff >= b->limit) break;
-        uintptr_t rem = boff % b->slot_size;
-        if (rem != 0) {
-            if (!b->aligned) break;
-            p = (char *)p - rem;
-        }
+    if (o.kind == CA_OBJ_SMALL) {
+        if (o.slot != (char *)p) /* remembered, so a second free is named as such */
+            ((void **)o.slot)[2] =
+                (void *)(ca_cookie(o.slot) ^ CA_SLOT_ALIGNED ^ (uintptr_t)((char *)p - o.slot));
         ca_arena_t *a = ca_tls_arena;
-        if (((void **)p)[1] == (void *)ca_cookie(p)) {
-            /* Looks freed. Confirm: for our own block, bring in the remote
-             * frees first, then look for it on the local list. */
-            if (b->owner != a) ca_report_double_free(call, p);
-            ca_arena_collect(a);
-            if (b->kind != CA_BLOCK_SMALL || b->owner != a || ca_on_local_list(b, p))
-                ca_report_double_free(call, p);
-        }
-        if (b->owner == a)
-            ca_free_local(a, b, p);
+        if (o.block->owner == a)
+            ca_free_local(a, o.block, o.slot);
         else
-            ca_free_remote(b, p);
+            ca_free_remote(o.block, o.slot);
         return;
     }
-    case CA_BLOCK_LARGE:
-        if (boff != 0) break;
-        {
-            ca_arena_t *a = ca_arena_enter();
-            ca_large_free(a, b);
-            ca_arena_leave(a);
-        }
-        return;
-    case CA_BLOCK_FREE:
-    case CA_BLOCK_ARENA:
-        /* Every slot of an empty block was freed: a pointer that was handed
-         * out from it is freed twice. */
-        if (boff == 0) ca_report_double_free(call, p);
-        break;
-    default:
-        break;
-    }
-    ca_report_invalid(call, p);
+    ca_arena_t *a = ca_arena_enter();
+    if (o.kind == CA_OBJ_LARGE)
+        ca_large_free(a, o.block);
+    else
+        ca_huge_free(o.huge, a);
+    ca_arena_leave(a);
 }
 
 ca_noinline void ca_free_slow(void *p)
@@ -180,24 +282,11 @@ void ca_free(void *p)
 
 size_t ca_usable_size_of(const void *p, const char *call)
 {
-    ca_hdr_t *h = ca_registry_lookup(p);
-    if (h == NULL) goto invalid;
-    if (h->magic == CA_MAGIC_HUGE) {
-        ca_huge_t *hg = (ca_huge_t *)h;
-        if (hg->user != p) goto invalid;
-        return (size_t)((char *)hg + hg->map_size - (char *)p);
+    ca_obj_t o;
+    int bad = ca_locate((void *)p, &o);
+    if (bad) {
+        ca_report_bad(call, p, (enum ca_bad_pointer)(bad - 1));
+        return 0;
     }
-    ca_segment_t *s = (ca_segment_t *)h;
-    uintptr_t off = (uintptr_t)p - (uintptr_t)s;
-    ca_block_t *b = &s->blocks[off >> ca_cfg.block_shift];
-    uintptr_t boff = off & (ca_cfg.block_size - 1);
-    if (b->kind == CA_BLOCK_SMALL && boff < b->limit) {
-        uintptr_t rem = boff % b->slot_size;
-        if (rem == 0 || b->aligned) return b->slot_size - rem;
-    } else if (b->kind == CA_BLOCK_LARGE && boff == 0) {
-        return (size_t)b->span << ca_cfg.block_shift;
-    }
-invalid:
-    ca_report_invalid(call, p);
-    return 0;
+    return o.usable;
 }

@@ -17,23 +17,29 @@ static size_t ca_page_round(size_t n)
     return (n + ps - 1) & ~(ps - 1);
 }
 
+/* Every chunk the mapping covers points at its header, so a pointer
+ * anywhere inside is recognised (an interior pointer, not a foreign one). */
 static void ca_huge_register(ca_huge_t *h)
 {
-    ca_hdr_t *tagged = (ca_hdr_t *)((uintptr_t)&h->hdr | 1); /* see ca_registry_raw */
-    ca_registry_set((uintptr_t)h, tagged);
-    uintptr_t first = (uintptr_t)h >> ca_cfg.seg_shift;
-    uintptr_t user = (uintptr_t)h->user >> ca_cfg.seg_shift;
-    h->extra_chunk = 0;
-    if (user != first) {
-        ca_registry_set((uintptr_t)h->user, tagged);
-        h->extra_chunk = user;
-    }
+    ca_hdr_t *tagged = (ca_hdr_t *)((uintptr_t)&h->hdr | CA_REG_HUGE);
+    for (size_t off = 0; off < h->map_size; off += ca_cfg.seg_size)
+        ca_registry_set((uintptr_t)h + off, tagged);
 }
 
+/* Before the mapping goes: its chunks remember the user pointer (at least
+ * 64-aligned, so the tag bits are free) to recognise a second free. */
 static void ca_huge_unregister(ca_huge_t *h)
 {
-    ca_registry_clear((uintptr_t)h);
-    if (h->extra_chunk) ca_registry_clear(h->extra_chunk << ca_cfg.seg_shift);
+    for (size_t off = 0; off < h->map_size; off += ca_cfg.seg_size)
+        ca_registry_forget((uintptr_t)h + off, (uintptr_t)h->user);
+}
+
+/* Did every chunk get its entry? (A registry leaf may fail to map.) */
+static int ca_huge_registered(ca_huge_t *h)
+{
+    for (size_t off = 0; off < h->map_size; off += ca_cfg.seg_size)
+        if (ca_registry_lookup((char *)h + off) != &h->hdr) return 0;
+    return 1;
 }
 
 void *ca_huge_alloc(size_t n, size_t align, ca_arena_t *a)
@@ -51,7 +57,7 @@ void *ca_huge_alloc(size_t n, size_t align, ca_arena_t *a)
     h->map_size = map_size;
     h->user = (char *)h + hdr;
     ca_huge_register(h);
-    if (ca_registry_lookup(h->user) != &h->hdr) { /* the registry had no memory */
+    if (!ca_huge_registered(h)) { /* the registry had no memory */
         ca_huge_unregister(h);
         ca_os_unmap(h, map_size);
         return NULL;
@@ -80,22 +86,40 @@ void *ca_huge_realloc(ca_huge_t *h, size_t n, ca_arena_t *a)
 {
     size_t hdr = (size_t)((char *)h->user - (char *)h);
     size_t new_size = ca_page_round(hdr + n);
-    if (new_size < h->map_size) {
-        ca_os_unmap((char *)h + new_size, h->map_size - new_size);
-    } else if (new_size > h->map_size && ca_os_resize_in_place(h, h->map_size, new_size) != 0) {
+    size_t old_size = h->map_size;
+    if (new_size == old_size) {
+        /* nothing to move */
+    } else if (new_size < old_size) {
         ca_huge_unregister(h);
-        ca_huge_t *moved = ca_os_remap_aligned(h, h->map_size, new_size, ca_cfg.seg_size);
-        if (moved == NULL) {
+        ca_os_unmap((char *)h + new_size, old_size - new_size);
+        h->map_size = new_size;
+        ca_huge_register(h);
+    } else if (ca_os_resize_in_place(h, old_size, new_size) == 0) {
+        h->map_size = new_size;
+        ca_huge_register(h);
+        if (!ca_huge_registered(h)) { /* no registry memory: back to the old size */
+            ca_huge_unregister(h);
+            ca_os_unmap((char *)h + old_size, new_size - old_size);
+            h->map_size = old_size;
             ca_huge_register(h);
             return NULL;
         }
+    } else {
+        ca_huge_t *moved = ca_os_remap_aligned(h, old_size, new_size, ca_cfg.seg_size);
+        if (moved == NULL) return NULL;
+        /* The old range is gone: its chunks remember the old pointer. */
+        for (size_t off = 0; off < old_size; off += ca_cfg.seg_size)
+            ca_registry_forget((uintptr_t)h + off, (uintptr_t)h + hdr);
         h = moved;
         h->user = (char *)h + hdr;
+        h->map_size = new_size;
         ca_huge_register(h);
         if (ca_cfg.numa_bind) ca_os_bind(h, new_size, h->hdr.node);
+        if (!ca_huge_registered(h)) /* moved already: it must be handed back */
+            ca_message("no memory for the registry: a huge object will be reported as not ours",
+                       NULL);
     }
-    int64_t delta = (int64_t)new_size - (int64_t)h->map_size;
-    h->map_size = new_size;
+    int64_t delta = (int64_t)new_size - (int64_t)old_size;
     h->fresh = 0;
     a->stats.in_use += delta;
     if (a->stats.in_use > a->stats.peak) a->stats.peak = a->stats.in_use;

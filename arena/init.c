@@ -26,6 +26,7 @@ ca_config_t ca_cfg = {
     .numa_bind = 1,
     .stats_signal = 10, /* SIGUSR1 */
     .stats_fd = 2,
+    .abort_on_error = 1,
 };
 
 uint32_t ca_class_size[CA_MAX_CLASSES];
@@ -144,4 +145,5 @@ __attribute__((destructor)) static void ca_destructor(void)
 {
     int fd = ca_stats_fd();
     if (ca_cfg.stats_at_exit && fd >= 0) ca_stats_dump(fd, ca_cfg.stats_json);
+    ca_report_bad_summary();
 }

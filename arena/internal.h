@@ -59,7 +59,7 @@ typedef struct ca_config_s {
     int stats_json;        /* 1: JSON dumps */
     int stats_at_exit;     /* 1: dump at exit */
     int verbose;           /* 1: print options at start */
-    int abort_on_error;    /* 1: abort on a pointer that is not ours */
+    int abort_on_error;    /* 1: abort on a bad pointer; 0: report it, leave it alone */
     uintptr_t secret;      /* random, for free-slot cookies */
 } ca_config_t;
 
@@ -119,14 +119,19 @@ extern ca_node_t ca_nodes[CA_MAX_NODES];
 
 /* ---- registry.c ---- */
 void ca_registry_set(uintptr_t addr, ca_hdr_t *hdr);
-void ca_registry_clear(uintptr_t addr);
+/* The chunk of `addr` was ours and is unmapped now: remember `what` (the
+ * segment's address, or a huge object's user pointer) so that a late second
+ * free is told from a foreign pointer; a new mapping there overwrites it. */
+void ca_registry_forget(uintptr_t addr, uintptr_t what);
+#define CA_REG_HUGE      1u /* entry tag: a huge header */
+#define CA_REG_GONE      2u /* entry tag: unmapped, see ca_registry_forget */
 #define CA_REG_LEAF_BITS 14u
 #define CA_REG_TOP_SIZE  (1u << 15)
 extern _Atomic(ca_hdr_t **) ca_registry_top[CA_REG_TOP_SIZE];
 
-/* The registry entry for `p`'s chunk: a header pointer, with bit 0 set for a
- * huge mapping (so the free fast path tells a segment without loading its
- * header), or 0. */
+/* The registry entry for `p`'s chunk: a header pointer, tagged CA_REG_HUGE
+ * for a huge mapping (so the free fast path tells a segment without loading
+ * its header), an unmapped chunk tagged CA_REG_GONE, or 0. */
 static inline uintptr_t ca_registry_raw(const void *p)
 {
     uintptr_t chunk = (uintptr_t)p >> ca_cfg.seg_shift;
@@ -153,7 +158,8 @@ static inline int ca_registry_has_segment(const void *p, uintptr_t s)
 
 static inline ca_hdr_t *ca_registry_lookup(const void *p)
 {
-    return (ca_hdr_t *)(ca_registry_raw(p) & ~(uintptr_t)1);
+    uintptr_t raw = ca_registry_raw(p);
+    return raw & CA_REG_GONE ? NULL : (ca_hdr_t *)(raw & ~(uintptr_t)CA_REG_HUGE);
 }
 
 /* ---- segment.c: segments, spans and the per-node block cache ---- */
@@ -214,8 +220,12 @@ void ca_free_remote(ca_block_t *b, void *p);
 void ca_bin_unlink(ca_arena_t *a, ca_block_t *b);
 void ca_bin_push(ca_arena_t *a, ca_block_t *b);
 void ca_block_event(ca_arena_t *a, ca_block_t *b);
-void ca_report_invalid(const char *call, const void *p);
-_Noreturn void ca_report_double_free(const char *call, const void *p);
+/* What is wrong with a pointer given to free, realloc or malloc_usable_size. */
+enum ca_bad_pointer { CA_BAD_NOT_OURS, CA_BAD_INTERIOR, CA_BAD_FREED, CA_BAD_NEVER };
+/* Report it: one line, then abort unless CONCORD_ARENA_ABORT_ON_ERROR=0. */
+void ca_report_bad(const char *call, const void *p, enum ca_bad_pointer why);
+/* At exit: how many bad pointers went unreported past the rate limit. */
+void ca_report_bad_summary(void);
 size_t ca_usable_size_of(const void *p, const char *call);
 
 /* ---- huge.c ---- */
@@ -251,6 +261,20 @@ static inline uint32_t ca_size_class(size_t n)
 static inline uintptr_t ca_cookie(const void *p)
 {
     return (uintptr_t)p ^ ca_cfg.secret;
+}
+
+/* States a slot's word 1 encodes (xor its cookie) while it is not handed out
+ * as itself; malloc clears the word. Anything else is a live object's data. */
+#define CA_SLOT_FREE    0u /* on a free list */
+#define CA_SLOT_FRESH   1u /* carved, never handed out */
+#define CA_SLOT_ALIGNED 2u /* | rem: holds an aligned object starting rem bytes in */
+#define CA_SLOT_STATES  ((uintptr_t)1 << 20) /* every state is below this */
+
+/* The state word 1 of slot `s` encodes, or >= CA_SLOT_STATES for a live
+ * object (data that matches a state by chance is told apart by the slow path). */
+static inline uintptr_t ca_slot_state(const void *s)
+{
+    return (uintptr_t)((void *const *)s)[1] ^ ca_cookie(s);
 }
 
 /* Counters of the fast paths; compiled out with CA_STATS=0. */
@@ -302,7 +326,7 @@ static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
 {
     void **q = (void **)p;
     q[0] = b->free;
-    q[1] = (void *)ca_cookie(p);
+    q[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FREE);
     b->free = q;
     CA_STAT_FREE(a, b->size_class, b->slot_size);
     uint32_t used = b->used - 1;
@@ -325,10 +349,14 @@ static inline void ca_free_inline(void *p)
     uintptr_t off = (uintptr_t)p - (uintptr_t)s;
     ca_block_t *b = &s->blocks[off >> ca_cfg.block_shift];
     uint64_t boff = off & (ca_cfg.block_size - 1);
-    /* Not a slot start of a small block (other kinds have limit 0), or looks
-     * freed already: the slow path sorts it out. */
-    if (ca_unlikely(boff * b->divmagic > b->divmagic - 1 || boff >= b->limit ||
-                    (uintptr_t)((void **)p)[1] == ca_cookie(p))) {
+    /* Not a slot start of a small block that was carved (other kinds have
+     * limit 0), or a slot that is not handed out as itself (free, never
+     * handed out, holding an aligned object): the slow path sorts it out.
+     * limit grows while the owner carves: relaxed, as a pointer handed out
+     * was carved before the program passed it here. */
+    if (ca_unlikely(boff * b->divmagic > b->divmagic - 1 ||
+                    boff >= __atomic_load_n(&b->limit, __ATOMIC_RELAXED) ||
+                    ca_slot_state(p) < CA_SLOT_STATES)) {
         ca_free_slow(p);
         return;
     }

@@ -203,8 +203,8 @@ static const ca_option_t ca_options[] = {
     {"CONCORD_ARENA_STATS_AT_EXIT", "0", "0 or 1", "dump the statistics at exit", ca_apply_at_exit},
     {"CONCORD_ARENA_VERBOSE", "0", "0 or 1", "print the options in force at start",
      ca_apply_verbose},
-    {"CONCORD_ARENA_ABORT_ON_ERROR", "0", "0 or 1",
-     "abort on a pointer this allocator does not own", ca_apply_abort},
+    {"CONCORD_ARENA_ABORT_ON_ERROR", "1", "0 or 1",
+     "abort on a bad pointer (0: leave it alone and report it)", ca_apply_abort},
 };
 
 #define CA_NOPTIONS (sizeof(ca_options) / sizeof(ca_options[0]))

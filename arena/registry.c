@@ -2,7 +2,8 @@
  * The registry: which segment-sized chunks of the address space hold one of
  * our headers. Two levels (a static top table, leaves mapped on first use), so
  * a lookup is two dependent loads and never takes a lock. Entries are written
- * when a segment or huge mapping is made and cleared before it is unmapped.
+ * when a segment or huge mapping is made; before it is unmapped an entry is
+ * marked gone (keeping what was there), so a late second free is recognised.
  */
 #include "internal.h"
 #include "os.h"
@@ -33,10 +34,11 @@ void ca_registry_set(uintptr_t addr, ca_hdr_t *hdr)
         __atomic_store_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)], hdr, __ATOMIC_RELEASE);
 }
 
-void ca_registry_clear(uintptr_t addr)
+void ca_registry_forget(uintptr_t addr, uintptr_t what)
 {
     uintptr_t chunk = addr >> ca_cfg.seg_shift;
     ca_hdr_t **leaf = ca_registry_leaf(chunk, 0);
     if (leaf != NULL)
-        __atomic_store_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)], NULL, __ATOMIC_RELEASE);
+        __atomic_store_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)],
+                         (ca_hdr_t *)(what | CA_REG_GONE), __ATOMIC_RELEASE);
 }

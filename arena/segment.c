@@ -121,7 +121,7 @@ static void ca_segment_unmap(ca_node_t *nd, ca_segment_t *s)
     for (uint32_t i = 1; i < CA_SEG_BLOCKS; i++)
         if (s->blocks[i].dirty) ca_cache_unlink(nd, &s->blocks[i]);
     ca_seg_unlink(s->listed ? &nd->avail : &nd->full, s);
-    ca_registry_clear((uintptr_t)s);
+    ca_registry_forget((uintptr_t)s, (uintptr_t)s);
     nd->nsegments--;
     nd->segments_unmapped++;
     ca_os_unmap(s, s->size);
@@ -216,16 +216,14 @@ void ca_node_give(ca_block_t *b, uint32_t n)
     uint32_t now = ca_now_ms();
     for (uint32_t i = 0; i < n; i++) {
         ca_block_t *x = b + i;
+        if (x->kind != CA_BLOCK_ARENA) x->was = x->kind; /* kept blocks already say */
         x->kind = CA_BLOCK_FREE;
         x->owner = NULL;
-        x->slot_size = 0;
         x->divmagic = 0;
-        x->limit = 0;
-        x->span = 0;
+        __atomic_store_n(&x->limit, 0, __ATOMIC_RELAXED);
         x->free = NULL;
         x->used = 0;
         x->full = 0;
-        x->aligned = 0;
         x->stamp = now;
     }
     ca_block_t *purge[CA_PURGE_BATCH];

@@ -8,8 +8,11 @@
  *   block    `block_size` bytes of a segment. Either free (in a node's cache or
  *            decommitted), small (carved into equal slots of one size class and
  *            owned by one arena), or part of a large span.
- *   slot     one object of a small block. A free slot holds the next pointer in
- *            word 0 and a cookie (its address ^ a secret) in word 1.
+ *   slot     one object of a small block. Word 1 of a slot that is not handed
+ *            out as itself holds its cookie (address ^ secret) xor a state:
+ *            0 free (word 0 is the next pointer), 1 carved but never handed
+ *            out, rem|2 holds an aligned object that starts rem bytes in.
+ *            malloc clears it. See ca_slot_state.
  *   arena    per thread: one bin (list of blocks with room) per size class, a
  *            few empty blocks, counters. Parked at thread exit, adopted whole.
  *   huge     a request bigger than a large span: a mapping of its own with a
@@ -66,13 +69,12 @@ typedef struct __attribute__((aligned(64))) ca_block_s {
     uint32_t slot_size;       /* bytes per slot (small), 0 otherwise */
     uint64_t divmagic;        /* UINT64_MAX / slot_size + 1: divisibility test */
     struct ca_arena_s *owner; /* owning arena of a small block, else NULL */
-    uint32_t limit;           /* bytes: capacity * slot_size */
+    uint32_t limit;           /* bytes: slots carved so far * slot_size; 0 unless small */
     uint32_t capacity;        /* slots in the block */
     uint32_t bump;            /* slots carved into the free list so far */
     uint8_t kind;             /* enum ca_block_kind */
     uint8_t size_class;       /* small: class index */
     uint8_t full;             /* small: 1 while out of its bin's list */
-    uint8_t aligned;          /* small: aligned interior pointers were handed out */
     struct ca_block_s *next;  /* bin list, arena cache or node cache */
     struct ca_block_s *prev;  /* bin list or node cache */
     /* second cache line */
@@ -82,6 +84,8 @@ typedef struct __attribute__((aligned(64))) ca_block_s {
     uint32_t stamp;                 /* free: milliseconds clock when it entered the node cache */
     uint32_t span;                  /* large: blocks in the span; cont: blocks back to head */
     uint8_t dirty;                  /* free: pages may be resident (in the node cache) */
+    uint8_t was;                    /* free or kept: the kind it had when last in use, so a
+                                       late second free is told from a foreign pointer */
 } ca_block_t;
 _Static_assert(offsetof(ca_block_t, remote) == 64, "fast-path fields fill one cache line");
 
@@ -102,9 +106,8 @@ typedef struct ca_huge_s {
     ca_hdr_t hdr;
     uint32_t fresh; /* 1 while the pages are known to be zero */
     uint32_t pad_;
-    size_t map_size;       /* bytes mapped, header included */
-    void *user;            /* the pointer handed out */
-    uintptr_t extra_chunk; /* second registered chunk index, or 0 */
+    size_t map_size; /* bytes mapped, header included */
+    void *user;      /* the pointer handed out */
 } ca_huge_t;
 
 /* Per-arena counters. The fast paths write these plainly; dumps sum them. */

@@ -134,8 +134,8 @@ static void test_booleans(void **state)
     assert_non_null(strstr(out, "=== concordarena statistics")); /* dumped at exit */
     expect_good("CONCORD_ARENA_STATS_AT_EXIT=no", "CONCORD_ARENA_STATS_AT_EXIT=0");
     assert_null(strstr(out, "=== concordarena statistics"));
-    expect_good("CONCORD_ARENA_ABORT_ON_ERROR=true", "CONCORD_ARENA_ABORT_ON_ERROR=1");
-    expect_bad("CONCORD_ARENA_ABORT_ON_ERROR=2", "0 or 1", "CONCORD_ARENA_ABORT_ON_ERROR=0");
+    expect_good("CONCORD_ARENA_ABORT_ON_ERROR=false", "CONCORD_ARENA_ABORT_ON_ERROR=0");
+    expect_bad("CONCORD_ARENA_ABORT_ON_ERROR=2", "0 or 1", "CONCORD_ARENA_ABORT_ON_ERROR=1");
     expect_bad("CONCORD_ARENA_STATS_AT_EXIT=maybe", "0 or 1", "CONCORD_ARENA_STATS_AT_EXIT=0");
     /* VERBOSE itself: off prints nothing */
     char *argv[] = {(char *)tu_self(), "noop", NULL};
