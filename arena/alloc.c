@@ -210,6 +210,12 @@ ca_noinline void *ca_malloc_slow(size_t n)
         errno = ENOMEM;
         return NULL;
     }
+    if (ca_unlikely(atomic_load_explicit(&ca_purge_due, memory_order_relaxed) != 0)) {
+        if (ca_cfg.background_purge)
+            ca_purger_start(); /* no lock held here: it may allocate */
+        else
+            ca_purge_tick();
+    }
     ca_arena_t *a = ca_arena_enter();
     void *p = ca_alloc_in(a, n);
     ca_arena_leave(a);
@@ -366,12 +372,19 @@ size_t ca_malloc_usable_size(const void *p)
     return ca_usable_size_of(p, "malloc_usable_size");
 }
 
+/* malloc_trim: everything free in this thread's arena and in every parked
+ * arena goes back to the nodes, then the nodes give every cached block and
+ * empty segment back to the OS. Other live threads' arenas are theirs alone
+ * (no lock guards them): their empty blocks beyond the bins' current ones are
+ * already in the node caches. */
 void ca_trim(void)
 {
+    ca_ensure_init();
     ca_arena_t *a = ca_tls_arena;
     if (a != &ca_arena_empty && a != &ca_arena_exited) {
         ca_arena_collect(a);
-        ca_arena_trim_cache(a);
+        ca_arena_release_empty(a);
     }
+    ca_arenas_reclaim(1);
     ca_node_trim();
 }

@@ -94,12 +94,39 @@ static ca_arena_t *ca_arena_new_locked(void)
     return a;
 }
 
+static void ca_park_locked(ca_arena_t *a);
+
+/* Arenas whose thread is gone although it never parked them: a thread whose
+ * first call came in the last round of pthread key destructors set our key
+ * too late to be called. The kernel knows the thread has exited (its tid is
+ * no longer in the process), so nothing can touch the arena any more: it is
+ * parked here and adopted like any other. Looked for once per
+ * CA_DEAD_SCAN_EVERY new arenas, so such threads cost a bounded number of
+ * arenas, not one each. Under ca_arenas_mutex. */
+#define CA_DEAD_SCAN_EVERY 16u
+static uint32_t ca_dead_scan_at; /* ca_arena_count at the last scan */
+
+static void ca_arenas_reap_dead_locked(void)
+{
+    if (ca_arena_count - ca_dead_scan_at < CA_DEAD_SCAN_EVERY) return;
+    ca_dead_scan_at = ca_arena_count;
+    for (ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
+        if (atomic_load_explicit(&a->state, memory_order_relaxed) != CA_ARENA_ACTIVE) continue;
+        if (a == ca_tls_arena || ca_os_thread_alive(a->tid)) continue;
+        ca_arena_collect(a);
+        ca_arena_release_empty(a);
+        ca_park_locked(a);
+    }
+}
+
 ca_arena_t *ca_arena_thread_init(void)
 {
     ca_ensure_init();
     if (ca_tls_arena != &ca_arena_empty) return ca_tls_arena;
     unsigned home = ca_numa_home_node();
+    int tid = ca_os_thread_id();
     pthread_mutex_lock(&ca_arenas_mutex);
+    if (ca_parked == NULL) ca_arenas_reap_dead_locked();
     ca_arena_t *a = ca_parked;
     if (a != NULL)
         __atomic_store_n(&ca_parked, a->next_parked, __ATOMIC_RELAXED);
@@ -108,6 +135,7 @@ ca_arena_t *ca_arena_thread_init(void)
     if (a != NULL) {
         a->next_parked = NULL;
         a->node = home;
+        a->tid = tid;
         atomic_store_explicit(&a->state, CA_ARENA_ACTIVE, memory_order_relaxed);
     }
     pthread_mutex_unlock(&ca_arenas_mutex);
@@ -129,7 +157,7 @@ static void ca_arena_thread_exit(void *arg)
     ca_arena_t *a = arg;
     int saved = errno;
     ca_arena_collect(a);
-    ca_arena_trim_cache(a);
+    ca_arena_release_empty(a);
     ca_tls_arena = &ca_arena_exited;
     pthread_mutex_lock(&ca_arenas_mutex);
     ca_park_locked(a);
@@ -139,7 +167,10 @@ static void ca_arena_thread_exit(void *arg)
 
 void ca_arenas_after_fork_child(void)
 {
-    /* Only the forking thread lives on: every other active arena is parked. */
+    /* Only the forking thread lives on, with a tid of its own: every other
+     * active arena is parked. */
+    if (ca_tls_arena != &ca_arena_empty && ca_tls_arena != &ca_arena_exited)
+        ca_tls_arena->tid = ca_os_thread_id();
     for (ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
         if (a != ca_tls_arena &&
             atomic_load_explicit(&a->state, memory_order_relaxed) == CA_ARENA_ACTIVE)
@@ -198,17 +229,23 @@ static void ca_block_setup(ca_arena_t *a, ca_block_t *b, uint32_t cls)
     b->owner = a;
 }
 
-/* Bring in the remote frees that parked arenas received, so that objects of
- * exited threads freed by others become reusable blocks even if no new
- * thread ever adopts those arenas. Skipped when another thread holds the
- * arenas lock. */
-static void ca_arenas_reclaim(void)
+/* Bring in the remote frees that parked arenas received, and give the blocks
+ * they emptied to the node caches, so that objects of exited threads freed by
+ * others become reusable (and purgeable) even if no new thread ever adopts
+ * those arenas. Only arenas that received frees are visited. Runs every 32nd
+ * block an arena takes and from the purge tick; skipped when another thread
+ * holds the arenas lock, unless `wait`. */
+void ca_arenas_reclaim(int wait)
 {
     if (__atomic_load_n(&ca_parked, __ATOMIC_RELAXED) == NULL) return;
-    if (pthread_mutex_trylock(&ca_arenas_mutex) != 0) return;
+    if (wait)
+        pthread_mutex_lock(&ca_arenas_mutex);
+    else if (pthread_mutex_trylock(&ca_arenas_mutex) != 0)
+        return;
     for (ca_arena_t *p = ca_parked; p != NULL; p = p->next_parked) {
+        if (!wait && atomic_load_explicit(&p->queued, memory_order_relaxed) == NULL) continue;
         ca_arena_collect(p);
-        ca_arena_trim_cache(p);
+        ca_arena_release_empty(p);
     }
     pthread_mutex_unlock(&ca_arenas_mutex);
 }
@@ -216,7 +253,7 @@ static void ca_arenas_reclaim(void)
 ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 {
     ca_block_t *b = a->cache;
-    if (b == NULL && (++a->reclaim_tick & 31) == 0) ca_arenas_reclaim();
+    if (b == NULL && (++a->reclaim_tick & 31) == 0) ca_arenas_reclaim(0);
     if (b != NULL) {
         a->cache = b->next;
         a->ncache--;
@@ -236,6 +273,7 @@ ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 
 void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
 {
+    ca_purge_tick(); /* a free's slow path: idle cached blocks may be due */
     /* slot_size and bump stay: a late second free of one of its slots is
      * still recognised while the block is unused. */
     b->owner = NULL;
@@ -267,4 +305,24 @@ void ca_arena_trim_cache(ca_arena_t *a)
         a->nspans--;
         ca_node_give(b, b->span);
     }
+}
+
+/* Every block of `a` that holds no object goes back to its node, with the
+ * arena's own caches: at thread exit, when a parked arena is reclaimed, and
+ * on malloc_trim. Only for the owner, or under ca_arenas_mutex for a parked
+ * arena. */
+void ca_arena_release_empty(ca_arena_t *a)
+{
+    for (unsigned c = 1; c < CA_MAX_CLASSES; c++) {
+        ca_block_t *b = a->bins[c].current;
+        while (b != &ca_block_empty && b != NULL) {
+            ca_block_t *next = b->next;
+            if (b->used == 0) {
+                ca_bin_unlink(a, b);
+                ca_node_give(b, 1); /* straight to the node, not the arena's cache */
+            }
+            b = next;
+        }
+    }
+    ca_arena_trim_cache(a);
 }

@@ -31,28 +31,32 @@ uint64_t ca_invalid_pointer_count(void);
 
 /* Statistics, summed over every arena (see stats.c for the fields). */
 typedef struct ca_totals_s {
-    uint64_t allocs;            /* allocations */
-    uint64_t frees;             /* frees */
-    uint64_t remote_frees;      /* frees by a thread other than the owner's */
-    uint64_t req_bytes;         /* bytes requested, cumulative */
-    uint64_t slot_bytes;        /* bytes handed out, cumulative */
-    int64_t in_use;             /* bytes handed out now */
-    int64_t peak;               /* bytes: sum of each arena's peak */
-    uint64_t size_buckets[16];  /* allocations by size: <=16, <=32, ... <=256K, more */
-    uint64_t align_buckets[8];  /* aligned requests: <=32, <=64, ... <=2K, more */
-    uint64_t blocks_fresh;      /* blocks taken never used before */
-    uint64_t blocks_reused;     /* blocks taken from a cache */
-    uint64_t segments_mapped;   /* segments mapped in all */
-    uint64_t segments_unmapped; /* segments given back */
-    uint64_t blocks_cached;     /* blocks in node caches now */
-    uint64_t mapped_bytes;      /* bytes in segments mapped now */
-    uint64_t huge_maps;         /* huge mappings made */
-    uint32_t arenas;            /* arenas made */
-    uint32_t block_size;        /* bytes per block */
+    uint64_t allocs;             /* allocations */
+    uint64_t frees;              /* frees */
+    uint64_t remote_frees;       /* frees by a thread other than the owner's */
+    uint64_t req_bytes;          /* bytes requested, cumulative */
+    uint64_t slot_bytes;         /* bytes handed out, cumulative */
+    int64_t in_use;              /* bytes handed out now */
+    int64_t peak;                /* bytes: sum of each arena's peak */
+    uint64_t size_buckets[16];   /* allocations by size: <=16, <=32, ... <=256K, more */
+    uint64_t align_buckets[8];   /* aligned requests: <=32, <=64, ... <=2K, more */
+    uint64_t blocks_fresh;       /* blocks taken never used before */
+    uint64_t blocks_reused;      /* blocks taken from a cache */
+    uint64_t segments_mapped;    /* segments mapped in all */
+    uint64_t segments_unmapped;  /* segments given back */
+    uint64_t blocks_cached;      /* blocks in node caches now */
+    uint64_t mapped_bytes;       /* bytes in segments mapped now */
+    uint64_t blocks_decommitted; /* blocks whose pages went back to the OS, in all */
+    uint64_t huge_maps;          /* huge mappings made */
+    uint32_t arenas;             /* arenas made */
+    uint32_t block_size;         /* bytes per block */
 } ca_totals_t;
 void ca_stats_totals(ca_totals_t *t);
 /* Write the statistics to `fd` as text or JSON; async-signal-safe. */
 void ca_stats_print(int fd, int json);
+/* Dumps skipped because another was being written (by this thread, when a
+ * signal or exit() interrupted it, or by another thread for a signal dump). */
+uint64_t ca_stats_dumps_skipped(void);
 /* Zero every counter (the caller makes sure no other thread allocates). */
 void ca_stats_reset(void);
 /* Home NUMA node of the calling thread's arena, or -1 before its first call. */

@@ -271,6 +271,7 @@ ca_noinline void ca_free_slow(void *p)
 {
     if (p == NULL) return;
     int saved = errno;
+    ca_purge_tick();
     ca_free_any(p, "free");
     errno = saved;
 }

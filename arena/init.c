@@ -74,6 +74,7 @@ static void ca_fork_parent(void)
 
 static void ca_fork_child(void)
 {
+    ca_purger_after_fork_child();
     ca_arenas_after_fork_child();
     ca_stats_after_fork_child();
     ca_nodes_unlock_all();

@@ -59,6 +59,7 @@ typedef struct ca_config_s {
     int stats_json;        /* 1: JSON dumps */
     int stats_at_exit;     /* 1: dump at exit */
     int verbose;           /* 1: print options at start */
+    int background_purge;  /* 1: a thread purges idle cached blocks */
     int abort_on_error;    /* 1: abort on a bad pointer; 0: report it, leave it alone */
     uintptr_t secret;      /* random, for free-slot cookies */
 } ca_config_t;
@@ -173,6 +174,14 @@ void ca_span_mark(ca_block_t *b, uint32_t n, uint8_t kind);
 /* Return every cached block's pages and every empty segment. */
 void ca_node_trim(void);
 void ca_nodes_lock_all(void);
+/* Purge cached blocks that waited out the delay, if any are due; cheap when
+ * none are (one load). Call with no lock of ours held. */
+void ca_purge_tick(void);
+extern _Atomic uint32_t ca_purge_due;
+
+/* ---- purger.c ---- */
+void ca_purger_start(void);
+void ca_purger_after_fork_child(void);
 void ca_nodes_unlock_all(void);
 
 static inline ca_segment_t *ca_block_segment(const ca_block_t *b)
@@ -201,6 +210,8 @@ void ca_arena_collect(ca_arena_t *a);
 ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls);
 void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b);
 void ca_arena_trim_cache(ca_arena_t *a);
+void ca_arena_release_empty(ca_arena_t *a);
+void ca_arenas_reclaim(int wait);
 ca_arena_t *ca_arena_list(void);
 void ca_fallback_lock(void);
 void ca_fallback_unlock(void);

@@ -182,6 +182,11 @@ static int ca_apply_verbose(const char *v)
     return ca_parse_bool(v, &ca_cfg.verbose);
 }
 
+static int ca_apply_background_purge(const char *v)
+{
+    return ca_parse_bool(v, &ca_cfg.background_purge);
+}
+
 static int ca_apply_abort(const char *v)
 {
     return ca_parse_bool(v, &ca_cfg.abort_on_error);
@@ -205,6 +210,9 @@ static const ca_option_t ca_options[] = {
      ca_apply_verbose},
     {"CONCORD_ARENA_ABORT_ON_ERROR", "1", "0 or 1",
      "abort on a bad pointer (0: leave it alone and report it)", ca_apply_abort},
+    {"CONCORD_ARENA_BACKGROUND_PURGE", "0", "0 or 1",
+     "a thread gives idle cached blocks back even when the program is idle",
+     ca_apply_background_purge},
 };
 
 #define CA_NOPTIONS (sizeof(ca_options) / sizeof(ca_options[0]))
@@ -274,6 +282,9 @@ static void ca_option_value(ca_buf_t *b, size_t i)
         break;
     case 8:
         ca_buf_u64(b, (uint64_t)ca_cfg.abort_on_error);
+        break;
+    case 9:
+        ca_buf_u64(b, (uint64_t)ca_cfg.background_purge);
         break;
     default:
         break;

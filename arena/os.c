@@ -5,7 +5,10 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <linux/futex.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #if CA_HAVE_NUMAIF
@@ -127,4 +130,38 @@ int ca_os_page_node(void *p)
     int node = -1;
     if (get_mempolicy(&node, NULL, 0, p, MPOL_F_NODE | MPOL_F_ADDR) != 0) return -1;
     return node;
+}
+
+int ca_os_thread_id(void)
+{
+    return (int)syscall(SYS_gettid);
+}
+
+int ca_os_thread_alive(int tid)
+{
+    if (tid <= 0) return 1;
+    return syscall(SYS_tgkill, getpid(), tid, 0) == 0 || errno != ESRCH;
+}
+
+_Atomic uint32_t ca_os_clock_skew_ms = 0;
+
+uint32_t ca_os_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u) +
+           atomic_load_explicit(&ca_os_clock_skew_ms, memory_order_relaxed);
+}
+
+void ca_os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
+    int saved = errno;
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, ms ? &ts : NULL, NULL, 0);
+    errno = saved;
+}
+
+void ca_os_wake(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
 }

@@ -6,6 +6,7 @@
 #ifndef CA_OS_H
 #define CA_OS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,24 @@ int ca_os_current_cpu(void);
 
 /* Node the page at `p` lives on (get_mempolicy MPOL_F_NODE|MPOL_F_ADDR), or -1. */
 int ca_os_page_node(void *p);
+
+/* Kernel id of the calling thread (gettid). */
+int ca_os_thread_id(void);
+
+/* 0 when thread `tid` of this process has exited (tgkill says ESRCH); 1 when
+ * it may still run. */
+int ca_os_thread_alive(int tid);
+
+/* Milliseconds of a coarse monotonic clock, wrapping; plus ca_os_clock_skew_ms. */
+uint32_t ca_os_now_ms(void);
+
+/* Sleep while *word == expected, at most `ms` milliseconds (0: no limit);
+ * spurious wake-ups allowed. Wake every sleeper on `word`. */
+void ca_os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t ms);
+void ca_os_wake(_Atomic uint32_t *word);
+
+/* Test hook: added to every ca_os_now_ms reading, so tests move time on. */
+extern _Atomic uint32_t ca_os_clock_skew_ms;
 
 /* Test hook: when positive, that many more mappings succeed, then every
  * mapping fails until it is reset to 0. */

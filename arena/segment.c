@@ -17,13 +17,16 @@
 #include "os.h"
 
 #include <errno.h>
-#include <time.h>
 
 #define CA_PURGE_DELAY_MS 100u
 #define CA_PURGE_HARD     8u
 #define CA_PURGE_BATCH    64u
 
 ca_node_t ca_nodes[CA_MAX_NODES] = {[0 ... CA_MAX_NODES - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER}};
+
+/* ca_os_now_ms when blocks waiting in a cache past its bound may be purged;
+ * 0 while none wait. Written under a node lock or by the tick that clears it. */
+_Atomic uint32_t ca_purge_due;
 
 #define CA_ALL_BLOCKS_FREE (CA_SEG_BLOCKS - 1u)
 
@@ -43,13 +46,6 @@ static void ca_seg_push(ca_segment_t **list, ca_segment_t *s)
     s->next = *list;
     if (*list) (*list)->prev = s;
     *list = s;
-}
-
-static uint32_t ca_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
 static void ca_cache_unlink(ca_node_t *nd, ca_block_t *b)
@@ -207,13 +203,61 @@ static void ca_segment_release(ca_node_t *nd, ca_segment_t *s, size_t idx, uint3
     if (s->free_count == CA_ALL_BLOCKS_FREE && nd->nsegments > 1) ca_segment_unmap(nd, s);
 }
 
+/* Arm the purge tick for `when` (kept 0 for "none"), unless armed earlier. */
+static void ca_purge_arm(uint32_t when)
+{
+    if (when == 0) when = 1;
+    uint32_t due = atomic_load_explicit(&ca_purge_due, memory_order_relaxed);
+    while (due == 0 || (int32_t)(when - due) < 0) {
+        if (atomic_compare_exchange_weak(&ca_purge_due, &due, when)) {
+            if (due == 0 && ca_cfg.background_purge) ca_os_wake(&ca_purge_due);
+            return;
+        }
+    }
+}
+
+/* Called with the node locked; returns with it unlocked. The oldest blocks
+ * past the bound leave the cache once they have waited CA_PURGE_DELAY_MS (at
+ * once past CA_PURGE_HARD times the bound); they are marked taken while
+ * madvise runs outside the lock, so nobody gets them half-purged. Blocks that
+ * must still wait arm the purge tick. */
+static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
+{
+    ca_block_t *purge[CA_PURGE_BATCH];
+    for (;;) {
+        uint32_t npurge = 0;
+        uint64_t hard = (uint64_t)ca_cfg.cache_blocks * CA_PURGE_HARD;
+        while (npurge < CA_PURGE_BATCH && nd->cache_count > ca_cfg.cache_blocks) {
+            ca_block_t *old = nd->cache_tail;
+            if (nd->cache_count <= hard && now - old->stamp < CA_PURGE_DELAY_MS) {
+                ca_purge_arm(old->stamp + CA_PURGE_DELAY_MS);
+                break;
+            }
+            ca_segment_take(nd, ca_block_segment(old), (int)ca_block_index(old), 1);
+            purge[npurge++] = old;
+        }
+        pthread_mutex_unlock(&nd->lock);
+        if (npurge == 0) return;
+        for (uint32_t i = 0; i < npurge; i++)
+            ca_os_decommit(ca_block_start(purge[i]), ca_cfg.block_size);
+        pthread_mutex_lock(&nd->lock);
+        nd->blocks_decommitted += npurge;
+        for (uint32_t i = 0; i < npurge; i++)
+            ca_segment_release(nd, ca_block_segment(purge[i]), ca_block_index(purge[i]), 1);
+        if (npurge < CA_PURGE_BATCH) {
+            pthread_mutex_unlock(&nd->lock);
+            return;
+        }
+    }
+}
+
 void ca_node_give(ca_block_t *b, uint32_t n)
 {
     int saved = errno;
     ca_segment_t *s = ca_block_segment(b);
     ca_node_t *nd = &ca_nodes[s->hdr.node];
     size_t idx = ca_block_index(b);
-    uint32_t now = ca_now_ms();
+    uint32_t now = ca_os_now_ms();
     for (uint32_t i = 0; i < n; i++) {
         ca_block_t *x = b + i;
         if (x->kind != CA_BLOCK_ARENA) x->was = x->kind; /* kept blocks already say */
@@ -226,33 +270,32 @@ void ca_node_give(ca_block_t *b, uint32_t n)
         x->full = 0;
         x->stamp = now;
     }
-    ca_block_t *purge[CA_PURGE_BATCH];
-    uint32_t npurge = 0;
     pthread_mutex_lock(&nd->lock);
     for (uint32_t i = 0; i < n; i++)
         ca_cache_push(nd, b + i);
     ca_segment_release(nd, s, idx, n);
-    /* Oldest blocks past the bound leave the cache; they are marked taken
-     * while madvise runs outside the lock, so nobody gets them half-purged. */
-    uint64_t hard = (uint64_t)ca_cfg.cache_blocks * CA_PURGE_HARD;
-    while (npurge < CA_PURGE_BATCH && nd->cache_count > ca_cfg.cache_blocks) {
-        ca_block_t *old = nd->cache_tail;
-        if (nd->cache_count <= hard && now - old->stamp < CA_PURGE_DELAY_MS) break;
-        ca_segment_take(nd, ca_block_segment(old), (int)ca_block_index(old), 1);
-        purge[npurge++] = old;
+    ca_node_purge_locked(nd, now); /* unlocks */
+    errno = saved;
+}
+
+/* The purge tick: when blocks past a cache's bound have waited out the
+ * delay, any slow path (malloc's or free's) purges them, so a program that
+ * stops freeing still gives its idle cache back; the background purger, when
+ * on, does the same for a program that stops altogether. */
+void ca_purge_tick(void)
+{
+    uint32_t due = atomic_load_explicit(&ca_purge_due, memory_order_relaxed);
+    if (ca_likely(due == 0)) return;
+    uint32_t now = ca_os_now_ms();
+    if ((int32_t)(now - due) < 0) return;
+    if (!atomic_compare_exchange_strong(&ca_purge_due, &due, 0)) return; /* another thread's */
+    int saved = errno;
+    ca_arenas_reclaim(0);
+    for (unsigned n = 0; n < ca_numa_node_count(); n++) {
+        ca_node_t *nd = &ca_nodes[n];
+        pthread_mutex_lock(&nd->lock);
+        ca_node_purge_locked(nd, now); /* unlocks */
     }
-    pthread_mutex_unlock(&nd->lock);
-    if (npurge == 0) {
-        errno = saved;
-        return;
-    }
-    for (uint32_t i = 0; i < npurge; i++)
-        ca_os_decommit(ca_block_start(purge[i]), ca_cfg.block_size);
-    pthread_mutex_lock(&nd->lock);
-    nd->blocks_decommitted += npurge;
-    for (uint32_t i = 0; i < npurge; i++)
-        ca_segment_release(nd, ca_block_segment(purge[i]), ca_block_index(purge[i]), 1);
-    pthread_mutex_unlock(&nd->lock);
     errno = saved;
 }
 

@@ -7,6 +7,7 @@
  */
 #include "concord.h"
 #include "internal.h"
+#include "os.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@
     X(segments_unmapped, u, "segments returned to the OS")                                         \
     X(blocks_cached, u, "blocks in node caches now")                                               \
     X(mapped_bytes, u, "bytes in mapped segments now")                                             \
+    X(blocks_decommitted, u, "blocks given back to the OS (madvise)")                              \
     X(huge_maps, u, "huge mappings made")
 
 static const char *const ca_size_bucket_names[CA_SIZE_BUCKETS] = {
@@ -87,6 +89,7 @@ CA_SNAPSHOT static void ca_totals_add_node(ca_totals_t *t, const ca_node_t *nd)
     t->segments_mapped += nd->segments_mapped;
     t->segments_unmapped += nd->segments_unmapped;
     t->blocks_cached += nd->cache_count;
+    t->blocks_decommitted += nd->blocks_decommitted;
     t->mapped_bytes += (uint64_t)nd->nsegments * ca_cfg.seg_size;
 }
 
@@ -215,6 +218,8 @@ CA_SNAPSHOT static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const ui
     ca_buf_u64(b, t->arenas);
     ca_buf_str(b, ", nodes ");
     ca_buf_u64(b, ca_numa_node_count());
+    ca_buf_str(b, ", dumps skipped ");
+    ca_buf_u64(b, ca_stats_dumps_skipped());
     ca_buf_str(b, ") ===\ntotal\n");
     ca_print_fields_text(b, t, "  ");
     ca_buf_str(b, "  size distribution (allocations):\n");
@@ -296,6 +301,8 @@ CA_SNAPSHOT static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const ui
     ca_buf_u64(b, t->block_size);
     ca_buf_str(b, ",\"arena_count\":");
     ca_buf_u64(b, t->arenas);
+    ca_buf_str(b, ",\"dumps_skipped\":");
+    ca_buf_u64(b, ca_stats_dumps_skipped());
     ca_buf_str(b, ",\"size_bucket_names\":[");
     for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) {
         ca_buf_str(b, i ? ",\"" : "\"");
@@ -361,16 +368,21 @@ CA_SNAPSHOT static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const ui
     ca_buf_str(b, "]}\n");
 }
 
-static _Atomic int ca_dump_busy;
+/* The kernel id of the thread writing a dump into ca_dump_mem; 0 when none. */
+static _Atomic int ca_dump_owner;
 static char ca_dump_mem[1 << 16];
 static _Atomic uint64_t ca_dumps_skipped;
 
-/* Returns 0 when dumped, -1 when another dump was running. */
+/* Returns 0 when dumped; -1 when another thread's dump was running, -2 when
+ * this thread's own was (a signal handler or an exit() that interrupted it):
+ * both skipped and counted. */
 static int ca_stats_try_dump(int fd, int json)
 {
-    if (atomic_exchange_explicit(&ca_dump_busy, 1, memory_order_acquire)) {
+    int me = ca_os_thread_id(), owner = 0;
+    if (!atomic_compare_exchange_strong_explicit(&ca_dump_owner, &owner, me, memory_order_acquire,
+                                                 memory_order_relaxed)) {
         atomic_fetch_add_explicit(&ca_dumps_skipped, 1, memory_order_relaxed);
-        return -1;
+        return owner == me ? -2 : -1;
     }
     ca_totals_t t;
     uint64_t bytes[CA_SIZE_BUCKETS];
@@ -383,13 +395,15 @@ static int ca_stats_try_dump(int fd, int json)
     else
         ca_dump_text(&b, &t, bytes);
     ca_buf_flush(&b);
-    atomic_store_explicit(&ca_dump_busy, 0, memory_order_release);
+    atomic_store_explicit(&ca_dump_owner, 0, memory_order_release);
     return 0;
 }
 
+/* A dump asked for by the program (malloc_stats, at exit) waits for another
+ * thread's dump to finish, never for one this thread interrupted. */
 void ca_stats_dump(int fd, int json)
 {
-    while (ca_stats_try_dump(fd, json) != 0)
+    while (ca_stats_try_dump(fd, json) == -1)
         sched_yield();
 }
 
@@ -398,9 +412,14 @@ void ca_stats_print(int fd, int json)
     ca_stats_dump(fd, json);
 }
 
+uint64_t ca_stats_dumps_skipped(void)
+{
+    return atomic_load_explicit(&ca_dumps_skipped, memory_order_relaxed);
+}
+
 void ca_stats_after_fork_child(void)
 {
-    atomic_store(&ca_dump_busy, 0);
+    atomic_store(&ca_dump_owner, 0);
 }
 
 int ca_stats_fd(void)

@@ -145,6 +145,7 @@ typedef struct ca_arena_s {
     uint32_t node;                /* home NUMA node */
     uint32_t id;                  /* arena number, from 1 */
     uint32_t reclaim_tick;        /* blocks taken from the node: every 32nd reclaims */
+    int tid;                      /* kernel thread id of the thread it serves */
     _Atomic(uint32_t) state;      /* enum ca_arena_state */
     struct ca_arena_s *next_all;  /* every arena ever made; never unlinked */
     struct ca_arena_s *next_parked;
