@@ -210,12 +210,10 @@ ca_noinline void *ca_malloc_slow(size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    if (ca_unlikely(atomic_load_explicit(&ca_purge_due, memory_order_relaxed) != 0)) {
-        if (ca_cfg.background_purge)
-            ca_purger_start(); /* no lock held here: it may allocate */
-        else
-            ca_purge_tick();
-    }
+    if (ca_unlikely(ca_cfg.background_purge))
+        ca_purger_start(); /* once; no lock is held here, and it allocates */
+    else
+        ca_purge_tick();
     ca_arena_t *a = ca_arena_enter();
     void *p = ca_alloc_in(a, n);
     ca_arena_leave(a);

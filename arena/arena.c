@@ -100,22 +100,26 @@ static void ca_park_locked(ca_arena_t *a);
  * first call came in the last round of pthread key destructors set our key
  * too late to be called. The kernel knows the thread has exited (its tid is
  * no longer in the process), so nothing can touch the arena any more: it is
- * parked here and adopted like any other. Looked for once per
- * CA_DEAD_SCAN_EVERY new arenas, so such threads cost a bounded number of
- * arenas, not one each. Under ca_arenas_mutex. */
+ * parked here and adopted like any other. Looked for before a new arena is
+ * made, when the last look found some or CA_DEAD_SCAN_EVERY arenas were made
+ * since, so such threads cost a bounded number of arenas, not one each.
+ * Under ca_arenas_mutex. */
 #define CA_DEAD_SCAN_EVERY 16u
 static uint32_t ca_dead_scan_at; /* ca_arena_count at the last scan */
+static uint32_t ca_dead_found;   /* arenas the last scan parked: look again at once */
 
 static void ca_arenas_reap_dead_locked(void)
 {
-    if (ca_arena_count - ca_dead_scan_at < CA_DEAD_SCAN_EVERY) return;
+    if (ca_dead_found == 0 && ca_arena_count - ca_dead_scan_at < CA_DEAD_SCAN_EVERY) return;
     ca_dead_scan_at = ca_arena_count;
+    ca_dead_found = 0;
     for (ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
         if (atomic_load_explicit(&a->state, memory_order_relaxed) != CA_ARENA_ACTIVE) continue;
         if (a == ca_tls_arena || ca_os_thread_alive(a->tid)) continue;
         ca_arena_collect(a);
         ca_arena_release_empty(a);
         ca_park_locked(a);
+        ca_dead_found++;
     }
 }
 

@@ -5,8 +5,8 @@
  * fully idle still gives its cached memory back. Off by default: without it,
  * any thread's next slow path does the same.
  *
- * Started lazily from malloc's slow path (never from inside a lock of ours,
- * since pthread_create itself allocates); a child of fork starts its own when
+ * Started by the first malloc slow path after start-up (never from inside a
+ * lock of ours, since pthread_create itself allocates); a child of fork starts its own when
  * it needs one. The thread blocks every signal and never allocates.
  */
 #include "internal.h"
@@ -41,6 +41,8 @@ static void *ca_purger_main(void *arg)
 
 void ca_purger_start(void)
 {
+    if (ca_likely(atomic_load_explicit(&ca_purger_state, memory_order_relaxed) != 0)) return;
+    if (atomic_load_explicit(&ca_init_state, memory_order_acquire) != 2) return;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&ca_purger_state, &expected, 1)) return;
     sigset_t all, old;

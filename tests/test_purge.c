@@ -1,0 +1,209 @@
+/*
+ * Idle memory is purged and dumps never hang:
+ *   - blocks past the cache bound are given back by the next slow path of
+ *     any thread once the delay has passed (malloc's or free's), with time
+ *     moved on through the platform clock's test hook;
+ *   - with CONCORD_ARENA_BACKGROUND_PURGE=1 a process that goes fully idle
+ *     gives them back by itself;
+ *   - a dump interrupted on its own thread (a signal handler that calls
+ *     exit() while malloc_stats() writes) is skipped, not waited for;
+ *   - aligned objects freed and measured by another thread (ThreadSanitizer
+ *     runs this file too).
+ */
+#include "test_util.h"
+
+#include "concord.h"
+#include "internal.h"
+#include "os.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#define NOBJ (400 * 64) /* 1000-byte objects: 400 blocks of 64 KiB */
+
+static void **objs;
+
+/* Fill about 400 blocks, then free all but one object in 16 blocks. */
+static void fill_and_free_most(void)
+{
+    objs = calloc(NOBJ, sizeof(void *));
+    assert_non_null(objs);
+    for (int i = 0; i < NOBJ; i++) {
+        objs[i] = ca_malloc(1000);
+        assert_non_null(objs[i]);
+        memset(objs[i], 1, 1000);
+    }
+    for (int i = 0; i < NOBJ; i++)
+        if (i % (NOBJ / 16) != 0) {
+            ca_free(objs[i]);
+            objs[i] = NULL;
+        }
+}
+
+static uint64_t cached(void)
+{
+    ca_totals_t t;
+    ca_stats_totals(&t);
+    return t.blocks_cached;
+}
+
+static void test_slow_path_purges_when_due(void **state)
+{
+    (void)state;
+    fill_and_free_most();
+    uint64_t before = cached();
+    print_message("cached after the frees: %llu blocks\n", (unsigned long long)before);
+    assert_true(before > ca_cfg.cache_blocks); /* waiting out the delay */
+    /* Time passes; the next slow path of malloc (a size never used yet) purges. */
+    atomic_fetch_add(&ca_os_clock_skew_ms, 1000);
+    void *p = ca_malloc(7000);
+    assert_non_null(p);
+    uint64_t after = cached();
+    print_message("cached after a slow path: %llu blocks\n", (unsigned long long)after);
+    assert_true(after <= ca_cfg.cache_blocks);
+    ca_free(p);
+    for (int i = 0; i < NOBJ; i++)
+        ca_free(objs[i]);
+    free(objs);
+}
+
+/* Child: frees most, then idles until the purger has brought the cache down
+ * to its bound (the parent's timeout ends a child that never gets there). */
+static int child_background(void)
+{
+    fill_and_free_most();
+    if (cached() <= ca_cfg.cache_blocks) return 3; /* nothing would be left to show */
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 3000; i++) {
+        if (cached() <= ca_cfg.cache_blocks) {
+            printf("purged by the background thread\n");
+            return 0;
+        }
+        nanosleep(&pause, NULL); /* idle: no allocator call here */
+    }
+    return 4;
+}
+
+static void test_background_purge(void **state)
+{
+    (void)state;
+    char out[4096];
+    int st = tu_run_self("background", "CONCORD_ARENA_BACKGROUND_PURGE=1", out, sizeof(out));
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) != 0) fail_msg("status %d:\n%s", WEXITSTATUS(st), out);
+    assert_non_null(strstr(out, "purged by the background thread"));
+}
+
+/* ---- a dump interrupted on its own thread ---- */
+
+static void exit_now(int sig)
+{
+    (void)sig;
+    exit(0); /* runs the at-exit dump while malloc_stats' dump is mid-write */
+}
+
+static pid_t main_tid;
+
+/* Wait until the main thread sleeps in write(2), then signal it. */
+static void *interrupter(void *arg)
+{
+    (void)arg;
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)main_tid);
+    struct timespec pause = {0, 1000 * 1000};
+    for (;;) {
+        int fd = open(path, O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0) close(fd);
+        if (n > 0 && buf[0] == '1' && buf[1] == ' ') break; /* syscall 1: write */
+        nanosleep(&pause, NULL);
+    }
+    syscall(SYS_tgkill, getpid(), main_tid, SIGUSR2);
+    return NULL;
+}
+
+static int child_exit_during_dump(void)
+{
+    main_tid = (pid_t)syscall(SYS_gettid);
+    signal(SIGUSR2, exit_now);
+    void *p = ca_malloc(100);
+    int fds[2];
+    if (pipe(fds) != 0) return 2;
+    fcntl(fds[1], F_SETPIPE_SZ, 4096);
+    char fill[4096];
+    memset(fill, 'x', sizeof(fill));
+    fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    while (write(fds[1], fill, sizeof(fill)) > 0) {
+    }
+    fcntl(fds[1], F_SETFL, 0); /* full: the dump's write blocks */
+    pthread_t t;
+    pthread_create(&t, NULL, interrupter, NULL);
+    ca_stats_print(fds[1], 0); /* never returns: the handler exits */
+    ca_free(p);
+    return 5;
+}
+
+static void test_exit_during_dump(void **state)
+{
+    (void)state;
+    char out[1 << 16];
+    int st = tu_run_self("exit-during-dump", "CONCORD_ARENA_STATS_AT_EXIT=1", out, sizeof(out));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_null(strstr(out, "=== concordarena statistics")); /* the at-exit dump was skipped */
+}
+
+/* ---- aligned objects across threads ---- */
+
+#define NALIGNED 2000
+static void *aligned_objs[NALIGNED];
+static size_t aligned_size[NALIGNED];
+
+static void *free_aligned(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < NALIGNED; i++) {
+        if (ca_malloc_usable_size(aligned_objs[i]) < aligned_size[i]) return (void *)1;
+        ca_free(aligned_objs[i]);
+    }
+    return NULL;
+}
+
+static void test_aligned_cross_thread(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < NALIGNED; i++) {
+            size_t align = (size_t)32 << (i % 6);
+            aligned_size[i] = 16 + (size_t)(i * 53) % 3000;
+            aligned_objs[i] = ca_memalign(align, aligned_size[i]);
+            assert_non_null(aligned_objs[i]);
+            assert_int_equal((uintptr_t)aligned_objs[i] % align, 0);
+            memset(aligned_objs[i], 7, aligned_size[i]);
+        }
+        pthread_t t;
+        void *bad = NULL;
+        pthread_create(&t, NULL, free_aligned, NULL);
+        pthread_join(t, &bad);
+        assert_null(bad);
+    }
+    assert_int_equal(ca_invalid_pointer_count(), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        if (!strcmp(argv[1], "background")) return child_background();
+        if (!strcmp(argv[1], "exit-during-dump")) return child_exit_during_dump();
+        return 99;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_aligned_cross_thread),
+        cmocka_unit_test(test_slow_path_purges_when_due),
+        cmocka_unit_test(test_background_purge),
+        cmocka_unit_test(test_exit_during_dump),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
