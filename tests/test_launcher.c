@@ -321,7 +321,11 @@ static void test_stats_command(void **state)
         assert_true(fd >= 0);
         assert_int_equal(write(fd, "old\n", 4), 4);
         close(fd);
-        const char *opts[] = {"--stats-file", file, json ? "--json" : "--verbose", NULL};
+        /* the JSON run dumps on SIGUSR2: `stats` reads the signal from the
+         * program's environment */
+        const char *opts[] = {
+            "--stats-file",          file, json ? "--json" : "--verbose", "--stats-signal",
+            json ? "SIGUSR2" : "10", NULL};
         child_t c;
         spawn_cat(&c, opts);
         snprintf(cmd, sizeof(cmd), "%d", (int)c.pid);
@@ -355,6 +359,15 @@ static void test_stats_command(void **state)
     tu_read_all(c.err, out, sizeof(out));
     assert_non_null(strstr(out, "=== concordarena statistics"));
     c.in = open("/dev/null", O_RDONLY);
+    end_cat(&c);
+
+    /* statistics signal off: nothing sent, the program runs on */
+    const char *off[] = {"--stats-signal", "0", NULL};
+    spawn_cat(&c, off);
+    snprintf(cmd, sizeof(cmd), "%d", (int)c.pid);
+    st = run_launcher(args, NULL, out, sizeof(out));
+    assert_int_equal(exit_code(st), 1);
+    assert_non_null(strstr(out, "statistics signal turned off"));
     end_cat(&c);
 
     /* a process without the library is not signalled: this one (the
