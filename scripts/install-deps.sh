@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the build, the tests and the benchmarks need (Debian 12).
 set -euo pipefail
+# python3-matplotlib serves Debian's /usr/bin/python3 (the charts); dpkg-dev
+# gives cpack's DEB generator dpkg-shlibdeps (the package's dependencies).
 pkgs=(build-essential cmake pkg-config libnuma-dev numactl libcmocka-dev libjemalloc2
-      libjemalloc-dev redis-tools git python3 procps valgrind binutils)
+      libjemalloc-dev redis-tools git python3 python3-matplotlib procps valgrind binutils
+      dpkg-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,90 +6,44 @@
 Each input holds one JSON dump per line (CONCORD_ARENA_STATS_FORMAT=json, from
 SIGUSR1, CONCORD_ARENA_STATS_AT_EXIT=1 or malloc_stats), taken over time; '-'
 reads standard input. Prints a summary of the last dump (per process when the
-file holds several processes) and, with --png, writes a chart: the size
-distribution of the last dump as bars, and bytes in use over the series of
-dumps as a line. Needs only the Python standard library.
+file holds several processes) and, with --png, draws a chart with matplotlib:
+the size distribution of the last dump as bars, bytes in use over the series
+of dumps as a line (one line per NUMA node too when there are several), and
+per-node and per-arena views when the dump has several nodes or arenas.
+
+The summary needs only the standard library. The chart needs matplotlib
+(Debian: python3-matplotlib, which serves /usr/bin/python3): when the
+interpreter running this script lacks it, the script runs itself again under
+/usr/bin/python3.
 """
 import argparse
 import json
-import struct
+import os
 import sys
-import zlib
 
-# ---- a tiny raster: RGB canvas, rectangles, lines, a 5x7 font ----
-
-FONT = {
-    '0': "01110100011001110101110011000101110", '1': "00100011000010000100001000010001110",
-    '2': "01110100010000100010001000100011111", '3': "11111000100010000010000011000101110",
-    '4': "00010001100101010010111110001000010", '5': "11111100001111000001000011000101110",
-    '6': "00110010001000011110100011000101110", '7': "11111000010001000100010000100001000",
-    '8': "01110100011000101110100011000101110", '9': "01110100011000101111000010001001100",
-    'K': "10001100101010011000101001001010001", 'M': "10001110111010110101100011000110001",
-    'G': "01110100011000010111100011000101111", 'B': "11110100011000111110100011000111110",
-    '<': "00010001000100010000010000010000010", '=': "00000000001111100000111110000000000",
-    '>': "01000001000001000001000100010001000", ' ': "0" * 35,
-    'a': "00000000000111000001011111000101111", 'b': "10000100001011011001100011000111110",
-    'c': "00000000000111010000100001000101110", 'd': "00001000010110110011100011000101111",
-    'e': "00000000000111010001111111000001110", 'i': "00100000000110000100001000010001110",
-    'l': "01100001000010000100001000010001110", 'n': "00000000001011011001100011000110001",
-    'o': "00000000000111010001100011000101110", 'p': "00000000001111010001111101000010000",
-    'r': "00000000001011011001100001000010000", 's': "00000000000111010000011100000111110",
-    't': "01000010001110001000010000100100110", 'u': "00000000001000110001100011001101101",
-    'y': "00000000001000110001011110000101110", 'z': "00000000001111100010001000100011111",
-    'm': "00000000001101010101101011000110001", 'v': "00000000001000110001100010101000100",
-    'x': "00000000001000101010001000101010001", 'h': "10000100001011011001100011000110001",
-    'g': "00000011111000110001011110000101110", 'k': "10000100001001010100110001010010010",
-    'w': "00000000001000110001101011010101010", 'f': "00110010010100011100010000100001000",
-    'A': "01110100011000111111100011000110001", ',': "00000000000000000000011000010001000",
-    '.': "00000000000000000000000000110001100", '(': "00010001000100001000010000010000010",
-    ')': "01000001000001000010000100010001000", ':': "00000011000110000000011000110000000",
-    '-': "00000000000000011111000000000000000",
-}
+DEBIAN_PYTHON = "/usr/bin/python3"
+REEXEC_MARK = "CA_STATS_REPORT_REEXEC"
 
 
-class Canvas:
-    def __init__(self, w, h):
-        self.w, self.h = w, h
-        self.px = bytearray(b"\xff" * (w * h * 3))
-
-    def dot(self, x, y, c):
-        if 0 <= x < self.w and 0 <= y < self.h:
-            i = (y * self.w + x) * 3
-            self.px[i:i + 3] = bytes(c)
-
-    def rect(self, x0, y0, x1, y1, c):
-        for y in range(max(0, y0), min(self.h, y1)):
-            for x in range(max(0, x0), min(self.w, x1)):
-                self.dot(x, y, c)
-
-    def line(self, x0, y0, x1, y1, c):
-        steps = max(abs(x1 - x0), abs(y1 - y0), 1)
-        for s in range(steps + 1):
-            x = x0 + (x1 - x0) * s // steps
-            y = y0 + (y1 - y0) * s // steps
-            self.dot(x, y, c)
-            self.dot(x, y + 1, c)
-
-    def text(self, x, y, s, c=(0, 0, 0)):
-        for ch in s:
-            glyph = FONT.get(ch, FONT[' '])
-            for gy in range(7):
-                for gx in range(5):
-                    if glyph[gy * 5 + gx] == '1':
-                        self.dot(x + gx, y + gy, c)
-            x += 6
-
-    def png(self):
-        raw = b"".join(b"\x00" + bytes(self.px[y * self.w * 3:(y + 1) * self.w * 3])
-                       for y in range(self.h))
-
-        def chunk(kind, data):
-            body = kind + data
-            return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", self.w, self.h,
-                                                                   8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display). Without matplotlib,
+    re-executes this script under Debian's interpreter, once."""
+    try:
+        import matplotlib
+    except ImportError:
+        here = os.path.realpath(sys.executable or "")
+        if (os.environ.get(REEXEC_MARK) is None and os.access(DEBIAN_PYTHON, os.X_OK)
+                and here != os.path.realpath(DEBIAN_PYTHON)):
+            os.environ[REEXEC_MARK] = "1"
+            sys.stdout.flush()
+            os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON, os.path.abspath(sys.argv[0])] + sys.argv[1:])
+        print("stats_report.py: --png needs matplotlib, and neither this python "
+              f"({sys.executable}) nor {DEBIAN_PYTHON} has it; on Debian: "
+              "apt-get install python3-matplotlib", file=sys.stderr)
+        sys.exit(3)
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def human(n):
@@ -116,7 +70,7 @@ def load(paths):
             except json.JSONDecodeError as e:
                 print(f"{path}:{lineno}: not a JSON dump ({e.msg}); skipped", file=sys.stderr)
                 continue
-            if "total" in d and "concordarena" in d:
+            if isinstance(d, dict) and "total" in d and "concordarena" in d:
                 dumps.append(d)
     return dumps
 
@@ -158,49 +112,121 @@ def summary(dumps):
     return "\n".join(out)
 
 
+# ---- the chart ----
+
+def bytes_unit(values):
+    """(divisor, name) that keeps the largest of `values` readable."""
+    top = max([abs(v) for v in values] + [1])
+    for div, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if top >= 2 * div:
+            return div, name
+    return 1, "bytes"
+
+
 def chart(dumps, path):
+    plt = pyplot()
     last = dumps[-1]
     pid = last.get("pid")
     series = [d for d in dumps if d.get("pid") == pid]
     names = last["size_bucket_names"]
-    counts = last["total"]["size_buckets"]
-    c = Canvas(760, 520)
-    c.text(10, 8, f"size distribution (allocations), pid {pid}")
-    top = max(counts) or 1
-    x0, y0, plot_h = 40, 30, 180
-    bw = 42
-    for i, n in enumerate(counts):
-        h = int(plot_h * n / top)
-        c.rect(x0 + i * bw, y0 + plot_h - h, x0 + i * bw + bw - 6, y0 + plot_h, (60, 110, 200))
-        c.text(x0 + i * bw, y0 + plot_h + 6, names[i].replace("<=", ""))
-    c.line(x0 - 2, y0 + plot_h, x0 + 16 * bw, y0 + plot_h, (0, 0, 0))
-    c.text(x0 - 30, y0, human(top))
-    # in use over the series
-    uses = [d["total"]["in_use"] for d in series]
-    gy0, gh = 290, 190
-    c.text(10, gy0 - 22, f"bytes in use over {len(uses)} dump(s)")
-    c.line(x0, gy0 + gh, x0 + 680, gy0 + gh, (0, 0, 0))
-    c.line(x0, gy0, x0, gy0 + gh, (0, 0, 0))
-    hi = max(max(uses), 1)
-    c.text(x0 - 34, gy0, human(hi))
-    pts = []
-    for i, u in enumerate(uses):
-        x = x0 + (680 * i // max(len(uses) - 1, 1))
-        y = gy0 + gh - int(gh * max(u, 0) / hi)
-        pts.append((x, y))
-    if len(pts) == 1:
-        c.rect(pts[0][0] - 2, pts[0][1] - 2, pts[0][0] + 3, pts[0][1] + 3, (200, 60, 60))
-    for (ax, ay), (bx, by) in zip(pts, pts[1:]):
-        c.line(ax, ay, bx, by, (200, 60, 60))
-    with open(path, "wb") as f:
-        f.write(c.png())
+    nodes = last["nodes"]
+    # arenas that did something (the fallback arena of early calls is often idle)
+    arenas = [a for a in last.get("arenas", []) if a["allocs"] or a["frees"]]
+    panels = ["sizes", "in_use"]
+    if len(nodes) > 1:
+        panels.append("nodes")
+    if len(arenas) > 1:
+        panels.append("arenas")
+    rows = (len(panels) + 1) // 2
+    fig = plt.figure(figsize=(12, 4.2 * rows))
+    grid = fig.add_gridspec(rows, 2)
+    flat = [fig.add_subplot(grid[i // 2, i % 2]) for i in range(len(panels) // 2 * 2)]
+    if len(panels) % 2:
+        flat.append(fig.add_subplot(grid[rows - 1, :]))  # the last panel spans the row
+    fig.suptitle(f"ConcordArena statistics: pid {pid}, {len(series)} dump(s), "
+                 f"block size {human(last['block_size'])}B, {last['arena_count']} arena(s), "
+                 f"{len(nodes)} node(s)")
+    x = list(range(1, len(series) + 1))
+    for ax, panel in zip(flat, panels):
+        if panel == "sizes":
+            counts = last["total"]["size_buckets"]
+            bars = ax.bar(range(len(counts)), counts, color="#3c6ec8")
+            ax.set_xticks(range(len(names)))
+            ax.set_xticklabels([n.replace("<=", "") for n in names], rotation=45)
+            ax.set_title("size distribution (last dump)")
+            ax.set_xlabel("size bucket (bytes, up to)")
+            ax.set_ylabel("allocations")
+            nonzero = [c for c in counts if c]
+            if nonzero and max(nonzero) > 100 * min(nonzero):
+                ax.set_yscale("log")
+            for b, c in zip(bars, counts):
+                if c:
+                    ax.annotate(str(c), (b.get_x() + b.get_width() / 2, c), ha="center",
+                                va="bottom", fontsize=7)
+        elif panel == "in_use":
+            lines = [("in use", [d["total"]["in_use"] for d in series], "-", "#c83c3c"),
+                     ("peak in use", [d["total"]["peak"] for d in series], ":", "#c83c3c"),
+                     ("in mapped segments", [d["total"]["mapped_bytes"] for d in series], "--",
+                      "#777777")]
+            if len(nodes) > 1:
+                for i, n in enumerate(nodes):
+                    lines.append((f"in use, node {n['node']}",
+                                  [d["nodes"][i]["in_use"] if i < len(d["nodes"]) else 0
+                                   for d in series], "-", None))
+            div, unit = bytes_unit([v for _, ys, _, _ in lines for v in ys])
+            for label, ys, style, color in lines:
+                ax.plot(x, [v / div for v in ys], linestyle=style, color=color, label=label,
+                        marker="o" if label == "in use" else None, markersize=3)
+            ax.set_title(f"memory over {len(series)} dump(s)")
+            ax.set_xlabel("dump")
+            ax.set_ylabel(unit)
+            ax.set_ylim(bottom=0)
+            if len(x) < 20:
+                ax.set_xticks(x)
+            ax.legend(fontsize=8)
+        elif panel == "nodes":
+            ids = [str(n["node"]) for n in nodes]
+            w = 0.4
+            div, unit = bytes_unit([n["mapped_bytes"] for n in nodes])
+            ax.bar([i - w / 2 for i in range(len(ids))], [n["in_use"] / div for n in nodes], w,
+                   label="in use", color="#c83c3c")
+            ax.bar([i + w / 2 for i in range(len(ids))], [n["mapped_bytes"] / div for n in nodes],
+                   w, label="in mapped segments", color="#999999")
+            ax.set_xticks(range(len(ids)))
+            ax.set_xticklabels(ids)
+            ax.set_xlabel("NUMA node")
+            ax.set_ylabel(unit)
+            ax.set_title("per node (last dump)")
+            ax.legend(fontsize=8)
+        elif panel == "arenas":
+            top = sorted(arenas, key=lambda a: a["allocs"], reverse=True)[:16]
+            ids = range(len(top))
+            w = 0.27
+            for k, (key, label, color) in enumerate((("allocs", "allocations", "#3c6ec8"),
+                                                     ("frees", "frees", "#8fb0e8"),
+                                                     ("remote_frees", "remote frees (objects of another "
+                                                      "thread)", "#e8a33c"))):
+                ax.bar([i + (k - 1) * w for i in ids], [a[key] for a in top], w, label=label,
+                       color=color)
+            ax.set_xticks(list(ids))
+            ax.set_xticklabels([f"arena {a['id']}\nnode {a['node']}, {a['state']}\n"
+                                f"in use {human(a['in_use'])}B" for a in top], fontsize=8)
+            more = f", {len(top)} busiest of {len(arenas)}" if len(arenas) > len(top) else ""
+            ax.set_title(f"per arena (last dump{more}; in use is net of what that thread freed)")
+            ax.legend(fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("inputs", nargs="+", help="files of JSON dumps, one per line ('-': stdin)")
-    ap.add_argument("--png", help="write a chart to this PNG file")
+    ap.add_argument("--png", help="write a chart to this PNG file (needs matplotlib)")
     args = ap.parse_args()
+    if args.png:
+        pyplot()  # before reading: a re-execution must still find its input
     dumps = load(args.inputs)
     if not dumps:
         print("no ConcordArena JSON dumps found", file=sys.stderr)
