@@ -246,6 +246,20 @@ void ca_options_load(void)
                        "; statistics go to stderr", NULL);
         else
             ca_cfg.stats_fd = fd;
+    } else if (ca_cfg.stats_at_exit) {
+        /* The at-exit dump goes to the stderr the program started with, kept
+         * on a descriptor of our own: many programs (ls, cat) close theirs
+         * before the library's destructor runs. */
+        int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0) {
+            ca_cfg.stats_dev = (uint64_t)st.st_dev;
+            ca_cfg.stats_ino = (uint64_t)st.st_ino;
+            ca_cfg.stats_fd = fd;
+            ca_cfg.stats_fd_is_stderr = 1;
+        } else if (fd >= 0) {
+            close(fd);
+        }
     }
 }
 
@@ -269,7 +283,9 @@ static void ca_option_value(ca_buf_t *b, size_t i)
         ca_buf_i64(b, ca_cfg.stats_signal);
         break;
     case 4:
-        ca_buf_str(b, ca_stats_file_path && ca_cfg.stats_fd != 2 ? ca_stats_file_path : "stderr");
+        ca_buf_str(b, ca_stats_file_path && !ca_cfg.stats_fd_is_stderr && ca_cfg.stats_fd != 2
+                          ? ca_stats_file_path
+                          : "stderr");
         break;
     case 5:
         ca_buf_str(b, ca_cfg.stats_json ? "json" : "text");

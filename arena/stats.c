@@ -428,7 +428,7 @@ int ca_stats_fd(void)
     struct stat st;
     if (fstat(ca_cfg.stats_fd, &st) != 0 || (uint64_t)st.st_dev != ca_cfg.stats_dev ||
         (uint64_t)st.st_ino != ca_cfg.stats_ino)
-        return -1;
+        return ca_cfg.stats_fd_is_stderr ? 2 : -1; /* our copy was closed: the program's own */
     return ca_cfg.stats_fd;
 }
 

@@ -58,6 +58,8 @@ static void test_help(void **state)
         {"--stats-signal", "CONCORD_ARENA_STATS_SIGNAL"},
         {"--verbose", "CONCORD_ARENA_VERBOSE"},
         {"--abort-on-error", "CONCORD_ARENA_ABORT_ON_ERROR"},
+        {"--no-abort-on-error", "CONCORD_ARENA_ABORT_ON_ERROR"},
+        {"--background-purge", "CONCORD_ARENA_BACKGROUND_PURGE"},
         {"--library", "LD_PRELOAD"},
     };
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
@@ -170,6 +172,7 @@ static void test_options_set_environment(void **state)
                           "--json",
                           "--verbose",
                           "--abort-on-error",
+                          "--background-purge",
                           "--stats-at-exit",
                           "--",
                           "sh",
@@ -184,6 +187,7 @@ static void test_options_set_environment(void **state)
         "CONCORD_ARENA_CACHE_BLOCKS=0\n",    "CONCORD_ARENA_STATS_SIGNAL=SIGUSR2\n",
         "CONCORD_ARENA_STATS_FORMAT=json\n", "CONCORD_ARENA_VERBOSE=1\n",
         "CONCORD_ARENA_ABORT_ON_ERROR=1\n",  "CONCORD_ARENA_STATS_AT_EXIT=1\n",
+        "CONCORD_ARENA_BACKGROUND_PURGE=1\n",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(out, want[i])) fail_msg("missing %s in:\n%s", want[i], out);
