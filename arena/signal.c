@@ -36,16 +36,20 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) ||                               \
+    __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define ca_real_sigaction sigaction
 #else
 extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 #define ca_real_sigaction __sigaction
 #endif
 
-static _Atomic int ca_sig_lock_word;          /* 1: held */
-static _Atomic uint64_t ca_sig_by_program;    /* bit sig-1: the program has set that signal */
-static _Atomic uint64_t ca_sig_interrupting;  /* bit sig-1: siginterrupt(sig, 1) is in force */
+static _Atomic int ca_sig_lock_word;         /* 1: held */
+static _Atomic uint64_t ca_sig_by_program;   /* bit sig-1: the program has set that signal */
+static _Atomic uint64_t ca_sig_interrupting; /* bit sig-1: siginterrupt(sig, 1) is in force */
 
 static uint64_t ca_sig_bit(int sig)
 {
@@ -244,8 +248,7 @@ int ca_siginterrupt(int sig, int interrupt)
             atomic_fetch_or_explicit(&ca_sig_interrupting, ca_sig_bit(sig), memory_order_relaxed);
             sa.sa_flags &= ~SA_RESTART;
         } else {
-            atomic_fetch_and_explicit(&ca_sig_interrupting, ~ca_sig_bit(sig),
-                                      memory_order_relaxed);
+            atomic_fetch_and_explicit(&ca_sig_interrupting, ~ca_sig_bit(sig), memory_order_relaxed);
             sa.sa_flags |= SA_RESTART;
         }
         if (!ca_sig_is_ours(&sa)) r = ca_real_sigaction(sig, &sa, NULL);
