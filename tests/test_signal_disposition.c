@@ -4,7 +4,8 @@
  * __sysv_signal, sigset) until the program sets the signal; the program's own
  * disposition after that (SIG_DFL then terminates); glibc's semantics for
  * each call; a dump on kill -USR1 for a program (C or python3) that never
- * touched the signal; a child of fork keeps its parent's state.
+ * touched the signal; a child of fork keeps its parent's state; threads and
+ * signal handlers setting the signal at once (one of them gets SIG_DFL).
  *
  * Every case runs in a fresh process (this binary again, or python3), so each
  * starts with the library's handler in place; a case that ends in death by
@@ -15,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -349,6 +351,65 @@ static int child_inherited_ignore(void)
     return 0;
 }
 
+/* Threads set SIGUSR1 over and over, and so do signal handlers interrupting
+ * them (setting from a handler must not wait for a lock its own thread
+ * holds): exactly one of all those calls gets SIG_DFL as the old action. */
+static atomic_int old_default_seen, handler_sets;
+static _Atomic int threads_stop;
+
+static void set_usr1_counting(sighandler_t h)
+{
+    struct sigaction act, old;
+    memset(&act, 0, sizeof(act));
+    act.sa_handler = h;
+    sigemptyset(&act.sa_mask);
+    if (sigaction(SIGUSR1, &act, &old) == 0 && old.sa_handler == SIG_DFL)
+        atomic_fetch_add(&old_default_seen, 1);
+}
+
+static void usr2_sets(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    set_usr1_counting(h2);
+    atomic_fetch_add(&handler_sets, 1);
+    errno = saved;
+}
+
+static void *setter_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3000 || !atomic_load(&threads_stop); i++) {
+        set_usr1_counting(i & 1 ? h1 : h2);
+        struct sigaction q = query(SIGUSR1);
+        CHECK(q.sa_handler == h1 || q.sa_handler == h2);
+    }
+    return NULL;
+}
+
+static int child_threads(void)
+{
+    free(malloc(10));
+    struct sigaction act;
+    memset(&act, 0, sizeof(act));
+    act.sa_handler = usr2_sets;
+    sigemptyset(&act.sa_mask);
+    CHECK(sigaction(SIGUSR2, &act, NULL) == 0);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        CHECK(pthread_create(&t[i], NULL, setter_thread, NULL) == 0);
+    for (int round = 0; round < 500; round++)
+        for (int i = 0; i < 4; i++)
+            CHECK(pthread_kill(t[i], SIGUSR2) == 0); /* they run until told to stop */
+    atomic_store(&threads_stop, 1);
+    for (int i = 0; i < 4; i++)
+        CHECK(pthread_join(t[i], NULL) == 0);
+    CHECK(atomic_load(&old_default_seen) == 1);
+    CHECK(atomic_load(&handler_sets) > 0);
+    done("threads");
+    return 0;
+}
+
 /* Wait for the parent to close stdin. */
 static int child_wait(void)
 {
@@ -550,6 +611,17 @@ static void kill_and_read_dump(char *const argv[])
     unlink(p.fifo);
 }
 
+static void test_threads_and_handlers_set_at_once(void **state)
+{
+    (void)state;
+    char out[1 << 16];
+    int st = tu_run_self("threads", "CONCORD_ARENA_VERBOSE=1", out, sizeof(out));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("status %d: %s", st, out);
+    assert_non_null(strstr(out, "threads ok"));
+    assert_int_equal(tu_count(out, "statistics dumps by signal are off"), 1);
+    assert_null(strstr(out, DUMP_HEADER));
+}
+
 static void test_kill_dumps_when_untouched(void **state)
 {
     (void)state;
@@ -619,6 +691,7 @@ int main(int argc, char **argv)
         if (!strcmp(m, "take-twice")) return child_take_twice();
         if (!strcmp(m, "inherited-ignore")) return child_inherited_ignore();
         if (!strcmp(m, "wait")) return child_wait();
+        if (!strcmp(m, "threads")) return child_threads();
         return 99;
     }
     const struct CMUnitTest tests[] = {
@@ -631,6 +704,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fork_keeps_state),
         cmocka_unit_test(test_verbose_says_taken),
         cmocka_unit_test(test_inherited_ignore_is_kept),
+        cmocka_unit_test(test_threads_and_handlers_set_at_once),
         cmocka_unit_test(test_kill_dumps_when_untouched),
         cmocka_unit_test(test_python_getsignal_and_restore),
         cmocka_unit_test(test_python_kill_dumps_when_untouched),
