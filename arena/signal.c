@@ -91,15 +91,15 @@ static void ca_sig_as_default(struct sigaction *sa)
     sa->sa_handler = SIG_DFL;
 }
 
-static void ca_sig_report_taken(int sig)
+/* One line on stderr (async-signal-safe): "signal N" then `what`. */
+static void ca_sig_message(const char *before, int sig, const char *what)
 {
     char num[8];
     ca_buf_t b;
     ca_buf_init(&b, num, sizeof(num) - 1, -1);
     ca_buf_i64(&b, sig);
     num[b.len] = '\0';
-    ca_message("the program set its own disposition of signal ", num,
-               " (CONCORD_ARENA_STATS_SIGNAL): statistics dumps by signal are off", NULL);
+    ca_message(before, "signal ", num, " (CONCORD_ARENA_STATS_SIGNAL)", what, NULL);
 }
 
 void ca_stats_install_signal(void)
@@ -121,17 +121,10 @@ void ca_stats_install_signal(void)
         installed = ca_real_sigaction(sig, &sa, NULL) == 0;
     }
     ca_sig_unlock(&saved);
-    if (!installed && ca_cfg.verbose) {
-        char num[8];
-        ca_buf_t b;
-        ca_buf_init(&b, num, sizeof(num) - 1, -1);
-        ca_buf_i64(&b, sig);
-        num[b.len] = '\0';
-        ca_message("signal ", num,
-                   " (CONCORD_ARENA_STATS_SIGNAL) already has a disposition of the program's: "
-                   "statistics dumps by signal are off",
-                   NULL);
-    }
+    if (!installed && ca_cfg.verbose)
+        ca_sig_message("", sig,
+                       " already has a disposition of the program's: "
+                       "statistics dumps by signal are off");
 }
 
 void ca_signal_after_fork_child(void)
@@ -161,7 +154,9 @@ int ca_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
         }
     }
     ca_sig_unlock(&saved);
-    if (taken && ca_cfg.verbose) ca_sig_report_taken(sig);
+    if (taken && ca_cfg.verbose)
+        ca_sig_message("the program set its own disposition of ", sig,
+                       ": statistics dumps by signal are off");
     if (r == 0 && old != NULL) *old = prev;
     return r;
 }
