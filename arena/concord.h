@@ -62,4 +62,15 @@ void ca_stats_reset(void);
 /* Home NUMA node of the calling thread's arena, or -1 before its first call. */
 int ca_thread_node(void);
 
+/* Signal dispositions with glibc's semantics, except that the statistics
+ * signal answers SIG_DFL while the library's handler stands on it (signal.c). */
+struct sigaction;
+typedef void (*ca_sighandler_t)(int);
+int ca_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+ca_sighandler_t ca_signal_bsd(int sig, ca_sighandler_t handler);  /* signal, bsd_signal */
+ca_sighandler_t ca_signal_sysv(int sig, ca_sighandler_t handler); /* sysv_signal */
+ca_sighandler_t ca_sigset(int sig, ca_sighandler_t disp);
+int ca_sigignore(int sig);
+int ca_siginterrupt(int sig, int interrupt);
+
 #endif

@@ -251,10 +251,15 @@ void ca_stats_dump(int fd, int json);
 /* The configured destination of dumps, or -1 when the stats file's descriptor
  * was closed by the program and now means something else. */
 int ca_stats_fd(void);
-void ca_stats_install_signal(void);
 void ca_stats_after_fork_child(void);
+void ca_stats_handler(int sig);
 int ca_size_bucket(size_t n);
 int ca_align_bucket(size_t align);
+
+/* ---- signal.c: the statistics signal's disposition ---- */
+/* Install ca_stats_handler if the signal has its default disposition. */
+void ca_stats_install_signal(void);
+void ca_signal_after_fork_child(void);
 
 /* ---- size classes ---- */
 /* Class of a size past 128 bytes: 8 classes per doubling. */

@@ -420,6 +420,7 @@ uint64_t ca_stats_dumps_skipped(void)
 void ca_stats_after_fork_child(void)
 {
     atomic_store(&ca_dump_owner, 0);
+    ca_signal_after_fork_child();
 }
 
 int ca_stats_fd(void)
@@ -432,27 +433,14 @@ int ca_stats_fd(void)
     return ca_cfg.stats_fd;
 }
 
-static void ca_stats_handler(int sig)
+/* Installed by signal.c on the statistics signal. */
+void ca_stats_handler(int sig)
 {
     (void)sig;
     int saved = errno;
     int fd = ca_stats_fd();
     if (fd >= 0) ca_stats_try_dump(fd, ca_cfg.stats_json);
     errno = saved;
-}
-
-void ca_stats_install_signal(void)
-{
-    if (ca_cfg.stats_signal <= 0) return;
-    struct sigaction old;
-    if (sigaction(ca_cfg.stats_signal, NULL, &old) != 0) return;
-    if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) return; /* the program's own */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = ca_stats_handler;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(ca_cfg.stats_signal, &sa, NULL);
 }
 
 void ca_stats_reset(void)

@@ -5,6 +5,7 @@
 #include "concord.h"
 
 #include <malloc.h>
+#include <signal.h>
 #include <string.h>
 
 #define CA_EXPORT __attribute__((visibility("default")))
@@ -145,4 +146,44 @@ CA_EXPORT struct mallinfo mallinfo(void)
     mi.fordblks = CA_CLAMP(m2.fordblks);
     mi.keepcost = CA_CLAMP(m2.keepcost);
     return mi;
+}
+
+/* Signal dispositions: the statistics signal answers SIG_DFL while the
+ * library's handler stands on it. glibc's signal() and its relatives call its
+ * sigaction internally, so each of them is exported here too. */
+CA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return ca_sigaction(sig, act, old);
+}
+CA_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+    return ca_signal_bsd(sig, handler);
+}
+CA_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
+{
+    return ca_signal_bsd(sig, handler);
+}
+CA_EXPORT sighandler_t ssignal(int sig, sighandler_t handler)
+{
+    return ca_signal_bsd(sig, handler);
+}
+CA_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
+{
+    return ca_signal_sysv(sig, handler);
+}
+CA_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler)
+{
+    return ca_signal_sysv(sig, handler);
+}
+CA_EXPORT sighandler_t sigset(int sig, sighandler_t disp)
+{
+    return ca_sigset(sig, disp);
+}
+CA_EXPORT int sigignore(int sig)
+{
+    return ca_sigignore(sig);
+}
+CA_EXPORT int siginterrupt(int sig, int interrupt)
+{
+    return ca_siginterrupt(sig, interrupt);
 }

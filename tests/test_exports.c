@@ -1,4 +1,5 @@
-/* libconcordarena.so exports the malloc family and nothing else. */
+/* libconcordarena.so exports the malloc family, the signal-disposition
+ * functions and the region API, and nothing else. */
 #include "test_util.h"
 
 static const char *lib_path;
@@ -29,6 +30,15 @@ static const char *const expected[] = {
     "realloc",
     "reallocarray",
     "valloc",
+    "__sysv_signal",
+    "bsd_signal",
+    "sigaction",
+    "sigignore",
+    "siginterrupt",
+    "signal",
+    "sigset",
+    "ssignal",
+    "sysv_signal",
     "kv_arena_alloc",
     "kv_arena_alloc_aligned",
     "kv_arena_compact",

@@ -2,7 +2,10 @@
  * The statistics signal: thousands of SIGUSR1 into a process allocating at
  * full speed on several threads (it finishes correctly, every dump is whole
  * JSON, nothing deadlocks); a program's own handler is kept; an ignored
- * signal stays ignored; another signal can be chosen.
+ * signal stays ignored; another signal can be chosen. The core is linked in
+ * here, so the program's signal() is glibc's own: these check what the
+ * library installs at start. test_signal_disposition checks what a program
+ * sees through the exported sigaction, signal, ... under LD_PRELOAD.
  */
 #include "test_util.h"
 
