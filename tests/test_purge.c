@@ -13,7 +13,7 @@
 #include "test_util.h"
 
 #include "concord.h"
-#include "internal.h"
+#include "options.h"
 #include "os.h"
 
 #include <pthread.h>
@@ -141,7 +141,7 @@ static int child_exit_during_dump(void)
     pthread_t t;
     pthread_create(&t, NULL, interrupter, NULL);
     pthread_detach(t);
-    ca_stats_print(fds[1], 0); /* never returns: the handler exits */
+    ca_stats_dump(fds[1], 0); /* never returns: the handler exits */
     ca_free(p);
     return 5;
 }
