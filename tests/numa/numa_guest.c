@@ -650,10 +650,15 @@ static int child_kvserver(void)
     char path[64], nm[1 << 16];
     snprintf(path, sizeof(path), "/proc/%d/numa_maps", (int)pid);
     read_text(path, nm, sizeof(nm));
+    long placed[MAX_NODES] = {0};
     for (char *l = nm; ok && l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
         int pref;
         char *sp = strchr(l, ' ');
-        if (!sp || sscanf(sp, " prefer:%d", &pref) != 1) continue;
+        if (!sp || sscanf(sp, " prefer:%d", &pref) != 1 || pref < 0 || pref >= MAX_NODES) continue;
+        char own[16];
+        snprintf(own, sizeof(own), " N%d=", pref);
+        char *o = strstr(sp, own);
+        if (o && (!strchr(l, '\n') || o < strchr(l, '\n'))) placed[pref] += atol(o + strlen(own));
         char *eol = strchr(l, '\n');
         for (char *t = strstr(sp, " N"); t && (!eol || t < eol); t = strstr(t + 1, " N")) {
             int node;
@@ -664,6 +669,12 @@ static int child_kvserver(void)
                 ok = 0;
             }
         }
+    }
+    printf("kvserver pages in mappings preferring node 0: %ld, node %d: %ld\n", placed[0], b,
+           placed[b]);
+    if (placed[0] == 0 || placed[b] == 0) {
+        printf("FAIL kvserver has no memory placed on node 0 or node %d\n", b);
+        ok = 0;
     }
     kill(pid, SIGTERM);
     int st;
@@ -695,6 +706,7 @@ static void run(const char *mode, const char *env1, char *out, size_t cap)
     if (WIFEXITED(st) && WEXITSTATUS(st) == 77) skip();
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("%s: status %d", mode, st);
     assert_int_equal(tu_count(out, "FAIL"), 0);
+    if (strcmp(mode, "unplaced") != 0) assert_int_equal(tu_count(out, "NUMA placement off"), 0);
 }
 
 static void test_pinned_threads(void **state)
@@ -771,6 +783,46 @@ static void test_kvserver(void **state)
     run("kvserver", NULL, out, sizeof(out));
 }
 
+/* A thread on a CPU of a node without memory: its arena is homed on a node
+ * with memory (the lowest), placement stays on for the other threads. */
+static int child_memless(void)
+{
+    int z = -1, b = -1;
+    for (int n = 0; n < nnodes; n++) {
+        if (node_cpu[n] >= 0 && node_mem[n] == 0) z = n;
+        if (n > 0 && usable(n)) b = n;
+    }
+    if (z < 0 || b < 0) return 77;
+    int low = 0;
+    while (node_mem[low] == 0)
+        low++;
+    worker_t w[2] = {{.node = low, .cpu = node_cpu[z]}, {.node = b, .cpu = node_cpu[b]}};
+    pthread_t t[2];
+    pthread_barrier_init(&hold, NULL, 3);
+    pthread_barrier_init(&release, NULL, 3);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, worker, &w[i]);
+    pthread_barrier_wait(&hold);
+    const char *json = dump_json();
+    int arenas[MAX_NODES];
+    arenas_by_node(json, 10, arenas);
+    printf("thread on CPU %d (node %d, no memory): %s on node %d; thread on CPU %d: %s\n",
+           w[0].cpu, z, w[0].ok ? "placed" : "MISPLACED", low, w[1].cpu,
+           w[1].ok ? "placed" : "MISPLACED");
+    int ok = w[0].ok && w[1].ok && arenas[z] == 0 && arenas[low] > 0 && dump_agrees(json, -1);
+    pthread_barrier_wait(&release);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    return ok ? 0 : 1;
+}
+
+static void test_memless_cpu(void **state)
+{
+    (void)state;
+    static char out[1 << 16];
+    run("memless", NULL, out, sizeof(out));
+}
+
 /* With placement off every allocation still succeeds. */
 static int child_unplaced(void)
 {
@@ -802,6 +854,7 @@ int main(int argc, char **argv)
         if (!strncmp(m, "forced", 6)) return child_pinned(atoi(m + 6));
         if (!strcmp(m, "unplaced")) return child_unplaced();
         if (!strcmp(m, "cache")) return child_cache();
+        if (!strcmp(m, "memless")) return child_memless();
         if (!strcmp(m, "spill")) return child_spill();
         if (!strcmp(m, "region")) return child_region();
         if (!strcmp(m, "kvserver")) return child_kvserver();
@@ -820,6 +873,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_pinned_threads),
         cmocka_unit_test(test_numa_node_env),
         cmocka_unit_test(test_numa_node_bad),
+        cmocka_unit_test(test_memless_cpu),
         cmocka_unit_test(test_cache_per_node),
         cmocka_unit_test(test_spill),
         cmocka_unit_test(test_region_policy),
