@@ -43,8 +43,8 @@
 
 /* ---- topology, from sysfs ---- */
 
-static int nnodes;              /* nodes online */
-static int node_cpu[MAX_NODES]; /* first CPU of each node, -1: none */
+static int nnodes;               /* nodes online */
+static int node_cpu[MAX_NODES];  /* first CPU of each node, -1: none */
 static long node_mem[MAX_NODES]; /* MemTotal of each node, kB */
 static const char *kvserver_path, *lib_path;
 
@@ -250,8 +250,8 @@ static int dump_agrees(const char *json, int spill_node)
             if (m != n) off += pm.pages[n][m];
         printf("node %d: dump mapped_bytes %lld, cached %lld; mappings preferring it %llu bytes, "
                "%ld pages on it, %ld elsewhere\n",
-               n, mapped, node_field(json, n, "blocks_cached"),
-               (unsigned long long)pm.bytes[n], on, off);
+               n, mapped, node_field(json, n, "blocks_cached"), (unsigned long long)pm.bytes[n], on,
+               off);
         if ((unsigned long long)mapped != pm.bytes[n]) ok = 0;
         if (off != 0 && n != spill_node) ok = 0;
     }
@@ -408,13 +408,18 @@ static int child_cache(void)
     return ok ? 0 : 1;
 }
 
-/* A thread of the node with the least memory allocates more than the node
- * has: nothing fails, and the pages past the node's capacity are elsewhere. */
+/* A thread of the node with the least memory allocates 32 MiB more than the
+ * node has free: nothing fails, and the pages past the node's capacity are
+ * elsewhere. */
 static void *spill_thread(void *arg)
 {
     int k = *(int *)arg;
     if (pin(node_cpu[k]) != 0) return (void *)2;
-    size_t want = (size_t)node_mem[k] * 1024 + 64 * MIB, got = 0;
+    char path[96], text[4096];
+    snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", k);
+    const char *f = read_text(path, text, sizeof(text)) == 0 ? strstr(text, "MemFree:") : NULL;
+    if (f == NULL) return (void *)4;
+    size_t want = (size_t)atol(f + 8) * 1024 + 32 * MIB, got = 0; /* more than the node has free */
     size_t obj = MIB; /* a large span: in the node's segments */
     size_t max = want / obj + 1;
     void **objs = MALLOC(max * sizeof(void *));
@@ -617,8 +622,19 @@ static int child_kvserver(void)
     snprintf(portstr, sizeof(portstr), "%d", port);
     int arenas[MAX_NODES] = {0};
     for (int round = 0; ok && round < 5 && !(arenas[0] && arenas[b]); round++) {
-        char *argv[] = {"redis-benchmark", "-p", portstr, "-t", "set,get,incr,mset", "-n", "4000",
-                        "-c", "20", "-P", "4", "-q", NULL};
+        char *argv[] = {"redis-benchmark",
+                        "-p",
+                        portstr,
+                        "-t",
+                        "set,get,incr,mset",
+                        "-n",
+                        "4000",
+                        "-c",
+                        "20",
+                        "-P",
+                        "4",
+                        "-q",
+                        NULL};
         int st = tu_run(argv, NULL, res, sizeof(res));
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(res, "requests per second")) {
             printf("FAIL redis-benchmark: status %d: %s\n", st, res);
@@ -643,7 +659,8 @@ static int child_kvserver(void)
     /* correct answers */
     char reply[4096];
     ok = ok &&
-         resp_roundtrip(port, "SET numa:key hello\r\nGET numa:key\r\nINCRBY numa:n 41\r\nINCR numa:n\r\n",
+         resp_roundtrip(port,
+                        "SET numa:key hello\r\nGET numa:key\r\nINCRBY numa:n 41\r\nINCR numa:n\r\n",
                         reply, sizeof(reply)) == 0 &&
          strcmp(reply, "+OK\r\n$5\r\nhello\r\n:41\r\n:42\r\n") == 0;
     /* the server's memory: mappings preferring a node have their pages on it */
@@ -743,9 +760,9 @@ static void test_numa_node_bad(void **state)
         char env[64], want[128];
         snprintf(env, sizeof(env), "CONCORD_ARENA_NUMA_NODE=%d", n);
         run("unplaced", env, out, sizeof(out));
-        snprintf(want, sizeof(want),
-                 "CONCORD_ARENA_NUMA_NODE=%d: no such node, or it has no memory; NUMA placement off",
-                 n);
+        snprintf(
+            want, sizeof(want),
+            "CONCORD_ARENA_NUMA_NODE=%d: no such node, or it has no memory; NUMA placement off", n);
         assert_int_equal(tu_count(out, want), 1);
         assert_non_null(strstr(out, "allocated"));
         tested += n < nnodes ? 10 : 1;
@@ -806,9 +823,8 @@ static int child_memless(void)
     const char *json = dump_json();
     int arenas[MAX_NODES];
     arenas_by_node(json, 10, arenas);
-    printf("thread on CPU %d (node %d, no memory): %s on node %d; thread on CPU %d: %s\n",
-           w[0].cpu, z, w[0].ok ? "placed" : "MISPLACED", low, w[1].cpu,
-           w[1].ok ? "placed" : "MISPLACED");
+    printf("thread on CPU %d (node %d, no memory): %s on node %d; thread on CPU %d: %s\n", w[0].cpu,
+           z, w[0].ok ? "placed" : "MISPLACED", low, w[1].cpu, w[1].ok ? "placed" : "MISPLACED");
     int ok = w[0].ok && w[1].ok && arenas[z] == 0 && arenas[low] > 0 && dump_agrees(json, -1);
     pthread_barrier_wait(&release);
     for (int i = 0; i < 2; i++)
@@ -861,7 +877,8 @@ int main(int argc, char **argv)
         return 99;
     }
     if (nnodes < 2) {
-        printf("one NUMA node: nothing to test here (scripts/numa-guest.sh boots a guest with more)\n");
+        printf("one NUMA node: nothing to test here (scripts/numa-guest.sh boots a guest with "
+               "more)\n");
         return 77;
     }
     printf("%d NUMA nodes:", nnodes);
@@ -870,14 +887,10 @@ int main(int argc, char **argv)
     printf("\n");
     snprintf(dump_file, sizeof(dump_file), "/tmp/numa-guest-dump.%d", (int)getpid());
     struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pinned_threads),
-        cmocka_unit_test(test_numa_node_env),
-        cmocka_unit_test(test_numa_node_bad),
-        cmocka_unit_test(test_memless_cpu),
-        cmocka_unit_test(test_cache_per_node),
-        cmocka_unit_test(test_spill),
-        cmocka_unit_test(test_region_policy),
-        cmocka_unit_test(test_kvserver),
+        cmocka_unit_test(test_pinned_threads), cmocka_unit_test(test_numa_node_env),
+        cmocka_unit_test(test_numa_node_bad),  cmocka_unit_test(test_memless_cpu),
+        cmocka_unit_test(test_cache_per_node), cmocka_unit_test(test_spill),
+        cmocka_unit_test(test_region_policy),  cmocka_unit_test(test_kvserver),
     };
     size_t count = sizeof(tests) / sizeof(tests[0]);
 #if CA_CORE
