@@ -56,11 +56,11 @@ for ((i = 0; i < nodes; i++)); do
 done
 
 # A paravirtual KVM (kvm_pvm) cannot run a stock kernel, nor can a CPU
-# without vmx/svm: those get TCG.
-accel=(-accel tcg,thread=multi -cpu max)
+# without vmx/svm: those get TCG. A KVM that fails to start falls back to TCG.
+accels=("tcg,thread=multi max")
 if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ ! -e /sys/module/kvm_pvm ] &&
     grep -qE '^flags.*\b(vmx|svm)\b' /proc/cpuinfo; then
-    accel=(-accel kvm -cpu host)
+    accels=("kvm host" "${accels[@]}")
 fi
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/numa-guest.XXXXXX")
@@ -76,16 +76,22 @@ chmod 777 "$out"
 } > "$out/cmd"
 
 rc=0
-timeout --foreground -k 5 "$limit" "$qemu" -machine q35 "${accel[@]}" -smp "$nodes" -m "${total}M" \
-    "${numa[@]}" \
-    -kernel "$dir/vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off" \
-    -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap" \
-    -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
-    -fsdev "local,id=out,path=$out,security_model=none" \
-    -device virtio-9p-pci,fsdev=out,mount_tag=out \
-    -display none -serial "file:$out/console" -monitor none -net none \
-    -no-reboot < /dev/null || rc=$?
+for accel in "${accels[@]}"; do
+    rc=0
+    timeout --foreground -k 5 "$limit" "$qemu" -machine q35 -accel "${accel% *}" -cpu "${accel#* }" \
+        -smp "$nodes" -m "${total}M" "${numa[@]}" \
+        -kernel "$dir/vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
+        -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off" \
+        -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap" \
+        -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+        -fsdev "local,id=out,path=$out,security_model=none" \
+        -device virtio-9p-pci,fsdev=out,mount_tag=out \
+        -display none -serial "file:$out/console" -monitor none -net none \
+        -no-reboot < /dev/null || rc=$?
+    # a guest that ran, or ran out of time, is not retried
+    if [ -s "$out/status" ] || [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then break; fi
+    echo "numa-guest: qemu -accel ${accel% *} failed (status $rc)" >&2
+done
 [ -z "$console" ] || cp "$out/console" "$console"
 [ -f "$out/output" ] && cat "$out/output"
 if [ ! -s "$out/status" ]; then
