@@ -38,8 +38,14 @@ mkdir -p "$dir"
 work=$(mktemp -d "$dir/.setup.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work" # apt-get download runs as _apt where it can
-(cd "$work" && apt-get download -q "$pkg" > /dev/null 2>&1) ||
-    { echo "numa-guest-setup: apt-get download $pkg failed" >&2; exit 1; }
+if ! (cd "$work" && apt-get download -q "$pkg" > /dev/null 2>&1); then
+    # stale package lists: refresh them once (as root, or with sudo) and retry
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
+    $SUDO apt-get update -qq > /dev/null 2>&1 || true
+    (cd "$work" && apt-get download -q "$pkg" > /dev/null 2>&1) ||
+        { echo "numa-guest-setup: apt-get download $pkg failed" >&2; exit 1; }
+fi
 deb=$(ls "$work"/*.deb)
 mkdir "$work/k"
 dpkg-deb --fsys-tarfile "$deb" |
