@@ -3,8 +3,9 @@
  *
  * A thread starts on ca_arena_empty, whose bins all point at ca_block_empty
  * (never a free slot), so its first malloc falls into the slow path, which
- * gives it an arena: a parked one if any (adopted whole, with its blocks and
- * the remote frees that arrived meanwhile), else a new one. A pthread key
+ * gives it an arena: a parked one of its NUMA node if any (adopted whole,
+ * with its blocks and the remote frees that arrived meanwhile), else a new
+ * one. A pthread key
  * destructor parks the arena when the thread exits and moves the thread to
  * ca_arena_exited; what that thread still allocates comes from the locked
  * fallback arena.
@@ -131,18 +132,31 @@ static void ca_arenas_reap_dead_locked(void)
     }
 }
 
+/* A parked arena of `node`, taken off the parked list, or NULL. Only an
+ * arena of the thread's own node is adopted: its blocks (some still holding
+ * objects of the thread that parked it) are on that node. */
+static ca_arena_t *ca_unpark_locked(unsigned node)
+{
+    for (ca_arena_t **link = &ca_parked, *p; (p = *link) != NULL; link = &p->next_parked) {
+        if (p->node != node) continue;
+        __atomic_store_n(link, p->next_parked, __ATOMIC_RELAXED);
+        return p;
+    }
+    return NULL;
+}
+
 static ca_arena_t *ca_arena_thread_init(void)
 {
     if (ca_tls_arena != &ca_arena_empty) return ca_tls_arena;
     unsigned home = ca_numa_home_node();
     int tid = ca_os_thread_id();
     pthread_mutex_lock(&ca_arenas_mutex);
-    if (ca_parked == NULL) ca_arenas_reap_dead_locked();
-    ca_arena_t *a = ca_parked;
-    if (a != NULL)
-        __atomic_store_n(&ca_parked, a->next_parked, __ATOMIC_RELAXED);
-    else
-        a = ca_arena_new_locked();
+    ca_arena_t *a = ca_unpark_locked(home);
+    if (a == NULL) {
+        ca_arenas_reap_dead_locked();
+        a = ca_unpark_locked(home);
+    }
+    if (a == NULL) a = ca_arena_new_locked();
     if (a != NULL) {
         a->next_parked = NULL;
         a->node = home;

@@ -126,5 +126,8 @@ unsigned ca_numa_home_node(void)
 {
     if (ca_cfg.numa_node >= 0) return (unsigned)ca_cfg.numa_node;
     int node = ca_numa_node_of_cpu(ca_os_current_cpu());
-    return node >= 0 ? (unsigned)node : 0;
+    /* a CPU of a node without memory: the lowest node that has some */
+    if (node < 0 || !ca_numa_node_has_memory((unsigned)node))
+        return ca_memory_nodes ? (unsigned)__builtin_ctzll(ca_memory_nodes) : 0;
+    return (unsigned)node;
 }
