@@ -47,6 +47,7 @@ typedef struct ca_totals_s {
     uint64_t blocks_cached;      /* blocks in node caches now */
     uint64_t mapped_bytes;       /* bytes in segments mapped now */
     uint64_t blocks_decommitted; /* blocks whose pages went back to the OS, in all */
+    uint64_t pages_elsewhere;    /* pages of a node's segments on another node (last dump) */
     uint64_t huge_maps;          /* huge mappings made */
     uint32_t arenas;             /* arenas made */
     uint32_t block_size;         /* bytes per block */

@@ -132,6 +132,14 @@ int ca_os_current_cpu(void)
     return (int)cpu;
 }
 
+int ca_os_pages_nodes(void **pages, int *status, unsigned long n)
+{
+    int saved = errno;
+    long rc = syscall(SYS_move_pages, 0, n, pages, NULL, status, 0);
+    errno = saved;
+    return rc == 0 ? 0 : -1;
+}
+
 int ca_os_page_node(void *p)
 {
     int node = -1;

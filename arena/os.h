@@ -46,6 +46,11 @@ int ca_os_current_cpu(void);
 /* Node the page at `p` lives on (get_mempolicy MPOL_F_NODE|MPOL_F_ADDR), or -1. */
 int ca_os_page_node(void *p);
 
+/* For each of the `n` pages in `pages`, the node it is on, or a negative
+ * errno value (-ENOENT: not resident) in `status` (move_pages without moving).
+ * 0, or -1 when the call failed. */
+int ca_os_pages_nodes(void **pages, int *status, unsigned long n);
+
 /* Kernel id of the calling thread (gettid). */
 int ca_os_thread_id(void);
 

@@ -338,3 +338,40 @@ void ca_nodes_unlock_all(void)
     for (unsigned n = ca_numa_node_count(); n-- > 0;)
         pthread_mutex_unlock(&ca_nodes[n].lock);
 }
+
+/* Pages asked about per call, in static arrays: only the thread writing a
+ * dump (one at a time, see stats.c) comes here. */
+#define CA_SPILL_BATCH 256u
+static void *ca_spill_pages[CA_SPILL_BATCH];
+static int ca_spill_status[CA_SPILL_BATCH];
+
+static uint64_t ca_segment_spill(const ca_segment_t *s, unsigned node)
+{
+    uint64_t elsewhere = 0;
+    size_t ps = ca_os_page_size();
+    for (size_t off = ca_cfg.block_size; off < s->size;) {
+        unsigned n = 0;
+        for (; n < CA_SPILL_BATCH && off < s->size; n++, off += ps)
+            ca_spill_pages[n] = (char *)s + off;
+        if (ca_os_pages_nodes(ca_spill_pages, ca_spill_status, n) != 0) break;
+        for (unsigned i = 0; i < n; i++)
+            if (ca_spill_status[i] >= 0 && (unsigned)ca_spill_status[i] != node) elsewhere++;
+    }
+    return elsewhere;
+}
+
+void ca_nodes_count_spill(void)
+{
+    if (ca_numa_node_count() < 2 || !ca_cfg.numa_bind) return;
+    for (unsigned n = 0; n < ca_numa_node_count(); n++) {
+        ca_node_t *nd = &ca_nodes[n];
+        if (pthread_mutex_trylock(&nd->lock) != 0) continue; /* never wait in a dump */
+        uint64_t elsewhere = 0;
+        for (const ca_segment_t *s = nd->avail; s != NULL; s = s->next)
+            elsewhere += ca_segment_spill(s, n);
+        for (const ca_segment_t *s = nd->full; s != NULL; s = s->next)
+            elsewhere += ca_segment_spill(s, n);
+        nd->pages_elsewhere = elsewhere;
+        pthread_mutex_unlock(&nd->lock);
+    }
+}

@@ -26,6 +26,11 @@ void ca_span_mark(ca_block_t *b, uint32_t n, uint8_t kind);
 /* Return every cached block's pages and every empty segment. */
 void ca_node_trim(void);
 void ca_nodes_lock_all(void);
+/* Count, for every node, the resident pages of its segments that the kernel
+ * put on another node (nd->pages_elsewhere). For dumps only: a node whose
+ * lock is held (by the thread a signal interrupted, maybe) keeps its last
+ * count. */
+void ca_nodes_count_spill(void);
 void ca_nodes_unlock_all(void);
 
 /* ca_os_now_ms when blocks waiting in a node cache past its bound may be

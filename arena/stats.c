@@ -38,6 +38,7 @@
     X(blocks_cached, u, "blocks in node caches now")                                               \
     X(mapped_bytes, u, "bytes in mapped segments now")                                             \
     X(blocks_decommitted, u, "blocks given back to the OS (madvise)")                              \
+    X(pages_elsewhere, u, "pages on another node (spilled)")                                       \
     X(huge_maps, u, "huge mappings made")
 
 /* ---- counting ---- */
@@ -93,6 +94,7 @@ CA_SNAPSHOT static void ca_totals_add_node(ca_totals_t *t, const ca_node_t *nd)
     t->segments_unmapped += nd->segments_unmapped;
     t->blocks_cached += nd->cache_count;
     t->blocks_decommitted += nd->blocks_decommitted;
+    t->pages_elsewhere += nd->pages_elsewhere;
     t->mapped_bytes += (uint64_t)nd->nsegments * ca_cfg.seg_size;
 }
 
@@ -388,6 +390,7 @@ int ca_stats_try_dump(int fd, int json)
     }
     ca_totals_t t;
     uint64_t bytes[CA_SIZE_BUCKETS];
+    ca_nodes_count_spill();
     ca_stats_totals(&t);
     ca_bucket_bytes(bytes);
     ca_buf_t b;

@@ -166,6 +166,8 @@ typedef struct ca_node_s {
     uint64_t blocks_decommitted; /* blocks whose pages went back to the OS */
     uint64_t segments_mapped;    /* segments mapped in all */
     uint64_t segments_unmapped;  /* segments given back in all */
+    uint64_t pages_elsewhere;    /* pages of its segments found on another node at the last
+                                    dump: spilled when this node was full */
 } ca_node_t;
 
 #endif
