@@ -29,28 +29,35 @@ void ca_trim(void);
 /* Pointers passed to free/realloc/malloc_usable_size that were not ours. */
 uint64_t ca_invalid_pointer_count(void);
 
-/* Statistics, summed over every arena (see stats.c for the fields). */
+/* Statistics, summed over every arena and node. One list makes the struct
+ * and both dump formats: name, C type, in the brief per-arena text line (1),
+ * label in text dumps. The JSON key is the name. */
+#define CA_TOTAL_FIELDS(X)                                                                         \
+    X(allocs, uint64_t, 1, "allocations")                                                          \
+    X(frees, uint64_t, 1, "frees")                                                                 \
+    X(remote_frees, uint64_t, 1, "frees from another thread")                                      \
+    X(req_bytes, uint64_t, 0, "bytes requested")                                                   \
+    X(slot_bytes, uint64_t, 0, "bytes handed out (slots, spans, mappings)")                        \
+    X(in_use, int64_t, 1, "bytes in use now")                                                      \
+    X(peak, int64_t, 1, "peak bytes in use")                                                       \
+    X(blocks_fresh, uint64_t, 0, "blocks taken fresh")                                             \
+    X(blocks_reused, uint64_t, 0, "blocks reused from a cache")                                    \
+    X(segments_mapped, uint64_t, 0, "segments mapped")                                             \
+    X(segments_unmapped, uint64_t, 0, "segments returned to the OS")                               \
+    X(blocks_cached, uint64_t, 0, "blocks in node caches now")                                     \
+    X(mapped_bytes, uint64_t, 0, "bytes in mapped segments now")                                   \
+    X(blocks_decommitted, uint64_t, 0, "blocks given back to the OS (madvise)")                    \
+    X(pages_elsewhere, uint64_t, 0, "pages on another node (spilled)")                             \
+    X(huge_maps, uint64_t, 0, "huge mappings made")
+
 typedef struct ca_totals_s {
-    uint64_t allocs;             /* allocations */
-    uint64_t frees;              /* frees */
-    uint64_t remote_frees;       /* frees by a thread other than the owner's */
-    uint64_t req_bytes;          /* bytes requested, cumulative */
-    uint64_t slot_bytes;         /* bytes handed out, cumulative */
-    int64_t in_use;              /* bytes handed out now */
-    int64_t peak;                /* bytes: sum of each arena's peak */
-    uint64_t size_buckets[16];   /* allocations by size: <=16, <=32, ... <=256K, more */
-    uint64_t align_buckets[8];   /* aligned requests: <=32, <=64, ... <=2K, more */
-    uint64_t blocks_fresh;       /* blocks taken never used before */
-    uint64_t blocks_reused;      /* blocks taken from a cache */
-    uint64_t segments_mapped;    /* segments mapped in all */
-    uint64_t segments_unmapped;  /* segments given back */
-    uint64_t blocks_cached;      /* blocks in node caches now */
-    uint64_t mapped_bytes;       /* bytes in segments mapped now */
-    uint64_t blocks_decommitted; /* blocks whose pages went back to the OS, in all */
-    uint64_t pages_elsewhere;    /* pages of a node's segments on another node (last dump) */
-    uint64_t huge_maps;          /* huge mappings made */
-    uint32_t arenas;             /* arenas made */
-    uint32_t block_size;         /* bytes per block */
+#define CA_TOTALS_MEMBER(name, type, brief, label) type name;
+    CA_TOTAL_FIELDS(CA_TOTALS_MEMBER)
+#undef CA_TOTALS_MEMBER
+    uint64_t size_buckets[16]; /* allocations by size: <=16, <=32, ... <=256K, more */
+    uint64_t align_buckets[8]; /* aligned requests: <=32, <=64, ... <=2K, more */
+    uint32_t arenas;           /* arenas made */
+    uint32_t block_size;       /* bytes per block */
 } ca_totals_t;
 void ca_stats_totals(ca_totals_t *t);
 /* Write the statistics to `fd` as text or JSON; async-signal-safe. */

@@ -1,5 +1,5 @@
 /*
- * Layer 4. The NUMA topology, read once from sysfs (through the platform, so
+ * Layer 5. The NUMA topology, read once from sysfs (through the platform, so
  * tests can point it at a fake tree), and each thread's home node.
  * Uses: options.h, util.h, os.h.
  */

@@ -1,5 +1,5 @@
 /*
- * Layer 5. The registry: which segment-sized chunks of the address space hold
+ * Layer 6. The registry: which segment-sized chunks of the address space hold
  * one of our headers (a segment's or a huge mapping's), or held one that was
  * given back. A lookup is two dependent loads and never takes a lock.
  * Uses: options.h, os.h.

@@ -1,5 +1,5 @@
 /*
- * Layer 6. Reports of bad pointers: one line naming the call, the pointer and
+ * Layer 7. Reports of bad pointers: one line naming the call, the pointer and
  * what is wrong, then abort() unless CONCORD_ARENA_ABORT_ON_ERROR=0 (then
  * reported up to a limit, counted, and the count given at exit).
  * Uses: options.h, util.h, os.h.

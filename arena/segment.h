@@ -1,5 +1,5 @@
 /*
- * Layer 7. Segments (what one mmap gives, aligned to its size, blocks inside),
+ * Layer 8. Segments (what one mmap gives, aligned to its size, blocks inside),
  * spans of blocks, and each NUMA node's block cache with its delayed purge.
  * Everything here runs under the node's lock: it is the slow path.
  * Uses: registry.h, numa.h, options.h, util.h, os.h.

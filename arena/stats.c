@@ -1,14 +1,16 @@
 /*
  * Statistics: summed from the per-arena counters and the per-node counters,
- * printed as text or JSON from one field list (CA_TOTAL_FIELDS), so the two
- * never disagree. The dump runs inside a signal handler: no malloc, no stdio,
- * no locks; it formats into a static buffer guarded by an atomic flag (a
- * dump that finds another one running is skipped) and write(2)s it out.
+ * printed as text or JSON by one walk of the sections through the emitter
+ * (emit.c), from the field list that also makes ca_totals_t
+ * (CA_TOTAL_FIELDS, concord.h), so the two never disagree. The dump runs inside a signal handler:
+ * no malloc, no stdio, no locks; it formats into a static buffer guarded by an atomic flag (a dump
+ * that finds another one running is skipped) and write(2)s it out.
  */
 #include "stats.h"
 
 #include "arena.h"
 #include "concord.h"
+#include "emit.h"
 #include "numa.h"
 #include "os.h"
 #include "segment.h"
@@ -21,25 +23,6 @@
  * word-sized counters that only grow or move by whole amounts, accepted as
  * a snapshot that is a moment stale. ThreadSanitizer is told so. */
 #define CA_SNAPSHOT __attribute__((no_sanitize("thread")))
-
-/* name, kind (u: unsigned, i: signed), meaning */
-#define CA_TOTAL_FIELDS(X)                                                                         \
-    X(allocs, u, "allocations")                                                                    \
-    X(frees, u, "frees")                                                                           \
-    X(remote_frees, u, "frees from another thread")                                                \
-    X(req_bytes, u, "bytes requested")                                                             \
-    X(slot_bytes, u, "bytes handed out (slots, spans, mappings)")                                  \
-    X(in_use, i, "bytes in use now")                                                               \
-    X(peak, i, "peak bytes in use")                                                                \
-    X(blocks_fresh, u, "blocks taken fresh")                                                       \
-    X(blocks_reused, u, "blocks reused from a cache")                                              \
-    X(segments_mapped, u, "segments mapped")                                                       \
-    X(segments_unmapped, u, "segments returned to the OS")                                         \
-    X(blocks_cached, u, "blocks in node caches now")                                               \
-    X(mapped_bytes, u, "bytes in mapped segments now")                                             \
-    X(blocks_decommitted, u, "blocks given back to the OS (madvise)")                              \
-    X(pages_elsewhere, u, "pages on another node (spilled)")                                       \
-    X(huge_maps, u, "huge mappings made")
 
 /* ---- counting ---- */
 
@@ -138,52 +121,7 @@ CA_SNAPSHOT void ca_stats_totals(ca_totals_t *t)
     t->block_size = (uint32_t)ca_cfg.block_size;
 }
 
-/* ---- printing ---- */
-
-static void ca_print_fields_text(ca_buf_t *b, const ca_totals_t *t, const char *indent)
-{
-#define CA_TEXT_u(v) ca_buf_u64(b, (v))
-#define CA_TEXT_i(v) ca_buf_i64(b, (v))
-#define CA_TEXT_FIELD(name, kind, meaning)                                                         \
-    {                                                                                              \
-        size_t from = b->len;                                                                      \
-        ca_buf_str(b, indent);                                                                     \
-        ca_buf_str(b, meaning);                                                                    \
-        ca_buf_pad(b, 48, from);                                                                   \
-        CA_TEXT_##kind(t->name);                                                                   \
-        ca_buf_str(b, "\n");                                                                       \
-    }
-    CA_TOTAL_FIELDS(CA_TEXT_FIELD)
-    size_t from = b->len;
-    ca_buf_str(b, indent);
-    ca_buf_str(b, "bytes wasted (rounding, alignment)");
-    ca_buf_pad(b, 48, from);
-    ca_buf_u64(b, t->slot_bytes >= t->req_bytes ? t->slot_bytes - t->req_bytes : 0);
-    ca_buf_str(b, "\n");
-}
-
-static void ca_print_fields_json(ca_buf_t *b, const ca_totals_t *t)
-{
-#define CA_JSON_FIELD(name, kind, meaning)                                                         \
-    ca_buf_str(b, "\"" #name "\":");                                                               \
-    CA_TEXT_##kind(t->name);                                                                       \
-    ca_buf_str(b, ",");
-    CA_TOTAL_FIELDS(CA_JSON_FIELD)
-    ca_buf_str(b, "\"wasted_bytes\":");
-    ca_buf_u64(b, t->slot_bytes >= t->req_bytes ? t->slot_bytes - t->req_bytes : 0);
-}
-
-static void ca_json_array(ca_buf_t *b, const char *name, const uint64_t *v, unsigned n)
-{
-    ca_buf_str(b, ",\"");
-    ca_buf_str(b, name);
-    ca_buf_str(b, "\":[");
-    for (unsigned i = 0; i < n; i++) {
-        if (i) ca_buf_str(b, ",");
-        ca_buf_u64(b, v[i]);
-    }
-    ca_buf_str(b, "]");
-}
+/* ---- printing: one walk of the sections, text or JSON (emit.c) ---- */
 
 CA_SNAPSHOT static const char *ca_state_name(const ca_arena_t *a)
 {
@@ -199,177 +137,79 @@ CA_SNAPSHOT static const char *ca_state_name(const ca_arena_t *a)
     }
 }
 
-/* Order of buckets by count (by_bytes = 0) or by bytes, largest first. */
-static void ca_rank(const uint64_t *key, unsigned order[CA_SIZE_BUCKETS])
+/* Every field of `t`, or only the brief ones, and the bytes wasted. */
+static void ca_emit_totals(ca_emit_t *e, const ca_totals_t *t, int brief)
 {
-    for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++)
-        order[i] = i;
-    for (unsigned i = 1; i < CA_SIZE_BUCKETS; i++)
-        for (unsigned j = i; j > 0 && key[order[j]] > key[order[j - 1]]; j--) {
-            unsigned tmp = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = tmp;
-        }
+#define CA_EMIT_FIELD(name, type, in_brief, label)                                                 \
+    if (!brief || in_brief) ca_emit_num(e, #name, label, t->name);
+    CA_TOTAL_FIELDS(CA_EMIT_FIELD)
+#undef CA_EMIT_FIELD
+    if (!brief)
+        ca_emit_u64(e, "wasted_bytes", "bytes wasted (rounding, alignment)",
+                    t->slot_bytes >= t->req_bytes ? t->slot_bytes - t->req_bytes : 0);
 }
 
-CA_SNAPSHOT static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const uint64_t *bytes)
+CA_SNAPSHOT static void ca_dump(ca_emit_t *e, const ca_totals_t *t, const uint64_t *bytes)
 {
-    ca_buf_str(b, "=== concordarena statistics (pid ");
-    ca_buf_u64(b, (uint64_t)ca_os_getpid());
-    ca_buf_str(b, ", block size ");
-    ca_buf_u64(b, t->block_size);
-    ca_buf_str(b, ", arenas ");
-    ca_buf_u64(b, t->arenas);
-    ca_buf_str(b, ", nodes ");
-    ca_buf_u64(b, ca_numa_node_count());
-    ca_buf_str(b, ", dumps skipped ");
-    ca_buf_u64(b, ca_stats_dumps_skipped());
-    ca_buf_str(b, ") ===\ntotal\n");
-    ca_print_fields_text(b, t, "  ");
-    ca_buf_str(b, "  size distribution (allocations):\n");
-    for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) {
-        if (!t->size_buckets[i]) continue;
-        size_t from = b->len;
-        ca_buf_str(b, "    ");
-        ca_buf_str(b, ca_size_bucket_name((int)i));
-        ca_buf_pad(b, 16, from);
-        ca_buf_u64(b, t->size_buckets[i]);
-        ca_buf_str(b, "\n");
+    ca_emit_open(e, NULL, "=== concordarena statistics (", 1);
+    if (e->json) ca_emit_u64(e, "concordarena", NULL, 1);
+    ca_emit_u64(e, "pid", "pid", (uint64_t)ca_os_getpid());
+    ca_emit_u64(e, "block_size", "block size", t->block_size);
+    ca_emit_u64(e, "arena_count", "arenas", t->arenas);
+    ca_emit_u64(e, "node_count", "nodes", ca_numa_node_count());
+    ca_emit_u64(e, "dumps_skipped", "dumps skipped", ca_stats_dumps_skipped());
+    if (!e->json) {
+        ca_buf_str(e->b, ") ===\n");
+        e->brief[e->depth] = 0; /* the sections below are not brief */
     }
-    ca_buf_str(b, "  alignment requests:\n");
-    for (unsigned i = 0; i < CA_ALIGN_BUCKETS; i++) {
-        if (!t->align_buckets[i]) continue;
-        size_t from = b->len;
-        ca_buf_str(b, "    ");
-        ca_buf_str(b, ca_align_bucket_name((int)i));
-        ca_buf_pad(b, 16, from);
-        ca_buf_u64(b, t->align_buckets[i]);
-        ca_buf_str(b, "\n");
-    }
-    unsigned order[CA_SIZE_BUCKETS];
-    for (int pass = 0; pass < 2; pass++) {
-        ca_rank(pass ? bytes : t->size_buckets, order);
-        ca_buf_str(b, pass ? "  hotspots by bytes:\n" : "  hotspots by count:\n");
-        for (unsigned r = 0; r < 5; r++) {
-            unsigned i = order[r];
-            if (!(pass ? bytes[i] : t->size_buckets[i])) break;
-            size_t from = b->len;
-            ca_buf_str(b, "    #");
-            ca_buf_u64(b, r + 1);
-            ca_buf_str(b, " ");
-            ca_buf_str(b, ca_size_bucket_name((int)i));
-            ca_buf_pad(b, 20, from);
-            ca_buf_u64(b, t->size_buckets[i]);
-            ca_buf_str(b, " allocations, ");
-            ca_buf_u64(b, bytes[i]);
-            ca_buf_str(b, " bytes\n");
-        }
-    }
+    ca_emit_bucket_names(e, "size_bucket_names", 0);
+    ca_emit_bucket_names(e, "align_bucket_names", 1);
+
+    ca_emit_open(e, "total", "total", 0);
+    ca_emit_totals(e, t, 0);
+    ca_emit_buckets(e, "size_buckets", "size distribution (allocations):", t->size_buckets, 0);
+    ca_emit_buckets(e, "size_bucket_bytes", NULL, bytes, 0);
+    ca_emit_buckets(e, "align_buckets", "alignment requests:", t->align_buckets, 1);
+    if (!e->json) ca_emit_hotspots(e, "hotspots", t->size_buckets, bytes, 5);
+    ca_emit_close(e);
+    if (e->json) ca_emit_hotspots(e, "hotspots", t->size_buckets, bytes, 5);
+
+    char heading[48];
+    ca_emit_list(e, "nodes");
     for (unsigned n = 0; n < ca_numa_node_count(); n++) {
         ca_totals_t nt;
         ca_node_totals(n, &nt);
-        ca_buf_str(b, "node ");
-        ca_buf_u64(b, n);
-        ca_buf_str(b, "\n");
-        ca_print_fields_text(b, &nt, "  ");
+        char num[24];
+        ca_buf_t hb;
+        ca_buf_init(&hb, heading, sizeof(heading) - 1, -1);
+        ca_buf_str(&hb, "node ");
+        ca_buf_str(&hb, ca_u64_text(num, n));
+        heading[hb.len] = '\0';
+        ca_emit_open(e, NULL, heading, 0);
+        ca_emit_u64(e, "node", NULL, n);
+        ca_emit_totals(e, &nt, 0);
+        ca_emit_close(e);
     }
-    for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
-        ca_totals_t at;
-        ca_arena_totals(a, &at);
-        ca_buf_str(b, "arena ");
-        ca_buf_u64(b, a->id);
-        ca_buf_str(b, " (");
-        ca_buf_str(b, ca_state_name(a));
-        ca_buf_str(b, ", node ");
-        ca_buf_u64(b, a->node);
-        ca_buf_str(b, "): allocations ");
-        ca_buf_u64(b, at.allocs);
-        ca_buf_str(b, ", frees ");
-        ca_buf_u64(b, at.frees);
-        ca_buf_str(b, ", remote frees ");
-        ca_buf_u64(b, at.remote_frees);
-        ca_buf_str(b, ", in use ");
-        ca_buf_i64(b, at.in_use);
-        ca_buf_str(b, ", peak ");
-        ca_buf_i64(b, at.peak);
-        ca_buf_str(b, "\n");
-    }
-    ca_buf_str(b, "=== end ===\n");
-}
+    ca_emit_list_end(e);
 
-CA_SNAPSHOT static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const uint64_t *bytes)
-{
-    ca_buf_str(b, "{\"concordarena\":1,\"pid\":");
-    ca_buf_u64(b, (uint64_t)ca_os_getpid());
-    ca_buf_str(b, ",\"block_size\":");
-    ca_buf_u64(b, t->block_size);
-    ca_buf_str(b, ",\"arena_count\":");
-    ca_buf_u64(b, t->arenas);
-    ca_buf_str(b, ",\"dumps_skipped\":");
-    ca_buf_u64(b, ca_stats_dumps_skipped());
-    ca_buf_str(b, ",\"size_bucket_names\":[");
-    for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) {
-        ca_buf_str(b, i ? ",\"" : "\"");
-        ca_buf_str(b, ca_size_bucket_name((int)i));
-        ca_buf_str(b, "\"");
-    }
-    ca_buf_str(b, "],\"align_bucket_names\":[");
-    for (unsigned i = 0; i < CA_ALIGN_BUCKETS; i++) {
-        ca_buf_str(b, i ? ",\"" : "\"");
-        ca_buf_str(b, ca_align_bucket_name((int)i));
-        ca_buf_str(b, "\"");
-    }
-    ca_buf_str(b, "],\"total\":{");
-    ca_print_fields_json(b, t);
-    ca_json_array(b, "size_buckets", t->size_buckets, CA_SIZE_BUCKETS);
-    ca_json_array(b, "size_bucket_bytes", bytes, CA_SIZE_BUCKETS);
-    ca_json_array(b, "align_buckets", t->align_buckets, CA_ALIGN_BUCKETS);
-    ca_buf_str(b, "},\"hotspots\":{");
-    unsigned order[CA_SIZE_BUCKETS];
-    for (int pass = 0; pass < 2; pass++) {
-        ca_rank(pass ? bytes : t->size_buckets, order);
-        ca_buf_str(b, pass ? ",\"by_bytes\":[" : "\"by_count\":[");
-        for (unsigned r = 0; r < CA_SIZE_BUCKETS; r++) {
-            unsigned i = order[r];
-            if (!(pass ? bytes[i] : t->size_buckets[i])) break;
-            ca_buf_str(b, r ? ",{\"bucket\":\"" : "{\"bucket\":\"");
-            ca_buf_str(b, ca_size_bucket_name((int)i));
-            ca_buf_str(b, "\",\"count\":");
-            ca_buf_u64(b, t->size_buckets[i]);
-            ca_buf_str(b, ",\"bytes\":");
-            ca_buf_u64(b, bytes[i]);
-            ca_buf_str(b, "}");
-        }
-        ca_buf_str(b, "]");
-    }
-    ca_buf_str(b, "},\"nodes\":[");
-    for (unsigned n = 0; n < ca_numa_node_count(); n++) {
-        ca_totals_t nt;
-        ca_node_totals(n, &nt);
-        ca_buf_str(b, n ? ",{\"node\":" : "{\"node\":");
-        ca_buf_u64(b, n);
-        ca_buf_str(b, ",");
-        ca_print_fields_json(b, &nt);
-        ca_buf_str(b, "}");
-    }
-    ca_buf_str(b, "],\"arenas\":[");
-    int first = 1;
+    ca_emit_list(e, "arenas");
     for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
         ca_totals_t at;
         ca_arena_totals(a, &at);
-        ca_buf_str(b, first ? "{\"id\":" : ",{\"id\":");
-        first = 0;
-        ca_buf_u64(b, a->id);
-        ca_buf_str(b, ",\"state\":\"");
-        ca_buf_str(b, ca_state_name(a));
-        ca_buf_str(b, "\",\"node\":");
-        ca_buf_u64(b, a->node);
-        ca_buf_str(b, ",");
-        ca_print_fields_json(b, &at);
-        ca_json_array(b, "size_buckets", at.size_buckets, CA_SIZE_BUCKETS);
-        ca_buf_str(b, "}");
+        ca_emit_open(e, NULL, "arena", 1);
+        ca_emit_u64(e, "id", "id", a->id);
+        ca_emit_str(e, "state", "state", ca_state_name(a));
+        ca_emit_u64(e, "node", "node", a->node);
+        ca_emit_totals(e, &at, !e->json);
+        ca_emit_buckets(e, "size_buckets", NULL, at.size_buckets, 0);
+        ca_emit_close(e);
     }
-    ca_buf_str(b, "]}\n");
+    ca_emit_list_end(e);
+    if (e->json)
+        ca_emit_close(e);
+    else
+        ca_buf_str(e->b, "=== end ===\n");
+    if (e->json) ca_buf_str(e->b, "\n");
 }
 
 /* The kernel id of the thread writing a dump into ca_dump_mem; 0 when none. */
@@ -395,10 +235,9 @@ int ca_stats_try_dump(int fd, int json)
     ca_bucket_bytes(bytes);
     ca_buf_t b;
     ca_buf_init(&b, ca_dump_mem, sizeof(ca_dump_mem), fd);
-    if (json)
-        ca_dump_json(&b, &t, bytes);
-    else
-        ca_dump_text(&b, &t, bytes);
+    ca_emit_t e;
+    ca_emit_init(&e, &b, json);
+    ca_dump(&e, &t, bytes);
     ca_buf_flush(&b);
     atomic_store_explicit(&ca_dump_owner, 0, memory_order_release);
     return 0;
