@@ -275,6 +275,18 @@ void ca_arenas_reclaim(int wait)
     pthread_mutex_unlock(&ca_arenas_mutex);
 }
 
+ca_block_t *ca_arena_take_blocks(ca_arena_t *a, uint32_t n)
+{
+    int reused = 0;
+    ca_block_t *b = ca_node_take(a->node, n, &reused);
+    if (b == NULL) return NULL;
+    if (reused)
+        a->stats.blocks_reused += n;
+    else
+        a->stats.blocks_fresh += n;
+    return b;
+}
+
 static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 {
     ca_block_t *b = a->cache;
@@ -284,13 +296,8 @@ static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
         a->ncache--;
         a->stats.blocks_reused++;
     } else {
-        int reused = 0;
-        b = ca_node_take(a->node, 1, &reused);
+        b = ca_arena_take_blocks(a, 1);
         if (b == NULL) return NULL;
-        if (reused)
-            a->stats.blocks_reused++;
-        else
-            a->stats.blocks_fresh++;
     }
     ca_block_setup(a, b, cls);
     return b;
@@ -299,12 +306,7 @@ static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
 {
     ca_purge_tick(); /* a free's slow path: idle cached blocks may be due */
-    /* slot_size and bump stay: a late second free of one of its slots is
-     * still recognised while the block is unused. */
-    b->owner = NULL;
-    b->divmagic = 0;
-    __atomic_store_n(&b->limit, 0, __ATOMIC_RELAXED);
-    b->free = NULL;
+    ca_block_clear(b);
     b->was = CA_BLOCK_SMALL;
     if (a->ncache < CA_ARENA_CACHE && a != ca_arena_fallback) {
         b->kind = CA_BLOCK_KEPT;

@@ -32,6 +32,9 @@ void ca_arena_leave(ca_arena_t *a);
 /* A small slot of class `cls` for `n` bytes requested, from `a`'s bin
  * (refilled when empty); NULL when out of memory. */
 void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n);
+/* `n` contiguous blocks from `a`'s node, counted in `a`'s statistics as
+ * fresh or reused; NULL when the OS refuses memory. */
+ca_block_t *ca_arena_take_blocks(ca_arena_t *a, uint32_t n);
 /* Merge the remote frees of every block queued on `a` into its lists. */
 void ca_arena_collect(ca_arena_t *a);
 /* A small block became empty, or got room while out of its bin. */

@@ -49,9 +49,8 @@ static inline void ca_free_inline(void *p)
         ca_free_slow(p);
         return;
     }
-    uintptr_t off = (uintptr_t)p - (uintptr_t)s;
-    ca_block_t *b = &s->blocks[off >> ca_cfg.block_shift];
-    uint64_t boff = off & (ca_cfg.block_size - 1);
+    uintptr_t boff;
+    ca_block_t *b = ca_block_of(s, p, &boff);
     /* Not a slot start of a small block that was carved (other kinds have
      * limit 0), or a slot that is not handed out as itself (free, never
      * handed out, holding an aligned object): the slow path sorts it out.
@@ -182,10 +181,8 @@ static int ca_locate(void *p, ca_obj_t *o)
         o->usable = (size_t)(end - (char *)p);
         return 0;
     }
-    ca_segment_t *s = (ca_segment_t *)h;
-    uintptr_t off = (uintptr_t)p - (uintptr_t)s;
-    ca_block_t *b = &s->blocks[off >> ca_cfg.block_shift];
-    uintptr_t boff = off & (ca_cfg.block_size - 1);
+    uintptr_t boff;
+    ca_block_t *b = ca_block_of((ca_segment_t *)h, p, &boff);
     switch (b->kind) {
     case CA_BLOCK_SMALL:
         return ca_locate_small(p, b, boff, o);

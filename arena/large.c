@@ -27,13 +27,8 @@ void *ca_large_alloc(ca_arena_t *a, size_t n)
         ca_stat_big(a, n, (size_t)nb << ca_cfg.block_shift);
         return ca_block_start(b);
     }
-    int reused = 0;
-    ca_block_t *b = ca_node_take(a->node, nb, &reused);
+    ca_block_t *b = ca_arena_take_blocks(a, nb);
     if (b == NULL) return NULL;
-    if (reused)
-        a->stats.blocks_reused += nb;
-    else
-        a->stats.blocks_fresh += nb;
     ca_span_mark(b, nb, CA_BLOCK_LARGE);
     ca_stat_big(a, n, (size_t)nb << ca_cfg.block_shift);
     return ca_block_start(b);

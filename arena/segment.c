@@ -265,10 +265,7 @@ void ca_node_give(ca_block_t *b, uint32_t n)
         ca_block_t *x = b + i;
         if (x->kind != CA_BLOCK_KEPT) x->was = x->kind; /* kept blocks already say */
         x->kind = CA_BLOCK_FREE;
-        x->owner = NULL;
-        x->divmagic = 0;
-        __atomic_store_n(&x->limit, 0, __ATOMIC_RELAXED);
-        x->free = NULL;
+        ca_block_clear(x);
         x->used = 0;
         x->full = 0;
         x->stamp = now;

@@ -53,6 +53,17 @@ static inline char *ca_block_start(const ca_block_t *b)
 {
     return (char *)ca_block_segment(b) + (ca_block_index(b) << ca_cfg.block_shift);
 }
+/* A block stops serving objects: no owner, and no slot that the free fast
+ * path would take (limit 0); its slot size and carve count stay, so that a
+ * late second free of one of its slots is still named. */
+static inline void ca_block_clear(ca_block_t *b)
+{
+    b->owner = NULL;
+    b->divmagic = 0;
+    __atomic_store_n(&b->limit, 0, __ATOMIC_RELAXED);
+    b->free = NULL;
+}
+
 /* The block holding `p` in segment `s`, and `p`'s offset into it. */
 static inline ca_block_t *ca_block_of(ca_segment_t *s, const void *p, uintptr_t *boff)
 {
