@@ -19,6 +19,7 @@
 #include "arena.h"
 #include "free.h"
 #include "huge.h"
+#include "hugecache.h"
 #include "init.h"
 #include "large.h"
 #include "os.h"
@@ -230,9 +231,9 @@ size_t ca_malloc_usable_size(const void *p)
 
 /* malloc_trim: everything free in this thread's arena and in every parked
  * arena goes back to the nodes, then the nodes give every cached block and
- * empty segment back to the OS. Other live threads' arenas are theirs alone
- * (no lock guards them): their empty blocks beyond the bins' current ones are
- * already in the node caches. */
+ * empty segment back to the OS, and the cached huge mappings. Other live threads' arenas are theirs
+ * alone (no lock guards them): their empty blocks beyond the bins' current ones are already in the
+ * node caches. */
 void ca_trim(void)
 {
     ca_ensure_init();
@@ -243,4 +244,5 @@ void ca_trim(void)
     }
     ca_arenas_reclaim(1);
     ca_node_trim();
+    ca_hugecache_purge(0, 1);
 }

@@ -13,6 +13,7 @@
 #include "arena.h"
 
 #include "concord.h"
+#include "hugecache.h"
 #include "numa.h"
 #include "os.h"
 #include "segment.h"
@@ -492,6 +493,7 @@ void ca_purge_tick(void)
     if (!atomic_compare_exchange_strong(&ca_purge_due, &due, 0)) return; /* another thread's */
     ca_arenas_reclaim(0);
     ca_nodes_purge(now);
+    ca_hugecache_purge(now, 0);
 }
 
 int ca_thread_node(void)

@@ -1,5 +1,5 @@
 /*
- * Layer 9. Arenas: one per thread, reached through one initial-exec TLS
+ * Layer 10. Arenas: one per thread, reached through one initial-exec TLS
  * pointer; a bin (list of blocks with room) per size class; carving and
  * refilling blocks; remote frees collected; parking at thread exit and
  * adoption; reclaiming parked arenas; the purge tick.

@@ -1,11 +1,13 @@
 /*
  * Huge objects: bigger than a large span (or aligned beyond a block), each in
  * a mapping of its own aligned to the segment size, with a ca_huge_t header at
- * its start so the registry finds it. realloc moves pages with mremap.
+ * its start so the registry finds it. realloc moves pages with mremap; freed
+ * mappings wait in a bounded, decaying cache (hugecache.c) for reuse.
  */
 #include "huge.h"
 
 #include "concord.h"
+#include "hugecache.h"
 #include "os.h"
 #include "registry.h"
 #include "stats.h"
@@ -47,18 +49,46 @@ static int ca_huge_registered(ca_huge_t *h)
     return 1;
 }
 
+/* A cached mapping of `a`'s node made `map_size` bytes long: its tail
+ * unmapped, or grown in place or by moving its pages (the pages it had stay
+ * resident: no fault on them again); NULL when none fits. */
+static ca_huge_t *ca_huge_reuse(ca_arena_t *a, size_t map_size)
+{
+    ca_huge_t *h = ca_hugecache_take(a->node, map_size);
+    if (h == NULL) return NULL;
+    size_t have = h->map_size;
+    if (have > map_size) {
+        ca_os_unmap((char *)h + map_size, have - map_size);
+    } else if (have < map_size && ca_os_resize_in_place(h, have, map_size) != 0) {
+        ca_huge_t *moved = ca_os_remap_aligned(h, have, map_size, ca_cfg.seg_size);
+        if (moved == NULL) {
+            ca_os_unmap(h, have);
+            return NULL;
+        }
+        h = moved;
+        if (ca_cfg.numa_bind) ca_os_bind(h, map_size, a->node);
+    }
+    h->fresh = 0;
+    a->stats.huge_reused++;
+    return h;
+}
+
 void *ca_huge_alloc(size_t n, size_t align, ca_arena_t *a)
 {
     size_t hdr = align > CA_HUGE_HDR ? align : CA_HUGE_HDR;
     size_t map_align = align > ca_cfg.seg_size ? align : ca_cfg.seg_size;
     if (n > CA_MAX_REQUEST - hdr - ca_os_page_size()) return NULL;
     size_t map_size = ca_page_round(hdr + n);
-    ca_huge_t *h = ca_os_map_aligned(map_size, map_align);
-    if (h == NULL) return NULL;
-    if (ca_cfg.numa_bind) ca_os_bind(h, map_size, a->node);
+    ca_huge_t *h = hdr == CA_HUGE_HDR ? ca_huge_reuse(a, map_size) : NULL;
+    if (h == NULL) {
+        h = ca_os_map_aligned(map_size, map_align);
+        if (h == NULL) return NULL;
+        if (ca_cfg.numa_bind) ca_os_bind(h, map_size, a->node);
+        h->fresh = 1;
+        a->stats.huge_maps++;
+    }
     h->hdr.magic = CA_MAGIC_HUGE;
     h->hdr.node = a->node;
-    h->fresh = 1;
     h->map_size = map_size;
     h->user = (char *)h + hdr;
     ca_huge_register(h);
@@ -67,7 +97,6 @@ void *ca_huge_alloc(size_t n, size_t align, ca_arena_t *a)
         ca_os_unmap(h, map_size);
         return NULL;
     }
-    a->stats.huge_maps++;
     ca_stat_big(a, n, map_size - hdr);
     return h->user;
 }
@@ -79,7 +108,9 @@ void ca_huge_free(ca_huge_t *h, ca_arena_t *a)
     ca_stat_big_free(a, usable);
     ca_huge_unregister(h);
     h->hdr.magic = 0;
-    ca_os_unmap(h, h->map_size);
+    /* Kept for reuse when it has no special alignment; the cache decays. */
+    if ((char *)h->user - (char *)h != CA_HUGE_HDR || ca_hugecache_put(h) != 0)
+        ca_os_unmap(h, h->map_size);
     errno = saved;
 }
 

@@ -6,6 +6,7 @@
 #include "init.h"
 
 #include "arena.h"
+#include "hugecache.h"
 #include "numa.h"
 #include "options.h"
 #include "os.h"
@@ -21,17 +22,20 @@
 _Atomic int ca_init_state;
 static pthread_t ca_init_thread;
 
-/* Every allocator lock, in the one order (arenas, fallback, nodes by number),
+/* Every allocator lock, in the one order (arenas, fallback, nodes by number,
+ * the huge cache),
  * is held across fork and released on both sides. */
 static void ca_fork_prepare(void)
 {
     ca_arenas_lock();
     ca_fallback_lock();
     ca_nodes_lock_all();
+    ca_hugecache_lock();
 }
 
 static void ca_fork_parent(void)
 {
+    ca_hugecache_unlock();
     ca_nodes_unlock_all();
     ca_fallback_unlock();
     ca_arenas_unlock();
@@ -43,6 +47,7 @@ static void ca_fork_child(void)
     ca_arenas_after_fork_child();
     ca_stats_after_fork_child();
     ca_signal_after_fork_child();
+    ca_hugecache_unlock();
     ca_nodes_unlock_all();
     ca_fallback_unlock();
     ca_arenas_unlock();

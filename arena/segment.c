@@ -206,8 +206,7 @@ static void ca_segment_release(ca_node_t *nd, ca_segment_t *s, size_t idx, uint3
     if (s->free_count == CA_ALL_BLOCKS_FREE && nd->nsegments > 1) ca_segment_unmap(nd, s);
 }
 
-/* Arm the purge tick for `when` (kept 0 for "none"), unless armed earlier. */
-static void ca_purge_arm(uint32_t when)
+void ca_purge_arm(uint32_t when)
 {
     if (when == 0) when = 1;
     uint32_t due = atomic_load_explicit(&ca_purge_due, memory_order_relaxed);

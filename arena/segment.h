@@ -40,6 +40,8 @@ extern _Atomic uint32_t ca_purge_due;
 /* Purge, on every node, the cached blocks past the bound that waited out the
  * delay at time `now`; re-arm ca_purge_due for those that must wait more. */
 void ca_nodes_purge(uint32_t now);
+/* Arm the purge tick for ca_os_now_ms time `when`, unless armed earlier. */
+void ca_purge_arm(uint32_t when);
 
 static inline ca_segment_t *ca_block_segment(const ca_block_t *b)
 {

@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "concord.h"
 #include "emit.h"
+#include "hugecache.h"
 #include "numa.h"
 #include "os.h"
 #include "segment.h"
@@ -69,6 +70,7 @@ CA_SNAPSHOT static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
     t->blocks_fresh += s->blocks_fresh;
     t->blocks_reused += s->blocks_reused;
     t->huge_maps += s->huge_maps;
+    t->huge_reused += s->huge_reused;
 }
 
 CA_SNAPSHOT static void ca_totals_add_node(ca_totals_t *t, const ca_node_t *nd)
@@ -118,6 +120,7 @@ CA_SNAPSHOT void ca_stats_totals(ca_totals_t *t)
     }
     for (unsigned n = 0; n < CA_MAX_NODES; n++)
         ca_totals_add_node(t, &ca_nodes[n]);
+    t->huge_cached_bytes = ca_hugecache_bytes();
     t->block_size = (uint32_t)ca_cfg.block_size;
 }
 

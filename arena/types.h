@@ -126,6 +126,7 @@ typedef struct ca_stats_s {
     uint64_t blocks_fresh;                /* blocks taken that were never used before */
     uint64_t blocks_reused;               /* blocks taken from a cache */
     uint64_t huge_maps;                   /* huge mappings made */
+    uint64_t huge_reused;                 /* huge mappings taken from the cache */
     uint64_t invalid_frees;               /* pointers not ours, left alone */
 } ca_stats_t;
 

@@ -265,6 +265,7 @@ static void test_os_refuses(void **state)
     unsigned char *keep = ca_malloc(40);
     fill(keep, 40, 5);
     size_t huge = ca_cfg.seg_size * 2;   /* needs a mapping of its own */
+    ca_trim();                           /* none cached from the tests before */
     atomic_store(&ca_os_fail_after, -1); /* every mapping fails from now */
     errno = 0;
     assert_null(ca_malloc(huge));

@@ -220,6 +220,63 @@ static void test_aligned_cross_thread(void **state)
     assert_int_equal(ca_invalid_pointer_count(), 0);
 }
 
+/* ---- freed huge mappings are reused, then decay ---- */
+
+static ca_totals_t totals(void)
+{
+    ca_totals_t t;
+    ca_stats_totals(&t);
+    return t;
+}
+
+static void test_huge_cache(void **state)
+{
+    (void)state;
+    ca_trim();
+    size_t big = ca_cfg.seg_size * 3; /* a mapping of its own */
+    unsigned char *p = ca_malloc(big);
+    assert_non_null(p);
+    memset(p, 0xab, big);
+    ca_free(p);
+    ca_totals_t t0 = totals();
+    assert_true(t0.huge_cached_bytes >= big);
+    /* the same size again: the cached mapping, no new one */
+    unsigned char *q = ca_calloc(1, big);
+    assert_non_null(q);
+    ca_totals_t t1 = totals();
+    assert_int_equal(t1.huge_maps, t0.huge_maps);
+    assert_int_equal(t1.huge_reused, t0.huge_reused + 1);
+    assert_int_equal(t1.huge_cached_bytes, 0);
+    for (size_t i = 0; i < big; i += 4093)
+        assert_int_equal(q[i], 0); /* calloc zeroes a reused mapping */
+    memset(q, 0xcd, big);
+    ca_free(q);
+    /* smaller (its tail goes) and larger (grown in place or moved) */
+    unsigned char *small = ca_malloc(big / 2);
+    assert_non_null(small);
+    assert_true(ca_malloc_usable_size(small) >= big / 2);
+    assert_true(ca_malloc_usable_size(small) < big / 2 + ca_os_page_size() * 2);
+    memset(small, 1, big / 2);
+    ca_free(small);
+    unsigned char *large = ca_malloc(big * 2);
+    assert_non_null(large);
+    assert_true(ca_malloc_usable_size(large) >= big * 2);
+    memset(large, 2, big * 2);
+    assert_int_equal(totals().huge_reused, t0.huge_reused + 3);
+    ca_free(large);
+    assert_true(totals().huge_cached_bytes >= big * 2);
+    /* unused past the delay: the next slow path unmaps it */
+    atomic_fetch_add(&ca_os_clock_skew_ms, 5000);
+    void *slow = ca_malloc(9000);
+    assert_int_equal(totals().huge_cached_bytes, 0);
+    ca_free(slow);
+    /* malloc_trim empties the cache at once */
+    ca_free(ca_malloc(big));
+    assert_true(totals().huge_cached_bytes > 0);
+    ca_trim();
+    assert_int_equal(totals().huge_cached_bytes, 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) {
@@ -232,6 +289,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_slow_path_purges_when_due),
         cmocka_unit_test(test_background_purge),
         cmocka_unit_test(test_exit_during_dump),
+        cmocka_unit_test(test_huge_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
