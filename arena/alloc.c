@@ -55,8 +55,7 @@ static inline void *ca_malloc_inline(size_t n)
 
 static void *ca_alloc_in(ca_arena_t *a, size_t n)
 {
-    if (n <= ca_cfg.small_max) return ca_alloc_small_in(a, ca_size_class(n), n);
-    if (n <= ca_cfg.large_max) return ca_large_alloc(a, n);
+    if (n <= ca_cfg.large_max) return ca_alloc_small_in(a, ca_size_class(n), n); /* small, medium */
     return ca_huge_alloc(n, 0, a);
 }
 

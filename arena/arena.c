@@ -243,13 +243,14 @@ static void ca_block_setup(ca_arena_t *a, ca_block_t *b, uint32_t cls)
     b->size_class = (uint8_t)cls;
     b->slot_size = slot;
     b->divmagic = UINT64_MAX / slot + 1;
-    b->capacity = (uint32_t)(ca_cfg.block_size / slot);
+    uint32_t blocks = ca_class_blocks[cls];
+    b->capacity = (uint32_t)(((size_t)blocks << ca_cfg.block_shift) / slot);
     __atomic_store_n(&b->limit, 0, __ATOMIC_RELAXED); /* grows as slots are carved */
     b->bump = 0;
     b->used = 0;
     b->free = NULL;
     b->full = 0;
-    b->span = 0;
+    b->span = blocks > 1 ? blocks : 0;
     b->next = b->prev = NULL;
     atomic_store_explicit(&b->remote, 0, memory_order_relaxed);
     b->owner = a;
@@ -290,6 +291,14 @@ ca_block_t *ca_arena_take_blocks(ca_arena_t *a, uint32_t n)
 
 static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 {
+    uint32_t blocks = ca_class_blocks[cls];
+    if (blocks > 1) { /* a medium span: its later blocks lead to this one */
+        ca_block_t *b = ca_arena_take_blocks(a, blocks);
+        if (b == NULL) return NULL;
+        ca_span_mark(b, blocks, CA_BLOCK_SMALL);
+        ca_block_setup(a, b, cls);
+        return b;
+    }
     ca_block_t *b = a->cache;
     if (b == NULL && (++a->reclaim_tick & 31) == 0) ca_arenas_reclaim(0);
     if (b != NULL) {
@@ -309,6 +318,10 @@ static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
     ca_purge_tick(); /* a free's slow path: idle cached blocks may be due */
     ca_block_clear(b);
     b->was = CA_BLOCK_SMALL;
+    if (b->span > 1) { /* a medium span goes back whole */
+        ca_node_give(b, b->span);
+        return;
+    }
     if (a->ncache < CA_ARENA_CACHE && a != ca_arena_fallback) {
         b->kind = CA_BLOCK_KEPT;
         b->next = a->cache;
@@ -347,7 +360,7 @@ void ca_arena_release_empty(ca_arena_t *a)
             ca_block_t *next = b->next;
             if (b->used == 0) {
                 ca_bin_unlink(a, b);
-                ca_node_give(b, 1); /* straight to the node, not the arena's cache */
+                ca_node_give(b, b->span > 1 ? b->span : 1); /* straight to the node */
             }
             b = next;
         }

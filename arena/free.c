@@ -143,6 +143,11 @@ live:
  * of what it held, or a pointer that was never ours. */
 static enum ca_bad_pointer ca_late_free(const ca_block_t *b, uintptr_t boff)
 {
+    if (b->was == CA_BLOCK_CONT && b->span != 0 && (b - b->span)->kind == CA_BLOCK_FREE &&
+        (b - b->span)->was == CA_BLOCK_SMALL) {
+        boff += (uintptr_t)b->span << ca_cfg.block_shift; /* a slot of a medium span */
+        b -= b->span;
+    }
     if (b->was == CA_BLOCK_LARGE) return boff == 0 ? CA_BAD_FREED : CA_BAD_NOT_OURS;
     if (b->was == CA_BLOCK_SMALL && b->slot_size != 0 && boff % b->slot_size == 0 &&
         boff < (uintptr_t)b->bump * b->slot_size)
@@ -192,8 +197,13 @@ static int ca_locate(void *p, ca_obj_t *o)
         o->block = b;
         o->usable = (size_t)b->span << ca_cfg.block_shift;
         return 0;
-    case CA_BLOCK_CONT:
-        return 1 + ((b - b->span)->kind == CA_BLOCK_LARGE ? CA_BAD_INTERIOR : CA_BAD_NOT_OURS);
+    case CA_BLOCK_CONT: {
+        ca_block_t *head = b - b->span;
+        uintptr_t from_head = boff + ((uintptr_t)b->span << ca_cfg.block_shift);
+        if (head->kind == CA_BLOCK_SMALL)
+            return ca_locate_small(p, head, from_head, o); /* medium */
+        return 1 + (head->kind == CA_BLOCK_LARGE ? CA_BAD_INTERIOR : CA_BAD_NOT_OURS);
+    }
     case CA_BLOCK_FREE:
     case CA_BLOCK_KEPT:
         return 1 + ca_late_free(b, boff);

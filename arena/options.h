@@ -21,8 +21,8 @@ typedef struct ca_config_s {
     size_t seg_size;        /* bytes per segment: CA_SEG_BLOCKS * block_size */
     unsigned seg_shift;     /* log2(seg_size) */
     size_t small_max;       /* bytes: largest small class (block_size / 4) */
-    size_t large_max;       /* bytes: largest large span */
-    unsigned nclasses;      /* small classes, index 1..nclasses */
+    size_t large_max;       /* bytes: largest medium class (half a segment); past it, huge */
+    unsigned nclasses;      /* small and medium classes, index 1..nclasses */
     uint32_t cache_blocks;  /* blocks per node cache */
     int numa_node;          /* -1: node of the thread's CPU */
     int numa_bind;          /* 1: bind segments with mbind */

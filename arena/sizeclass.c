@@ -9,6 +9,9 @@
 
 uint32_t ca_class_size[CA_MAX_CLASSES];
 uint8_t ca_class_table[CA_TINY_TABLE];
+uint8_t ca_class_blocks[CA_MAX_CLASSES];
+
+#define CA_MEDIUM_SLOTS 8u /* slots a medium span aims to hold */
 
 /* Class of `n` by formula; the inline ca_size_class uses the table built here. */
 static uint32_t ca_class_of(size_t n)
@@ -28,9 +31,26 @@ void ca_classes_init(void)
     for (unsigned i = 0; i < CA_TINY_TABLE; i++)
         ca_class_table[i] = (uint8_t)ca_class_of(i * 16);
     unsigned n = 1;
-    while (n + 1 < CA_MAX_CLASSES && ca_class_size[n + 1] <= ca_cfg.small_max)
+    while (n + 1 < CA_MAX_CLASSES && ca_class_size[n + 1] <= ca_cfg.large_max)
         n++;
     ca_cfg.nclasses = n;
+    /* A medium span: enough blocks for CA_MEDIUM_SLOTS slots, at most half a
+     * segment; its tail past the last slot is less than a block. */
+    uint32_t max_blocks = CA_SEG_BLOCKS / 2;
+    for (unsigned c = 1; c <= n; c++) {
+        size_t slot = ca_class_size[c];
+        if (slot <= ca_cfg.small_max) {
+            ca_class_blocks[c] = 1;
+            continue;
+        }
+        size_t want = CA_MEDIUM_SLOTS * slot;
+        size_t blocks = (want + ca_cfg.block_size - 1) >> ca_cfg.block_shift;
+        if (blocks > max_blocks) {
+            size_t fit = ((size_t)max_blocks << ca_cfg.block_shift) / slot; /* >= 1 */
+            blocks = (fit * slot + ca_cfg.block_size - 1) >> ca_cfg.block_shift;
+        }
+        ca_class_blocks[c] = (uint8_t)blocks;
+    }
 }
 
 static const char *const ca_size_bucket_names[CA_SIZE_BUCKETS] = {

@@ -1,7 +1,8 @@
 /*
  * Layer 3. Size classes (16-byte steps to 128 bytes, then 8 per doubling, so
- * rounding wastes at most 12.5%) and the statistics' size and alignment
- * buckets.
+ * rounding wastes at most 12.5%) for small objects (slots of one block) and
+ * medium ones (slots of a span of blocks), and the statistics' size and
+ * alignment buckets.
  * Uses: options.h.
  */
 #ifndef CA_SIZECLASS_H
@@ -13,10 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-extern uint32_t ca_class_size[CA_MAX_CLASSES]; /* bytes per slot of each class */
-extern uint8_t ca_class_table[CA_TINY_TABLE];  /* (size + 15) >> 4 -> class, sizes <= 1024 */
+extern uint32_t ca_class_size[CA_MAX_CLASSES];  /* bytes per slot of each class */
+extern uint8_t ca_class_blocks[CA_MAX_CLASSES]; /* blocks of a span of that class: 1 for
+                                                   small classes, more for medium ones */
+extern uint8_t ca_class_table[CA_TINY_TABLE];   /* (size + 15) >> 4 -> class, sizes <= 1024 */
 
-/* Fill the tables; ca_cfg.nclasses from the block size. */
+/* Fill the tables for the block size: small classes up to a quarter block,
+ * medium classes up to half a segment, each in a span of blocks that holds
+ * a few of its slots (ca_cfg.nclasses: every class). */
 void ca_classes_init(void);
 
 /* Class of a size past 128 bytes: 8 classes per doubling. */

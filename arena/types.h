@@ -28,8 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CA_SEG_BLOCKS    64u         /* blocks per segment, header block included */
-#define CA_MAX_CLASSES   97u         /* class 0 unused; 8 + 8 per doubling up to 256 KiB */
+#define CA_SEG_BLOCKS 64u /* blocks per segment, header block included */
+#define CA_MAX_CLASSES                                                                             \
+    153u                             /* class 0 unused; 8 + 8 per doubling up to 32 MiB, the       \
+                                        largest medium class (half a segment of 1 MiB blocks) */
 #define CA_TINY_TABLE    65u         /* size-to-class table entries: sizes 0..1024 */
 #define CA_ARENA_CACHE   4u          /* empty blocks an arena keeps for itself */
 #define CA_ARENA_SPANS   4u          /* freed large spans an arena keeps for itself */
@@ -50,7 +52,8 @@ typedef struct ca_hdr_s {
 
 enum ca_block_kind {
     CA_BLOCK_FREE = 0, /* not in use: in its node's cache or decommitted */
-    CA_BLOCK_SMALL,    /* slots of one size class, owned by an arena */
+    CA_BLOCK_SMALL,    /* slots of one size class, owned by an arena; for a medium class
+                          the first block of a span of `span` blocks carved as one */
     CA_BLOCK_LARGE,    /* first block of a large span */
     CA_BLOCK_CONT,     /* later block of a large span */
     CA_BLOCK_KEPT,     /* empty, kept by an arena for itself: a small block or a large span */
@@ -82,7 +85,8 @@ typedef struct __attribute__((aligned(64))) ca_block_s {
                                        queued, bits 48..63 how many (CA_REMOTE_MANY: unknown) */
     struct ca_block_s *next_queued; /* arena's stack of blocks with remote frees */
     uint32_t stamp;                 /* free: milliseconds clock when it entered the node cache */
-    uint32_t span;                  /* large: blocks in the span; cont: blocks back to head */
+    uint32_t span;                  /* large, medium: blocks in the span; cont: blocks back to
+                                       the head */
     uint8_t dirty;                  /* free: pages may be resident (in the node cache) */
     uint8_t was;                    /* free or kept: the kind it had when last in use, so a
                                        late second free is told from a foreign pointer */

@@ -259,6 +259,35 @@ static void test_absurd_sizes(void **state)
     }
 }
 
+/* Rounding waste is at most 12.5% of the request for every size up to the
+ * huge threshold (16 bytes at most below 128): small and medium classes,
+ * 8 per doubling. Checked through malloc_usable_size, at every size up to
+ * 4 KiB and around every class edge above. */
+static void check_waste(size_t n)
+{
+    void *p = ca_malloc(n);
+    assert_non_null(p);
+    size_t u = ca_malloc_usable_size(p);
+    if (u < n || (n <= 128 ? u - n >= 16 : u - n > n / 8))
+        fail_msg("malloc(%zu): usable %zu, %.1f%% over", n, u, 100.0 * (double)(u - n) / (double)n);
+    memset(p, 0x5a, n < 65536 ? n : 65536);
+    ca_free(p);
+}
+
+static void test_rounding_waste(void **state)
+{
+    (void)state;
+    for (size_t n = 1; n <= 4096; n++)
+        check_waste(n);
+    for (size_t base = 4096; base < ca_cfg.large_max; base *= 2)
+        for (size_t k = 0; k <= 8; k++) {
+            size_t edge = base + k * (base / 8);
+            for (size_t d = 0; d < 3; d++)
+                if (edge - 1 + d <= ca_cfg.large_max) check_waste(edge - 1 + d);
+        }
+    check_waste(ca_cfg.large_max);
+}
+
 static void test_os_refuses(void **state)
 {
     (void)state;
@@ -301,12 +330,12 @@ static void test_usable_size_stable(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_malloc_zero_unique), cmocka_unit_test(test_class_boundaries),
-        cmocka_unit_test(test_calloc_zero),        cmocka_unit_test(test_realloc_paths),
-        cmocka_unit_test(test_huge_realloc_moves), cmocka_unit_test(test_aligned),
-        cmocka_unit_test(test_bad_alignment),      cmocka_unit_test(test_free_null_and_errno),
-        cmocka_unit_test(test_absurd_sizes),       cmocka_unit_test(test_os_refuses),
-        cmocka_unit_test(test_usable_size_stable),
+        cmocka_unit_test(test_malloc_zero_unique),  cmocka_unit_test(test_class_boundaries),
+        cmocka_unit_test(test_calloc_zero),         cmocka_unit_test(test_realloc_paths),
+        cmocka_unit_test(test_huge_realloc_moves),  cmocka_unit_test(test_aligned),
+        cmocka_unit_test(test_rounding_waste),      cmocka_unit_test(test_bad_alignment),
+        cmocka_unit_test(test_free_null_and_errno), cmocka_unit_test(test_absurd_sizes),
+        cmocka_unit_test(test_os_refuses),          cmocka_unit_test(test_usable_size_stable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,10 +52,11 @@ static void *pinned(void *arg)
     CPU_ZERO(&set);
     CPU_SET(pa->cpu, &set);
     if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) return NULL;
-    /* large spans freed go to the node's cache */
+    /* large spans freed go to the node's cache (page-aligned requests past a
+     * quarter block are served as spans of whole blocks) */
     void *ps[4];
     for (int i = 0; i < 4; i++)
-        ps[i] = ca_malloc(60000); /* one block each */
+        ps[i] = ca_memalign(4096, 60000); /* one block each */
     pa->node = ca_thread_node();
     ca_segment_t *s = (ca_segment_t *)ca_registry_lookup(ps[0]);
     pa->seg_node = (int)s->hdr.node;

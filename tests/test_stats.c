@@ -51,7 +51,8 @@ static void test_scripted_exact(void **state)
         m[i] = ca_memalign(64, 40);
     size_t huge_usable = ca_malloc_usable_size(h);
     ca_stats_totals(&t);
-    int64_t live = 1120 + 15360 + 131072 + (int64_t)huge_usable + 3 * 96;
+    int64_t live = 1120 + 15360 + (int64_t)ca_malloc_usable_size(l) + (int64_t)huge_usable + 3 * 96;
+    assert_int_equal(ca_malloc_usable_size(l), 106496); /* a medium class, 8 per doubling */
     assert_int_equal(t.in_use, live);
 
     /* phase 3: another thread allocates, this one frees (remote frees) */
@@ -76,7 +77,7 @@ static void test_scripted_exact(void **state)
     assert_int_equal(t.remote_frees, 7);
     assert_int_equal(t.req_bytes, 76800 + 153600 + 1000 + 15000 + 100000 + 5242880 + 120 + 168);
     assert_int_equal(t.slot_bytes,
-                     76800 + 153600 + 1120 + 15360 + 131072 + huge_usable + 288 + 224);
+                     76800 + 153600 + 1120 + 15360 + 106496 + huge_usable + 288 + 224);
     assert_int_equal(t.in_use, 0);
     assert_int_equal(t.peak, live + 224); /* this arena's peak plus the other thread's */
     uint64_t buckets[16] = {0};
@@ -92,7 +93,9 @@ static void test_scripted_exact(void **state)
                      (unsigned long long)t.size_buckets[i], (unsigned long long)buckets[i]);
     for (int i = 0; i < 8; i++)
         assert_int_equal(t.align_buckets[i], i == 1 ? 3 : 0);
-    assert_int_equal(t.blocks_fresh, 8);
+    /* 2 + 3 small blocks (one of the 3 reused), 1 + 1 more, and the medium
+     * span of 13 blocks (8 slots of 106496 bytes) */
+    assert_int_equal(t.blocks_fresh, 19);
     assert_int_equal(t.blocks_reused, 3);
     assert_int_equal(t.segments_mapped, 1);
     assert_int_equal(t.huge_maps, 1);
@@ -151,29 +154,32 @@ static void test_text_dump(void **state)
 static void test_trim_empties_caches(void **state)
 {
     (void)state;
-    void *big[8];
-    for (int i = 0; i < 8; i++)
-        big[i] = ca_malloc(60000);
-    for (int i = 0; i < 8; i++)
-        ca_free(big[i]);
+    /* ten blocks of 1000-byte slots, emptied: the arena keeps 4, the node
+     * caches the rest */
+    static void *p[640];
+    for (int i = 0; i < 640; i++)
+        p[i] = ca_malloc(1000);
+    for (int i = 0; i < 640; i++)
+        ca_free(p[i]);
     ca_totals_t t;
     ca_stats_totals(&t);
-    assert_true(t.blocks_cached >= 4); /* the thread keeps 4 spans; the rest went to the node */
+    assert_true(t.blocks_cached >= 4);
     ca_trim();
     ca_stats_totals(&t);
     assert_int_equal(t.blocks_cached, 0);
-    /* and the next allocation still works */
-    void *p = ca_malloc(60000);
-    assert_non_null(p);
-    ca_free(p);
-    /* a span this thread freed comes back to it without the node */
+    /* and the next allocations still work; a block this thread emptied comes
+     * back to it from its own cache, without the node */
+    for (int i = 0; i < 640; i++)
+        p[i] = ca_malloc(1000);
+    for (int i = 0; i < 640; i++)
+        ca_free(p[i]);
     ca_stats_totals(&t);
-    uint64_t reused = t.blocks_reused, mapped = t.blocks_fresh;
-    void *q = ca_malloc(60000);
-    assert_ptr_equal(q, p);
+    uint64_t reused = t.blocks_reused, fresh = t.blocks_fresh;
+    void *q = ca_malloc(5000); /* a class this thread has no block of */
+    assert_non_null(q);
     ca_stats_totals(&t);
     assert_int_equal(t.blocks_reused, reused + 1);
-    assert_int_equal(t.blocks_fresh, mapped);
+    assert_int_equal(t.blocks_fresh, fresh);
     ca_free(q);
 }
 
