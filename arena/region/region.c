@@ -6,8 +6,8 @@
  * Call tree (hot at the top)
  *
  *   kv_arena_alloc / kv_arena_alloc_aligned
- *     ├─ single thread: round r->cur up, bump it inside [cur, end), log the
- *     │                 call (one store, one add; a fold every 256 calls)
+ *     ├─ single thread: round head.cur up, bump it inside [cur, end), count
+ *     │                 the call (two adds: bytes, and allocations of that size)
  *     └─ kv_alloc_slow: check the arguments;
  *          ├─ thread-safe: compare-and-swap of r->state (generation|offset)
  *          └─ under r->lock in thread-safe mode:
@@ -19,12 +19,12 @@
  *               ├─ size <= large_max: a span of blocks of its own
  *               └─ larger: a mapping of its own (ca_os_map_aligned)
  *
- * In thread-safe mode r->cur and r->end stay NULL, so the single-thread
+ * In thread-safe mode head.cur and head.end stay NULL, so the single-thread
  * fast path finds no room and every call goes to kv_alloc_slow: the fast
  * path tests no mode.
  *
  * Where things are
- *   The header (struct kv_arena_s, its log, then its stat stripes) sits at
+ *   The header (struct kv_arena_s, its counts, then its stat stripes) sits at
  *   the start of the region's first chunk: the region costs no malloc and no
  *   mapping of its own. Every chunk and span the region holds is a run of
  *   blocks marked like a large span (head CA_BLOCK_REGION with span =
@@ -52,9 +52,11 @@
 #include <errno.h>
 #include <string.h>
 
-_Static_assert(sizeof(struct kv_arena_s) + KV_LOG_LEN * sizeof(uint64_t) +
-                       KV_STRIPES_TS * sizeof(kv_stripe_t) + 64 <=
-                   ((size_t)16 << 10),
+/* Where the parts of the header start, from the region's first byte. */
+#define KV_ALIGNS_AT  (((sizeof(kv_arena_t) + 63) / 64) * 64)
+#define KV_ST_STRIPES (KV_ALIGNS_AT + ((KV_ALIGN_LOGS * sizeof(uint64_t) + 63) / 64) * 64)
+_Static_assert(KV_ST_STRIPES + sizeof(kv_stripe_t) <= ((size_t)16 << 10) &&
+                   KV_ALIGNS_AT + KV_STRIPES_TS * sizeof(kv_stripe_t) <= ((size_t)16 << 10),
                "the header fits in the smallest block");
 
 /* ---- the current chunk ---- */
@@ -79,9 +81,9 @@ static inline void *kv_bump_ts(kv_arena_t *r, size_t n, size_t align)
 /* Single-thread bump for any alignment: NULL when the chunk has no room. */
 static inline void *kv_bump_st(kv_arena_t *r, size_t n, size_t align)
 {
-    uintptr_t p = ((uintptr_t)r->cur + align - 1) & ~(uintptr_t)(align - 1);
-    if (p > (uintptr_t)r->end || n > (uintptr_t)r->end - p) return NULL;
-    r->cur = (char *)p + n;
+    uintptr_t p = ((uintptr_t)r->head.cur + align - 1) & ~(uintptr_t)(align - 1);
+    if (p > (uintptr_t)r->head.end || n > (uintptr_t)r->head.end - p) return NULL;
+    r->head.cur = (char *)p + n;
     return (void *)p;
 }
 
@@ -100,8 +102,8 @@ void ca_region_cur_get(const kv_arena_t *r, uintptr_t *base, uint64_t *used, uin
         *used = s & KV_OFF_MASK;
     } else {
         *base = (uintptr_t)r->base;
-        *used = (uint64_t)(r->cur - r->base);
-        *len = (uint64_t)(r->end - r->base);
+        *used = (uint64_t)(r->head.cur - r->base);
+        *len = (uint64_t)(r->head.end - r->base);
     }
 }
 
@@ -111,9 +113,9 @@ void ca_region_cur_get(const kv_arena_t *r, uintptr_t *base, uint64_t *used, uin
 static uint64_t kv_cur_set(kv_arena_t *r, uintptr_t base, uint64_t len, int keep)
 {
     if (!r->ts) {
-        uint64_t old = (uint64_t)(r->cur - r->base);
-        if (!keep) r->base = r->cur = (char *)base;
-        r->end = (char *)base + len;
+        uint64_t old = (uint64_t)(r->head.cur - r->base);
+        if (!keep) r->base = r->head.cur = (char *)base;
+        r->head.end = (char *)base + len;
         return old;
     }
     uint64_t s = atomic_load_explicit(&r->state, memory_order_relaxed);
@@ -290,24 +292,30 @@ static ca_noinline void *kv_alloc_slow(kv_arena_t *r, size_t n, size_t align, in
         ca_region_count_ts(r, n, aligned ? align : 0);
         return p;
     }
-    return kv_log(r, kv_log_entry(n, aligned ? align : 0), p);
+    kv_count_st(r, n, aligned ? align : 0);
+    return p;
 }
 
 /* ---- allocation ---- */
 
-/* The fast paths: a NULL test, a rounding, a limit check, the bump, and the
- * log (region_internal.h). In thread-safe mode cur and end are NULL, so the
- * limit check fails and kv_alloc_slow takes over; so it does for size 0 and
- * for sizes beyond the chunk (n - 1 wraps or exceeds the room). */
+/* The fast paths: a NULL test, a rounding, a limit check, the bump, and two
+ * adds (region_internal.h, "Counting"); kv_arena.h inlines the same for C
+ * callers and calls this function for the rest. In thread-safe mode cur and end are
+ * NULL, so the limit check fails and kv_alloc_slow takes over; so it does
+ * for size 0 and sizes beyond the chunk (n - 1 wraps or exceeds the room),
+ * and for sizes past KV_ARENA_COUNTED_MAX. */
 void *kv_arena_alloc(kv_arena_t *r, size_t n)
 {
     if (ca_likely(r != NULL)) {
+        kv_arena_head_t *h = &r->head;
         /* The chunk's end is block-aligned, so the rounded cursor never passes it. */
-        char *p = (char *)(((uintptr_t)r->cur + (KV_ARENA_MIN_ALIGN - 1)) &
-                           ~(uintptr_t)(KV_ARENA_MIN_ALIGN - 1));
-        if (ca_likely(n - 1 < (size_t)(r->end - p))) {
-            r->cur = p + n;
-            return kv_log(r, n, p);
+        uintptr_t p =
+            ((uintptr_t)h->cur + (KV_ARENA_MIN_ALIGN - 1)) & ~(uintptr_t)(KV_ARENA_MIN_ALIGN - 1);
+        if (ca_likely(n - 1 < (uintptr_t)h->end - p && n <= KV_ARENA_COUNTED_MAX)) {
+            h->cur = (char *)(p + n);
+            h->bytes += n;
+            h->size_count[n]++;
+            return (void *)p;
         }
     }
     return kv_alloc_slow(r, n, KV_ARENA_MIN_ALIGN, 0);
@@ -316,10 +324,11 @@ void *kv_arena_alloc(kv_arena_t *r, size_t n)
 void *kv_arena_alloc_aligned(kv_arena_t *r, size_t n, size_t align)
 {
     if (ca_likely(r != NULL && (align & (align - 1)) == 0 && align - 1 < KV_ARENA_MAX_ALIGN)) {
-        uintptr_t p = ((uintptr_t)r->cur + align - 1) & ~(uintptr_t)(align - 1);
-        if (ca_likely(p <= (uintptr_t)r->end && n - 1 < (uintptr_t)r->end - p)) {
-            r->cur = (char *)p + n;
-            return kv_log(r, kv_log_entry(n, align), (void *)p);
+        uintptr_t p = ((uintptr_t)r->head.cur + align - 1) & ~(uintptr_t)(align - 1);
+        if (ca_likely(p <= (uintptr_t)r->head.end && n - 1 < (uintptr_t)r->head.end - p)) {
+            r->head.cur = (char *)p + n;
+            kv_count_st(r, n, align);
+            return (void *)p;
         }
     }
     return kv_alloc_slow(r, n, align, 1);
@@ -339,7 +348,6 @@ kv_arena_t *kv_arena_create_ex(const kv_arena_config_t *config)
     static const kv_arena_config_t defaults = KV_ARENA_CONFIG_INIT;
     const kv_arena_config_t *c = config != NULL ? config : &defaults;
     ca_ensure_init();
-    ca_region_stats_init();
     int node = kv_resolve_node(c->enable_numa ? c->numa_node : -1);
     if ((c->thread_mode != KV_ARENA_SINGLE_THREAD && c->thread_mode != KV_ARENA_THREAD_SAFE) ||
         node < 0) {
@@ -358,13 +366,13 @@ kv_arena_t *kv_arena_create_ex(const kv_arena_config_t *config)
     ca_span_mark(b, nb, CA_BLOCK_REGION);
     int ts = c->thread_mode == KV_ARENA_THREAD_SAFE;
     uint32_t nstripes = ts ? KV_STRIPES_TS : 1u;
-    /* The header, the log (single thread), the stripes (64-byte aligned). */
-    size_t log_end = offsetof(kv_arena_t, log) + (ts ? 0 : KV_LOG_LEN * sizeof(uint64_t));
-    size_t stripes_at = (log_end + 63) & ~(size_t)63;
+    /* The header, the counts (single thread), the stripes (64-byte aligned). */
+    size_t stripes_at = ts ? KV_ALIGNS_AT : KV_ST_STRIPES;
     size_t hdr = stripes_at + nstripes * sizeof(kv_stripe_t);
     kv_arena_t *r = (kv_arena_t *)ca_block_start(b);
     memset(r, 0, hdr);
     r->stripes = (kv_stripe_t *)((char *)r + stripes_at);
+    if (!ts) r->align_count = (uint64_t *)((char *)r + KV_ALIGNS_AT);
     r->ts = (uint32_t)ts;
     r->detailed = c->enable_detailed_stats != 0;
     r->nstripes = nstripes;
@@ -382,8 +390,8 @@ kv_arena_t *kv_arena_create_ex(const kv_arena_config_t *config)
     r->block_reuses = reused ? nb : 0;
     pthread_mutex_init(&r->lock, NULL);
     if (!ts) { /* thread-safe mode leaves them NULL (see the top of this file) */
-        r->base = r->cur = (char *)r + hdr;
-        r->end = (char *)r + r->chunk_size;
+        r->base = r->head.cur = (char *)r + hdr;
+        r->head.end = (char *)r + r->chunk_size;
     }
     atomic_store_explicit(&r->slots[0].base, (uintptr_t)r + hdr, memory_order_relaxed);
     atomic_store_explicit(&r->slots[0].len, r->chunk_size - hdr, memory_order_relaxed);
@@ -430,10 +438,10 @@ void kv_arena_reset(kv_arena_t *r)
     if (r == NULL) return;
     int saved = errno;
     kv_lock(r);
-    kv_totals_t t;
-    ca_region_totals(r, &t);
-    if (t.c.req - r->epoch_req > r->peak) r->peak = t.c.req - r->epoch_req;
-    r->epoch_req = t.c.req;
+    uint64_t req = ca_region_requested(r);
+    if (req - r->epoch_req > r->peak) r->peak = req - r->epoch_req;
+    r->epoch_req = req;
+    if (!r->ts) kv_flush_check(r);
     /* Chunks newest first onto the cache's stack: the oldest ends on top and
      * comes back first, so chunks that were adjacent are again. */
     ca_block_t *first = r->first, *b = r->chunks;

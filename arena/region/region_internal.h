@@ -4,20 +4,26 @@
  * share. Not installed; nothing outside arena/region/ includes it.
  *
  * Counting
- *   Single-thread mode: every successful allocation writes one 8-byte entry
- *   (its size, and for kv_arena_alloc_aligned its alignment) into r->log at
- *   index r->calls, and increments r->calls: one store and one add, no
- *   histogram. When the log is full (every KV_LOG_LEN calls),
- *   ca_region_fold adds its entries into stripe 0 (allocations, bytes and,
- *   with detailed statistics, the size and alignment histograms) in one
- *   pass. Readers (kv_arena_get_stats, kv_arena_print_hotspots,
- *   kv_arena_reset_stats, kv_arena_reset) add the entries not yet folded, so
- *   every figure is exact at any moment, never sampled or delayed.
+ *   Single-thread mode, per call: one add to head.bytes (bytes requested)
+ *   and one to head.size_count[n], the count of allocations of exactly n
+ *   bytes (1 <= n <= KV_ARENA_COUNTED_MAX); no bucket computation, no
+ *   histogram update, no test. Larger requests count into stripe 0
+ *   (ca_region_count_big). The 32-bit counts never wrap: each allocation
+ *   adds at least one byte, and once KV_FLUSH_BYTES more bytes have been
+ *   requested since the last flush, ca_region_flush moves the counts to
+ *   stripe 0's 64-bit counters. The test is made where the fast path cannot
+ *   go on without passing there: every slow-path allocation (a new chunk
+ *   included) and kv_arena_reset; in between, the fast path hands out at
+ *   most a chunk (at most large_max bytes, far below 2^32 - KV_FLUSH_BYTES).
+ *   The totals and the power-of-two histograms are derived when read
+ *   (ca_region_totals): exact at any moment, never sampled.
+ *   kv_arena_alloc_aligned also adds one to align_count[log2(alignment)].
  *   Thread-safe mode: stripes written per call, as region_stats.c explains.
  */
 #ifndef CA_REGION_INTERNAL_H
 #define CA_REGION_INTERNAL_H
 
+#define KV_ARENA_NO_INLINE 1 /* the library defines the exported kv_arena_alloc */
 #include "kv_arena.h"
 
 #include "internal.h"
@@ -35,12 +41,8 @@
 #define KV_GEN_MASK    ((uint64_t)0xffffff) /* 24 bits of generation */
 #define KV_MAX_REQUEST ((size_t)1 << 46)    /* bytes; larger requests fail with ENOMEM */
 
-/* The single-thread allocation log: KV_LOG_LEN entries of size (low bits) and
- * log2(alignment) + 1 (top 8 bits; 0 for kv_arena_alloc, whose alignment is
- * not counted in the alignment histogram). */
-#define KV_LOG_LEN         256u
-#define KV_LOG_ALIGN_SHIFT 56u
-#define KV_LOG_SIZE_MASK   (((uint64_t)1 << KV_LOG_ALIGN_SHIFT) - 1)
+#define KV_FLUSH_BYTES ((uint64_t)1 << 31) /* bytes requested between flushes of the counts */
+#define KV_ALIGN_LOGS  21u                 /* log2 of KV_ARENA_MAX_ALIGN, plus one */
 
 /* Counters of allocations. Without detailed statistics only the first two
  * move; with them, only the histograms (their sums are the totals). */
@@ -84,14 +86,13 @@ typedef struct kv_totals_s {
 } kv_totals_t;
 
 struct kv_arena_s {
-    /* the single-thread fast path: one cache line */
-    char *cur;            /* single thread: next free byte; NULL in thread-safe mode */
-    char *end;            /* single thread: end of the current chunk; NULL in thread-safe
-                             mode, so that the fast path always falls through to it */
-    uint64_t calls;       /* single thread: allocations logged (log index) */
-    uint32_t ts;          /* 1: thread-safe mode */
-    uint32_t detailed;    /* 1: detailed statistics */
-    kv_stripe_t *stripes; /* after the header (and the log) */
+    kv_arena_head_t head;  /* the single-thread fast path (kv_arena.h): first, always */
+    uint32_t ts;           /* 1: thread-safe mode */
+    uint32_t detailed;     /* 1: detailed statistics */
+    kv_stripe_t *stripes;  /* after the header and the counts */
+    uint64_t flushed;      /* single thread: head.bytes at the last ca_region_flush */
+    uint64_t *align_count; /* single thread: [k] kv_arena_alloc_aligned calls with
+                              alignment 2^k, 0 <= k < KV_ALIGN_LOGS */
     /* thread-safe current chunk, written by every call: a line of its own */
     _Alignas(64) _Atomic(uint64_t) state; /* generation << KV_OFF_BITS | offset in bytes */
     kv_slot_t slots[2];
@@ -103,7 +104,8 @@ struct kv_arena_s {
     ca_block_t *cached;    /* heads of chunks kept by kv_arena_reset */
     kv_map_t *maps;        /* mappings of their own */
     size_t chunk_size;     /* bytes per chunk */
-    size_t header_size;    /* bytes of the first chunk this header, log and stripes take */
+    size_t header_size;    /* bytes of the first chunk this header, the counts and the
+                              stripes take */
     uint32_t chunk_blocks; /* blocks per chunk */
     uint32_t cache_max;    /* chunks kv_arena_reset keeps; 0 with the cache off */
     uint32_t ncached;      /* chunks in `cached` */
@@ -120,20 +122,20 @@ struct kv_arena_s {
     uint64_t epoch_req;    /* bytes requested before the last kv_arena_reset */
     uint64_t peak;         /* bytes: highest current_bytes recorded */
     kv_totals_t snap;      /* the counters at the last kv_arena_reset_stats */
-    uint64_t log[];        /* single thread: KV_LOG_LEN entries (none in thread-safe mode);
-                              entries [0, calls % KV_LOG_LEN) are not folded yet */
 };
 
 /* ---- region_stats.c ---- */
 
-/* Once, before the first region: the size-bucket table of the fold. */
-void ca_region_stats_init(void);
-/* Single thread: fold the full log into stripe 0; returns p. */
-void *ca_region_fold(kv_arena_t *r, void *p);
+/* Single thread: `times` allocations of n bytes into stripe 0. */
+void ca_region_count_big(kv_arena_t *r, size_t n, uint64_t times);
+/* Single thread: move head.size_count to stripe 0 and zero it. */
+void ca_region_flush(kv_arena_t *r);
 /* Thread-safe mode: count one allocation (align 0: kv_arena_alloc). */
 void ca_region_count_ts(kv_arena_t *r, size_t n, size_t align);
-/* Every counter summed, the entries not folded yet included. */
+/* Every counter summed. */
 void ca_region_totals(const kv_arena_t *r, kv_totals_t *t);
+/* Bytes requested so far (cheap: what kv_arena_reset needs). */
+uint64_t ca_region_requested(const kv_arena_t *r);
 
 /* ---- region.c ---- */
 
@@ -142,21 +144,24 @@ void ca_region_cur_get(const kv_arena_t *r, uintptr_t *base, uint64_t *used, uin
 
 /* ---- inline helpers ---- */
 
-/* The log entry of an allocation of n bytes (align 0: kv_arena_alloc). */
-static inline uint64_t kv_log_entry(size_t n, size_t align)
+/* Single thread: flush the counts when KV_FLUSH_BYTES were requested since
+ * the last flush (see "Counting"). */
+static inline void kv_flush_check(kv_arena_t *r)
 {
-    uint64_t a = align ? (uint64_t)__builtin_ctzl(align) + 1 : 0;
-    return (uint64_t)n | a << KV_LOG_ALIGN_SHIFT;
+    if (kv_unlikely(r->head.bytes - r->flushed >= KV_FLUSH_BYTES)) ca_region_flush(r);
 }
 
-/* Single thread: log one allocation; returns p. */
-static inline void *kv_log(kv_arena_t *r, uint64_t entry, void *p)
+/* Single thread: count one allocation of n bytes (align 0: kv_arena_alloc,
+ * whose alignment is not counted). */
+static inline void kv_count_st(kv_arena_t *r, size_t n, size_t align)
 {
-    uint64_t k = r->calls;
-    r->log[k % KV_LOG_LEN] = entry;
-    r->calls = k + 1;
-    if (kv_unlikely(k % KV_LOG_LEN == KV_LOG_LEN - 1)) return ca_region_fold(r, p);
-    return p;
+    r->head.bytes += n;
+    if (align) r->align_count[__builtin_ctzl(align)]++;
+    if (ca_likely(n <= KV_ARENA_COUNTED_MAX))
+        r->head.size_count[n]++;
+    else
+        ca_region_count_big(r, n, 1);
+    kv_flush_check(r);
 }
 
 /* Thread-safe mode: the mutex that guards everything but the bump. */

@@ -2,8 +2,10 @@
  * Region statistics (kv_arena.h): counting, folding the single-thread log,
  * totals, kv_arena_get_stats, kv_arena_reset_stats, kv_arena_print_hotspots.
  *
- * Single-thread mode logs each allocation (region_internal.h) and folds the
- * log here every KV_LOG_LEN calls; readers add what is not folded yet.
+ * Single-thread mode counts each allocation with two adds (bytes, and
+ * allocations of that exact size: region_internal.h); the totals and the
+ * histograms are derived here when read, from at most KV_ARENA_COUNTED_MAX
+ * counts.
  *
  * Thread-safe mode counts per call in stripes: one shared (atomic adds) and
  * 15 that a thread each claims and then writes without atomic
@@ -27,56 +29,47 @@ static const char *const kv_size_names[KV_ARENA_SIZE_BUCKETS] = {
 _Static_assert(KV_ARENA_SIZE_BUCKETS == CA_SIZE_BUCKETS, "same size buckets as the core");
 _Static_assert(KV_ARENA_ALIGN_BUCKETS == CA_ALIGN_BUCKETS, "same alignment buckets as the core");
 
-/* ca_size_bucket(n) for n up to KV_TAB_MAX, indexed by (n - 1) >> 4: the
- * bucket edges are multiples of 16. Filled once from ca_size_bucket (every
- * creator writes the same values, hence the relaxed atomics). */
-#define KV_TAB_LEN 256u
-#define KV_TAB_MAX ((size_t)KV_TAB_LEN << 4)
-static uint8_t kv_bucket_tab[KV_TAB_LEN];
-static int kv_bucket_tab_ready;
+/* ---- single thread ---- */
 
-void ca_region_stats_init(void)
+void ca_region_count_big(kv_arena_t *r, size_t n, uint64_t times)
 {
-    if (__atomic_load_n(&kv_bucket_tab_ready, __ATOMIC_ACQUIRE)) return;
-    for (unsigned i = 0; i < KV_TAB_LEN; i++)
-        __atomic_store_n(&kv_bucket_tab[i], (uint8_t)ca_size_bucket(((size_t)i << 4) + 1),
-                         __ATOMIC_RELAXED);
-    __atomic_store_n(&kv_bucket_tab_ready, 1, __ATOMIC_RELEASE);
+    kv_counts_t *c = &r->stripes[0].c;
+    int b = ca_size_bucket(n);
+    c->allocs += times;
+    c->size_count[b] += times;
+    c->size_bytes[b] += times * n;
 }
 
-static inline int kv_size_bucket(size_t n)
+void ca_region_flush(kv_arena_t *r)
 {
-    if (n - 1 < KV_TAB_MAX) return __atomic_load_n(&kv_bucket_tab[(n - 1) >> 4], __ATOMIC_RELAXED);
-    return ca_size_bucket(n);
-}
-
-/* ---- single thread: the log ---- */
-
-/* Add `count` log entries to `c` (plain: single thread). */
-static void kv_fold_into(kv_counts_t *c, const uint64_t *log, unsigned count, int detailed)
-{
-    if (!detailed) {
-        uint64_t req = 0;
-        for (unsigned i = 0; i < count; i++)
-            req += log[i] & KV_LOG_SIZE_MASK;
-        c->allocs += count;
-        c->req += req;
-        return;
+    for (size_t n = 1; n <= KV_ARENA_COUNTED_MAX; n++) {
+        if (r->head.size_count[n] == 0) continue;
+        ca_region_count_big(r, n, r->head.size_count[n]);
+        r->head.size_count[n] = 0;
     }
-    for (unsigned i = 0; i < count; i++) {
-        uint64_t e = log[i], n = e & KV_LOG_SIZE_MASK;
-        unsigned a = (unsigned)(e >> KV_LOG_ALIGN_SHIFT);
-        int b = kv_size_bucket(n);
-        c->size_count[b]++;
-        c->size_bytes[b] += n;
-        if (a) c->align_count[ca_align_bucket((size_t)1 << (a - 1))]++;
-    }
+    r->flushed = r->head.bytes;
 }
 
-ca_noinline void *ca_region_fold(kv_arena_t *r, void *p)
+/* The totals of a single-thread region: stripe 0 (sizes past
+ * KV_ARENA_COUNTED_MAX, flushed counts), the counts by exact size, the
+ * alignment counts. Histograms are filled whether detailed or not. */
+static void kv_totals_st(const kv_arena_t *r, kv_counts_t *t)
 {
-    kv_fold_into(&r->stripes[0].c, r->log, KV_LOG_LEN, (int)r->detailed);
-    return p;
+    const kv_counts_t *big = &r->stripes[0].c;
+    t->allocs = big->allocs;
+    t->req = r->head.bytes;
+    memcpy(t->size_count, big->size_count, sizeof(t->size_count));
+    memcpy(t->size_bytes, big->size_bytes, sizeof(t->size_bytes));
+    const uint32_t *count = r->head.size_count;
+    for (size_t n = 1; n <= KV_ARENA_COUNTED_MAX; n++) {
+        if (count[n] == 0) continue;
+        int b = ca_size_bucket(n);
+        t->allocs += count[n];
+        t->size_count[b] += count[n];
+        t->size_bytes[b] += (uint64_t)count[n] * n;
+    }
+    for (unsigned k = 0; k < KV_ALIGN_LOGS; k++)
+        t->align_count[ca_align_bucket((size_t)1 << k)] += r->align_count[k];
 }
 
 /* ---- thread-safe mode: stripes ---- */
@@ -115,7 +108,7 @@ void ca_region_count_ts(kv_arena_t *r, size_t n, size_t align)
     int shared;
     kv_stripe_t *s = kv_stripe_of_caller(r, &shared);
     if (r->detailed) {
-        int b = kv_size_bucket(n);
+        int b = ca_size_bucket(n);
         kv_add(&s->c.size_count[b], 1, shared);
         kv_add(&s->c.size_bytes[b], n, shared);
         if (align) kv_add(&s->c.align_count[ca_align_bucket(align)], 1, shared);
@@ -151,13 +144,16 @@ static void kv_counts_add(kv_counts_t *t, const kv_counts_t *c)
 void ca_region_totals(const kv_arena_t *r, kv_totals_t *t)
 {
     memset(t, 0, sizeof(*t));
-    for (uint32_t i = 0; i < r->nstripes; i++)
-        kv_counts_add(&t->c, &r->stripes[i].c);
-    if (!r->ts) {
-        kv_counts_t pending;
-        memset(&pending, 0, sizeof(pending));
-        kv_fold_into(&pending, r->log, (unsigned)(r->calls % KV_LOG_LEN), (int)r->detailed);
-        kv_counts_add(&t->c, &pending);
+    if (r->ts) {
+        for (uint32_t i = 0; i < r->nstripes; i++)
+            kv_counts_add(&t->c, &r->stripes[i].c);
+    } else {
+        kv_totals_st(r, &t->c);
+    }
+    if (!r->detailed) {
+        memset(t->c.size_count, 0, sizeof(t->c.size_count));
+        memset(t->c.size_bytes, 0, sizeof(t->c.size_bytes));
+        memset(t->c.align_count, 0, sizeof(t->c.align_count));
     }
     uintptr_t base;
     uint64_t used, len;
@@ -167,6 +163,19 @@ void ca_region_totals(const kv_arena_t *r, kv_totals_t *t)
     t->block_allocs = r->block_allocs;
     t->block_reuses = r->block_reuses;
     t->large_maps = r->large_maps;
+}
+
+uint64_t ca_region_requested(const kv_arena_t *r)
+{
+    if (!r->ts) return r->head.bytes;
+    uint64_t req = 0;
+    for (uint32_t i = 0; i < r->nstripes; i++) {
+        const kv_counts_t *c = &r->stripes[i].c;
+        req += kv_load(&c->req);
+        for (unsigned k = 0; k < KV_ARENA_SIZE_BUCKETS; k++)
+            req += kv_load(&c->size_bytes[k]);
+    }
+    return req;
 }
 
 /* ---- the public calls ---- */
