@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Region allocation (kv_arena_alloc) against malloc: runs bench_region with
 # glibc's malloc (as it comes, and with a warm heap) and again with
-# LD_PRELOAD=jemalloc, and prints ns per allocation (best of REPS runs in one
-# process, median beside it), the region's speedup against each, and its
-# memory efficiency. With CALLGRIND=1 (and valgrind installed) it also counts
+# LD_PRELOAD=jemalloc, and prints ns per allocation (best of REPS runs in a
+# row in one process, after one untimed run, median beside it), the region's
+# speedup against each, and its memory efficiency. With CALLGRIND=1 (and valgrind installed) it also counts
 # instructions per allocation of each loop with callgrind (under glibc's
 # malloc), a figure the noise of a shared machine does not move.
 #
@@ -38,12 +38,14 @@ glibc=$(get "$glibc_out" malloc_ns)
 warm=$(get "$warm_out" malloc_ns)
 jem=$(get "$je_out" malloc_ns)
 echo "bench_region: $n allocations of 16..256 bytes (fixed seed), best of $reps runs in one process"
+echo "(region figures from the warm-heap run; the speedups use the inline kv_arena_alloc)"
 printf "%-46s %9s %9s\n" "ns/alloc" "best" "median"
 row "region, kv_arena_create(0) defaults (inline)" "$warm_out" region
 row "region, exported kv_arena_alloc (a call)" "$warm_out" region_call
 row "region, detailed statistics off" "$warm_out" region_nostats
 row "region, thread-safe mode (1 thread)" "$warm_out" region_threadsafe
 row "region, packed (alignment 1)" "$warm_out" region_packed
+row "region, each run right after a malloc run" "$warm_out" region_after_malloc
 [ -n "$je_out" ] && row "region (same binary under jemalloc)" "$je_out" region
 row "glibc malloc (default: trims, pages refault)" "$glibc_out" malloc
 row "glibc malloc (trim off: warm heap)" "$warm_out" malloc

@@ -176,9 +176,9 @@ KV_ARENA_API int kv_arena_set_numa_policy(kv_arena_t *arena, int node);
  *
  * Every region starts with a kv_arena_head_t. In C (unless KV_ARENA_NO_INLINE
  * is defined before this header), kv_arena_alloc(r, n) expands to an inline
- * function that bumps head.cur and counts the call (two adds) when the
- * request fits the current chunk of a single-thread region, and calls the
- * exported kv_arena_alloc otherwise (thread-safe regions keep cur and end
+ * function that bumps head.cur by n rounded up to 8 and counts the call (two
+ * adds) when the request fits the current chunk of a single-thread region,
+ * and calls the exported kv_arena_alloc otherwise (thread-safe regions keep cur and end
  * NULL, so they always do). `(kv_arena_alloc)(r, n)` and `&kv_arena_alloc`
  * name the exported function. The head is part of the ABI, as struct obstack
  * is for obstack's macros: its fields keep their order and meaning in every
@@ -189,7 +189,8 @@ KV_ARENA_API int kv_arena_set_numa_policy(kv_arena_t *arena, int node);
 
 typedef struct kv_arena_head_s {
     char *cur;      /* next free byte of the current chunk; NULL in thread-safe mode */
-    char *end;      /* end of the current chunk; NULL in thread-safe mode */
+    char *end;      /* end of the current chunk while cur is 8-aligned, else cur;
+                       NULL in thread-safe mode */
     uint64_t bytes; /* single thread: bytes requested */
     uint32_t size_count[KV_ARENA_COUNTED_MAX + 1]; /* single thread: [n] allocations of
                                                       exactly n bytes, 1 <= n <=
@@ -202,11 +203,13 @@ static inline void *kv_arena_alloc_inline(kv_arena_t *kv_r, size_t kv_n)
 {
     if (__builtin_expect(kv_r != NULL, 1)) {
         kv_arena_head_t *kv_h = (kv_arena_head_t *)(void *)kv_r;
-        uintptr_t kv_p = ((uintptr_t)kv_h->cur + (KV_ARENA_MIN_ALIGN - 1)) &
-                         ~(uintptr_t)(KV_ARENA_MIN_ALIGN - 1);
+        uintptr_t kv_p = (uintptr_t)kv_h->cur;
+        /* Room means an 8-aligned cursor and a block-aligned end: the
+         * library sets end to the cursor while a packed allocation leaves
+         * the cursor unaligned, so the exported function rounds it up. */
         if (__builtin_expect(kv_n - 1 < (uintptr_t)kv_h->end - kv_p && kv_n <= KV_ARENA_COUNTED_MAX,
                              1)) {
-            kv_h->cur = (char *)(kv_p + kv_n);
+            kv_h->cur = (char *)(kv_p + ((kv_n + 7) & ~(size_t)7));
             kv_h->bytes += kv_n;
             kv_h->size_count[kv_n]++;
             return (void *)kv_p;

@@ -6,8 +6,12 @@
  * Call tree (hot at the top)
  *
  *   kv_arena_alloc / kv_arena_alloc_aligned
- *     ├─ single thread: round head.cur up, bump it inside [cur, end), count
- *     │                 the call (two adds: bytes, and allocations of that size)
+ *     ├─ single thread: bump head.cur by the size rounded up to 8 inside
+ *     │                 [cur, end), count the call (two adds: bytes, and
+ *     │                 allocations of that size). The cursor stays 8-aligned;
+ *     │                 a packed allocation that leaves it unaligned also sets
+ *     │                 head.end to it (kv_st_move), so the inline fast path
+ *     │                 finds no room and kv_arena_alloc rounds the cursor up.
  *     └─ kv_alloc_slow: check the arguments;
  *          ├─ thread-safe: compare-and-swap of r->state (generation|offset)
  *          └─ under r->lock in thread-safe mode:
@@ -78,12 +82,22 @@ static inline void *kv_bump_ts(kv_arena_t *r, size_t n, size_t align)
     }
 }
 
+/* Single thread: move the cursor. head.end is the chunk's end while the
+ * cursor is 8-aligned, else the cursor itself: no room, so that the inline
+ * fast path, which does not round the cursor, calls kv_arena_alloc, which
+ * does. */
+static inline void kv_st_move(kv_arena_t *r, char *cur)
+{
+    r->head.cur = cur;
+    r->head.end = ((uintptr_t)cur & (KV_ARENA_MIN_ALIGN - 1)) ? cur : r->limit;
+}
+
 /* Single-thread bump for any alignment: NULL when the chunk has no room. */
 static inline void *kv_bump_st(kv_arena_t *r, size_t n, size_t align)
 {
     uintptr_t p = ((uintptr_t)r->head.cur + align - 1) & ~(uintptr_t)(align - 1);
-    if (p > (uintptr_t)r->head.end || n > (uintptr_t)r->head.end - p) return NULL;
-    r->head.cur = (char *)p + n;
+    if (p > (uintptr_t)r->limit || n > (uintptr_t)r->limit - p) return NULL;
+    kv_st_move(r, (char *)p + n);
     return (void *)p;
 }
 
@@ -103,7 +117,7 @@ void ca_region_cur_get(const kv_arena_t *r, uintptr_t *base, uint64_t *used, uin
     } else {
         *base = (uintptr_t)r->base;
         *used = (uint64_t)(r->head.cur - r->base);
-        *len = (uint64_t)(r->head.end - r->base);
+        *len = (uint64_t)(r->limit - r->base);
     }
 }
 
@@ -114,8 +128,9 @@ static uint64_t kv_cur_set(kv_arena_t *r, uintptr_t base, uint64_t len, int keep
 {
     if (!r->ts) {
         uint64_t old = (uint64_t)(r->head.cur - r->base);
-        if (!keep) r->base = r->head.cur = (char *)base;
-        r->head.end = (char *)base + len;
+        r->limit = (char *)base + len;
+        if (!keep) r->base = (char *)base;
+        kv_st_move(r, keep ? r->head.cur : (char *)base);
         return old;
     }
     uint64_t s = atomic_load_explicit(&r->state, memory_order_relaxed);
@@ -271,9 +286,13 @@ static ca_noinline void *kv_alloc_slow(kv_arena_t *r, size_t n, size_t align, in
         errno = ENOMEM;
         return NULL;
     }
+    /* Alignments of 8 or more bump whole multiples of 8 (as ConcordKV rounds
+     * every size), so the cursor stays 8-aligned for the inline fast path;
+     * the chunk's end being block-aligned, this never needs more room. */
+    size_t nb = align >= KV_ARENA_MIN_ALIGN ? (n + 7) & ~(size_t)7 : n;
     void *p;
     if (r->ts) {
-        p = kv_bump_ts(r, n, align);
+        p = kv_bump_ts(r, nb, align);
         if (ca_likely(p != NULL)) {
             ca_region_count_ts(r, n, aligned ? align : 0);
             return p;
@@ -281,7 +300,7 @@ static ca_noinline void *kv_alloc_slow(kv_arena_t *r, size_t n, size_t align, in
     }
     int saved = errno;
     kv_lock(r);
-    p = kv_alloc_locked(r, n, align);
+    p = kv_alloc_locked(r, nb, align);
     kv_unlock(r);
     if (p == NULL) {
         errno = ENOMEM;
@@ -293,6 +312,7 @@ static ca_noinline void *kv_alloc_slow(kv_arena_t *r, size_t n, size_t align, in
         return p;
     }
     kv_count_st(r, n, aligned ? align : 0);
+    kv_flush_check(r);
     return p;
 }
 
@@ -308,11 +328,15 @@ void *kv_arena_alloc(kv_arena_t *r, size_t n)
 {
     if (ca_likely(r != NULL)) {
         kv_arena_head_t *h = &r->head;
-        /* The chunk's end is block-aligned, so the rounded cursor never passes it. */
-        uintptr_t p =
-            ((uintptr_t)h->cur + (KV_ARENA_MIN_ALIGN - 1)) & ~(uintptr_t)(KV_ARENA_MIN_ALIGN - 1);
-        if (ca_likely(n - 1 < (uintptr_t)h->end - p && n <= KV_ARENA_COUNTED_MAX)) {
-            h->cur = (char *)(p + n);
+        /* After a packed allocation the cursor may be unaligned (and
+         * head.end equal to it). The chunk's end is block-aligned, so the
+         * rounded cursor never passes it, and p + n <= limit implies
+         * p + round8(n) <= limit. */
+        uintptr_t cur = (uintptr_t)h->cur;
+        uintptr_t p = (cur + (KV_ARENA_MIN_ALIGN - 1)) & ~(uintptr_t)(KV_ARENA_MIN_ALIGN - 1);
+        if (ca_likely(n - 1 < (uintptr_t)r->limit - p && n <= KV_ARENA_COUNTED_MAX)) {
+            h->cur = (char *)(p + ((n + 7) & ~(size_t)7));
+            if (kv_unlikely(p != cur)) h->end = r->limit; /* aligned again (kv_st_move) */
             h->bytes += n;
             h->size_count[n]++;
             return (void *)p;
@@ -325,8 +349,9 @@ void *kv_arena_alloc_aligned(kv_arena_t *r, size_t n, size_t align)
 {
     if (ca_likely(r != NULL && (align & (align - 1)) == 0 && align - 1 < KV_ARENA_MAX_ALIGN)) {
         uintptr_t p = ((uintptr_t)r->head.cur + align - 1) & ~(uintptr_t)(align - 1);
-        if (ca_likely(p <= (uintptr_t)r->head.end && n - 1 < (uintptr_t)r->head.end - p)) {
-            r->head.cur = (char *)p + n;
+        if (ca_likely(p <= (uintptr_t)r->limit && n - 1 < (uintptr_t)r->limit - p)) {
+            /* 8 or more: whole multiples of 8, as in kv_alloc_slow. */
+            kv_st_move(r, (char *)p + (align >= KV_ARENA_MIN_ALIGN ? (n + 7) & ~(size_t)7 : n));
             kv_count_st(r, n, align);
             return (void *)p;
         }
@@ -391,7 +416,7 @@ kv_arena_t *kv_arena_create_ex(const kv_arena_config_t *config)
     pthread_mutex_init(&r->lock, NULL);
     if (!ts) { /* thread-safe mode leaves them NULL (see the top of this file) */
         r->base = r->head.cur = (char *)r + hdr;
-        r->head.end = (char *)r + r->chunk_size;
+        r->head.end = r->limit = (char *)r + r->chunk_size;
     }
     atomic_store_explicit(&r->slots[0].base, (uintptr_t)r + hdr, memory_order_relaxed);
     atomic_store_explicit(&r->slots[0].len, r->chunk_size - hdr, memory_order_relaxed);

@@ -99,6 +99,8 @@ struct kv_arena_s {
     /* the slow path; under `lock` in thread-safe mode */
     _Alignas(64) pthread_mutex_t lock;
     char *base;            /* single thread: where the current chunk's bump started */
+    char *limit;           /* single thread: end of the current chunk (head.end is the
+                              cursor instead while the cursor is not 8-aligned) */
     ca_block_t *first;     /* head of the chunk holding this header */
     ca_block_t *chunks;    /* heads of the chunks and spans in use, newest first */
     ca_block_t *cached;    /* heads of chunks kept by kv_arena_reset */
@@ -152,7 +154,7 @@ static inline void kv_flush_check(kv_arena_t *r)
 }
 
 /* Single thread: count one allocation of n bytes (align 0: kv_arena_alloc,
- * whose alignment is not counted). */
+ * whose alignment is not counted). The slow path then calls kv_flush_check. */
 static inline void kv_count_st(kv_arena_t *r, size_t n, size_t align)
 {
     r->head.bytes += n;
@@ -161,7 +163,6 @@ static inline void kv_count_st(kv_arena_t *r, size_t n, size_t align)
         r->head.size_count[n]++;
     else
         ca_region_count_big(r, n, 1);
-    kv_flush_check(r);
 }
 
 /* Thread-safe mode: the mutex that guards everything but the bump. */
