@@ -37,6 +37,12 @@
  *   In both modes kv_arena_reset and kv_arena_destroy need every other thread
  *   to have stopped using the region.
  *
+ * Statistics are exact whenever read. A single-thread allocation costs two
+ * adds (bytes requested, and the count of allocations of that exact size);
+ * totals and histograms are derived from those counts when read, so
+ * enable_detailed_stats costs nothing per call there. Thread-safe regions
+ * add to per-thread counter stripes on every call.
+ *
  * Errors: a NULL region, a zero size or a bad alignment give NULL / -1 with
  * errno EINVAL; no memory gives NULL with errno ENOMEM. Nothing crashes.
  * Memory from a region must not be passed to free() (it is reported as a
@@ -102,7 +108,8 @@ typedef struct kv_arena_config_s {
 typedef struct kv_arena_stats_s {
     uint64_t total_allocations;     /* successful kv_arena_alloc* calls */
     uint64_t total_bytes_requested; /* bytes: sum of requested sizes */
-    uint64_t total_bytes_wasted;    /* bytes: alignment padding, chunk tails left behind,
+    uint64_t total_bytes_wasted;    /* bytes: padding (kv_arena_alloc rounds sizes up to 8,
+                                       alignment), chunk tails left behind,
                                        the unused rest of spans and mappings of their own */
     uint64_t current_bytes;         /* bytes requested since the last kv_arena_reset (now) */
     uint64_t peak_bytes;            /* bytes: highest current_bytes */
