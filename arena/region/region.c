@@ -320,10 +320,11 @@ static ca_noinline void *kv_alloc_slow(kv_arena_t *r, size_t n, size_t align, in
 
 /* The fast paths: a NULL test, a rounding, a limit check, the bump, and two
  * adds (region_internal.h, "Counting"); kv_arena.h inlines the same for C
- * callers and calls this function for the rest. In thread-safe mode cur and end are
- * NULL, so the limit check fails and kv_alloc_slow takes over; so it does
- * for size 0 and sizes beyond the chunk (n - 1 wraps or exceeds the room),
- * and for sizes past KV_ARENA_COUNTED_MAX. */
+ * callers (without the rounding) and calls this function for the rest. In
+ * thread-safe mode cur and limit are NULL, so the limit check fails and
+ * kv_alloc_slow takes over; so it does for size 0 and sizes beyond the
+ * chunk (n - 1 wraps or exceeds the room), and for sizes past
+ * KV_ARENA_COUNTED_MAX. */
 void *kv_arena_alloc(kv_arena_t *r, size_t n)
 {
     if (ca_likely(r != NULL)) {

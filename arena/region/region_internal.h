@@ -44,8 +44,9 @@
 #define KV_FLUSH_BYTES ((uint64_t)1 << 31) /* bytes requested between flushes of the counts */
 #define KV_ALIGN_LOGS  21u                 /* log2 of KV_ARENA_MAX_ALIGN, plus one */
 
-/* Counters of allocations. Without detailed statistics only the first two
- * move; with them, only the histograms (their sums are the totals). */
+/* Counters of allocations. In thread-safe stripes, without detailed
+ * statistics only the first two move; with them, only the histograms (their
+ * sums are the totals). */
 typedef struct kv_counts_s {
     uint64_t allocs;                              /* calls, detailed statistics off */
     uint64_t req;                                 /* bytes requested, detailed statistics off */
@@ -54,8 +55,9 @@ typedef struct kv_counts_s {
     uint64_t align_count[KV_ARENA_ALIGN_BUCKETS]; /* aligned calls by alignment bucket */
 } kv_counts_t;
 
-/* One stripe of counters: stripe 0 in single-thread mode (written by the
- * fold), 16 in thread-safe mode (written per call). */
+/* One stripe of counters: one in single-thread mode (sizes past
+ * KV_ARENA_COUNTED_MAX and flushed counts, allocs and histograms both), 16
+ * in thread-safe mode (written per call). */
 typedef struct __attribute__((aligned(64))) kv_stripe_s {
     uintptr_t owner; /* thread-safe mode: pthread_t of the writer; 0: none yet */
     kv_counts_t c;   /* the counters */

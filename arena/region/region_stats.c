@@ -1,6 +1,7 @@
 /*
- * Region statistics (kv_arena.h): counting, folding the single-thread log,
- * totals, kv_arena_get_stats, kv_arena_reset_stats, kv_arena_print_hotspots.
+ * Region statistics (kv_arena.h): counting (the single-thread flush, the
+ * thread-safe stripes), totals, kv_arena_get_stats, kv_arena_reset_stats,
+ * kv_arena_print_hotspots.
  *
  * Single-thread mode counts each allocation with two adds (bytes, and
  * allocations of that exact size: region_internal.h); the totals and the
