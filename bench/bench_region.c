@@ -12,6 +12,7 @@
  *   bench_region [N [REPS]]       N = 100000, REPS = 7
  *   bench_region mt THREADS N     one thread-safe region against malloc,
  *                                 THREADS threads x N allocations each
+ *                                 (median of 9 runs)
  *   bench_region count N          two passes of each loop (inline, exported
  *                                 call, malloc) and nothing else: for callgrind
  *
