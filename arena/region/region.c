@@ -318,29 +318,37 @@ static ca_noinline void *kv_alloc_slow(kv_arena_t *r, size_t n, size_t align, in
 
 /* ---- allocation ---- */
 
-/* The fast paths: a NULL test, a rounding, a limit check, the bump, and two
- * adds (region_internal.h, "Counting"); kv_arena.h inlines the same for C
- * callers (without the rounding) and calls this function for the rest. In
- * thread-safe mode cur and limit are NULL, so the limit check fails and
+/* The fast paths: a NULL test, a limit check, the bump, and two adds
+ * (region_internal.h, "Counting"); kv_arena.h inlines the same for C
+ * callers and calls this function for the rest. In thread-safe mode cur,
+ * end and limit are NULL, so the limit check fails and
  * kv_alloc_slow takes over; so it does for size 0 and sizes beyond the
  * chunk (n - 1 wraps or exceeds the room), and for sizes past
  * KV_ARENA_COUNTED_MAX. */
+/* Single thread: hand out [p, p + n) at an 8-aligned p, count it. */
+static inline void *kv_take8(kv_arena_head_t *h, uintptr_t p, size_t n)
+{
+    h->cur = (char *)(p + ((n + 7) & ~(size_t)7));
+    h->bytes += n;
+    h->size_count[n]++;
+    return (void *)p;
+}
+
 void *kv_arena_alloc(kv_arena_t *r, size_t n)
 {
     if (ca_likely(r != NULL)) {
         kv_arena_head_t *h = &r->head;
-        /* After a packed allocation the cursor may be unaligned (and
-         * head.end equal to it). The chunk's end is block-aligned, so the
-         * rounded cursor never passes it, and p + n <= limit implies
-         * p + round8(n) <= limit. */
-        uintptr_t cur = (uintptr_t)h->cur;
-        uintptr_t p = (cur + (KV_ARENA_MIN_ALIGN - 1)) & ~(uintptr_t)(KV_ARENA_MIN_ALIGN - 1);
-        if (ca_likely(n - 1 < (uintptr_t)r->limit - p && n <= KV_ARENA_COUNTED_MAX)) {
-            h->cur = (char *)(p + ((n + 7) & ~(size_t)7));
-            if (kv_unlikely(p != cur)) h->end = r->limit; /* aligned again (kv_st_move) */
-            h->bytes += n;
-            h->size_count[n]++;
-            return (void *)p;
+        /* As inline: an 8-aligned cursor, a block-aligned end, so p + n <=
+         * end implies p + round8(n) <= end. */
+        uintptr_t p = (uintptr_t)h->cur;
+        if (ca_likely(n - 1 < (uintptr_t)h->end - p && n <= KV_ARENA_COUNTED_MAX))
+            return kv_take8(h, p, n);
+        /* A packed allocation left the cursor unaligned (and head.end on
+         * it): round it up, and the chunk's end is head.end again. */
+        uintptr_t q = (p + (KV_ARENA_MIN_ALIGN - 1)) & ~(uintptr_t)(KV_ARENA_MIN_ALIGN - 1);
+        if (q != p && n - 1 < (uintptr_t)r->limit - q && n <= KV_ARENA_COUNTED_MAX) {
+            h->end = r->limit;
+            return kv_take8(h, q, n);
         }
     }
     return kv_alloc_slow(r, n, KV_ARENA_MIN_ALIGN, 0);
