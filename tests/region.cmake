@@ -1,6 +1,7 @@
-# The region API's tests (kv_arena_*): the core linked statically, and the
-# same binary again under valgrind when it is installed.
+# The region API's tests (kv_arena_*): the region and the core linked
+# statically, and the same binary again under valgrind when it is installed.
 ca_core_test(test_region)
+target_link_libraries(test_region PRIVATE ca_region_obj)
 set_tests_properties(test_region PROPERTIES TIMEOUT 120)
 
 find_program(VALGRIND valgrind)

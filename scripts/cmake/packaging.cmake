@@ -1,10 +1,10 @@
 # Install and packaging, against targets and variables only:
 #   bin/        concordarena (the launcher), kvserver (engines/)
 #   lib/...     libconcordarena.so with its soname (interpose/),
-#               libconcordarena_region.a (arena/), pkg-config files,
+#               libconcordarena_region.a (arena/region/), pkg-config files,
 #               the CMake package ConcordArena (ConcordArena::concordarena,
 #               ConcordArena::region)
-#   include/concordarena/kv_arena.h (arena/)
+#   include/concordarena/kv_arena.h (arena/region/)
 #   share/concordarena/stats_report.py
 # and the Debian package: `cpack -G DEB` in the build tree.
 # Included from the top-level CMakeLists.txt after the subdirectories.

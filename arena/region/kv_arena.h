@@ -9,16 +9,19 @@
  *
  *   kv_arena_t *r = kv_arena_create(0);              default chunk, one thread
  *   struct rec *x = kv_arena_alloc(r, sizeof *x);    8-byte aligned
+ *   struct hdr *h = kv_arena_alloc(r, sizeof *h + klen);   8-byte aligned too
+ *   char *key = kv_arena_alloc_aligned(r, klen, 1);  packed bytes
  *   char *page = kv_arena_alloc_aligned(r, 4096, 4096);
  *   ...
  *   kv_arena_destroy(r);                             every block back at once
  *
  * Words
  *   block   the allocator's unit (CONCORD_ARENA_BLOCK_SIZE, 64 KiB by default).
- *   chunk   what a region bumps through: the configured size rounded up to a
- *           whole number of blocks (one block by default), at most half a
- *           segment (32 blocks). A chunk that happens to follow the current
- *           one in memory extends it, so no tail is lost between them.
+ *   chunk   what a region bumps through: kv_arena_config_t.block_size (the
+ *           field keeps the seed's name, but it is the chunk size) rounded
+ *           up to a whole number of blocks (one block by default), at most
+ *           half a segment (32 blocks). A chunk that happens to follow the
+ *           current one in memory extends it, so no tail is lost between them.
  *   span    a request larger than a chunk gets blocks of its own; one larger
  *           than half a segment gets a mapping of its own.
  *
@@ -33,6 +36,12 @@
  *                           a mutex is taken only to start a new chunk.
  *   In both modes kv_arena_reset and kv_arena_destroy need every other thread
  *   to have stopped using the region.
+ *
+ * Statistics are exact whenever read. A single-thread allocation costs two
+ * adds (bytes requested, and the count of allocations of that exact size);
+ * totals and histograms are derived from those counts when read, so
+ * enable_detailed_stats costs nothing per call there. Thread-safe regions
+ * add to per-thread counter stripes on every call.
  *
  * Errors: a NULL region, a zero size or a bad alignment give NULL / -1 with
  * errno EINVAL; no memory gives NULL with errno ENOMEM. Nothing crashes.
@@ -51,11 +60,11 @@ extern "C" {
 
 #define KV_ARENA_API __attribute__((visibility("default")))
 
-/* Largest alignment kv_arena_alloc gives: enough for every scalar type but
+/* Alignment of every kv_arena_alloc result, whatever the size, as in
+ * ConcordKV (which rounds every size up to 8): kv_arena_alloc(r, sizeof(struct
+ * hdr) + keylen) gives an aligned header. Enough for every scalar type but
  * long double and vector types (LevelDB's arena makes the same choice); ask
- * kv_arena_alloc_aligned for 16 or more. kv_arena_alloc(n) aligns to the
- * largest power of two dividing n, capped at this: a C object's size is a
- * multiple of its alignment, so that suffices, and odd sizes pack tight. */
+ * kv_arena_alloc_aligned for 16 or more, or for 1 to pack bytes. */
 #define KV_ARENA_MIN_ALIGN ((size_t)8)
 /* Largest alignment kv_arena_alloc_aligned accepts (a power of two). */
 #define KV_ARENA_MAX_ALIGN ((size_t)1 << 20)
@@ -75,13 +84,15 @@ typedef enum kv_arena_thread_mode_e {
 
 /* A zeroed config is valid and means the defaults. */
 typedef struct kv_arena_config_s {
-    size_t block_size;                  /* bytes per chunk (0: one block); see "chunk" above */
+    size_t block_size; /* bytes per chunk, despite the name (the seed's): what the region
+                          bumps through, rounded up to whole blocks (0: one block) */
     kv_arena_thread_mode_t thread_mode; /* single-thread or thread-safe */
     int enable_block_cache;    /* 1: kv_arena_reset keeps chunks for reuse; 0: gives them back */
     uint32_t block_cache_size; /* chunks kv_arena_reset keeps; 0: KV_ARENA_DEFAULT_CACHE */
     int enable_numa;           /* 1: blocks on numa_node; 0: on the creator's home node */
     int numa_node;             /* with enable_numa; -1: the calling thread's home node */
-    int enable_detailed_stats; /* 1: size and alignment histograms (two more adds per call) */
+    int enable_detailed_stats; /* 1: size and alignment histograms (derived when read: no
+                                  cost per call in single-thread mode) */
 } kv_arena_config_t;
 
 /* The defaults of kv_arena_create(0), spelled out. */
@@ -97,7 +108,8 @@ typedef struct kv_arena_config_s {
 typedef struct kv_arena_stats_s {
     uint64_t total_allocations;     /* successful kv_arena_alloc* calls */
     uint64_t total_bytes_requested; /* bytes: sum of requested sizes */
-    uint64_t total_bytes_wasted;    /* bytes: alignment padding, chunk tails left behind,
+    uint64_t total_bytes_wasted;    /* bytes: padding (kv_arena_alloc rounds sizes up to 8,
+                                       alignment), chunk tails left behind,
                                        the unused rest of spans and mappings of their own */
     uint64_t current_bytes;         /* bytes requested since the last kv_arena_reset (now) */
     uint64_t peak_bytes;            /* bytes: highest current_bytes */
@@ -124,8 +136,9 @@ KV_ARENA_API kv_arena_t *kv_arena_create_ex(const kv_arena_config_t *config);
  * block cache and detailed statistics on. */
 KV_ARENA_API kv_arena_t *kv_arena_create(size_t block_size);
 
-/* `size` bytes, naturally aligned (see KV_ARENA_MIN_ALIGN). NULL with EINVAL for a NULL
- * region or size 0, ENOMEM when no memory can be had. */
+/* `size` bytes, 8-byte aligned (KV_ARENA_MIN_ALIGN). NULL with EINVAL for a
+ * NULL region or size 0, ENOMEM when no memory can be had. An exported
+ * function; C programs also get the inline fast path below. */
 KV_ARENA_API void *kv_arena_alloc(kv_arena_t *arena, size_t size);
 
 /* `size` bytes aligned to `alignment`, a power of two from 1 to
@@ -165,6 +178,54 @@ KV_ARENA_API int kv_arena_get_numa_node(const kv_arena_t *arena);
  * Blocks already held stay where they are. 0, or -1 with EINVAL for NULL or
  * a node that is not online. */
 KV_ARENA_API int kv_arena_set_numa_policy(kv_arena_t *arena, int node);
+
+/* ---- the inline fast path of kv_arena_alloc ----
+ *
+ * Every region starts with a kv_arena_head_t. In C (unless KV_ARENA_NO_INLINE
+ * is defined before this header), kv_arena_alloc(r, n) expands to an inline
+ * function that bumps head.cur by n rounded up to 8 and counts the call (two
+ * adds) when the request fits the current chunk of a single-thread region,
+ * and calls the exported kv_arena_alloc otherwise (thread-safe regions keep cur and end
+ * NULL, so they always do). `(kv_arena_alloc)(r, n)` and `&kv_arena_alloc`
+ * name the exported function. The head is part of the ABI, as struct obstack
+ * is for obstack's macros: its fields keep their order and meaning in every
+ * 0.x release of libconcordarena. Programs must not touch them. */
+
+/* Requests of at most this many bytes are counted by exact size. */
+#define KV_ARENA_COUNTED_MAX 1024u
+
+typedef struct kv_arena_head_s {
+    char *cur;      /* next free byte of the current chunk; NULL in thread-safe mode */
+    char *end;      /* end of the current chunk while cur is 8-aligned, else cur;
+                       NULL in thread-safe mode */
+    uint64_t bytes; /* single thread: bytes requested */
+    uint32_t size_count[KV_ARENA_COUNTED_MAX + 1]; /* single thread: [n] allocations of
+                                                      exactly n bytes, 1 <= n <=
+                                                      KV_ARENA_COUNTED_MAX, since the library
+                                                      last moved them to 64-bit totals */
+} kv_arena_head_t;
+
+#if !defined(KV_ARENA_NO_INLINE) && !defined(__cplusplus)
+static inline void *kv_arena_alloc_inline(kv_arena_t *kv_r, size_t kv_n)
+{
+    if (__builtin_expect(kv_r != NULL, 1)) {
+        kv_arena_head_t *kv_h = (kv_arena_head_t *)(void *)kv_r;
+        uintptr_t kv_p = (uintptr_t)kv_h->cur;
+        /* Room means an 8-aligned cursor and a block-aligned end: the
+         * library sets end to the cursor while a packed allocation leaves
+         * the cursor unaligned, so the exported function rounds it up. */
+        if (__builtin_expect(kv_n - 1 < (uintptr_t)kv_h->end - kv_p && kv_n <= KV_ARENA_COUNTED_MAX,
+                             1)) {
+            kv_h->cur = (char *)(kv_p + ((kv_n + 7) & ~(size_t)7));
+            kv_h->bytes += kv_n;
+            kv_h->size_count[kv_n]++;
+            return (void *)kv_p;
+        }
+    }
+    return (kv_arena_alloc)(kv_r, kv_n);
+}
+#define kv_arena_alloc(arena, size) kv_arena_alloc_inline((arena), (size))
+#endif
 
 #ifdef __cplusplus
 }
