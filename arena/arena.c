@@ -477,7 +477,7 @@ void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n)
 
 /* ---- arena selection for slow paths ---- */
 
-/* See internal.h. A thread that cannot get an arena of its own (no memory
+/* See arena.h. A thread that cannot get an arena of its own (no memory
  * for one) is served by the fallback arena too. */
 ca_arena_t *ca_arena_enter(void)
 {

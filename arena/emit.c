@@ -207,8 +207,20 @@ static void ca_rank(const uint64_t *key, unsigned order[CA_SIZE_BUCKETS])
         }
 }
 
+/* Text: " (12.3%)" for part of whole, nothing when whole is 0. */
+static void ca_emit_share(ca_emit_t *e, uint64_t part, uint64_t whole)
+{
+    if (whole == 0) return;
+    uint64_t pm = (part * 1000 + whole / 2) / whole;
+    ca_buf_str(e->b, " (");
+    ca_buf_u64(e->b, pm / 10);
+    ca_buf_str(e->b, ".");
+    ca_buf_u64(e->b, pm % 10);
+    ca_buf_str(e->b, "%)");
+}
+
 void ca_emit_hotspots(ca_emit_t *e, const char *key, const uint64_t *count, const uint64_t *bytes,
-                      unsigned rows)
+                      unsigned rows, uint64_t total_count, uint64_t total_bytes)
 {
     unsigned order[CA_SIZE_BUCKETS];
     if (e->json) {
@@ -243,9 +255,13 @@ void ca_emit_hotspots(ca_emit_t *e, const char *key, const uint64_t *count, cons
             ca_buf_str(e->b, ca_size_bucket_name((int)i));
             ca_buf_pad(e->b, 20, from);
             ca_buf_u64(e->b, count[i]);
-            ca_buf_str(e->b, " allocations, ");
+            ca_buf_str(e->b, " allocations");
+            ca_emit_share(e, count[i], total_count);
+            ca_buf_str(e->b, ", ");
             ca_buf_u64(e->b, bytes[i]);
-            ca_buf_str(e->b, " bytes\n");
+            ca_buf_str(e->b, " bytes");
+            ca_emit_share(e, bytes[i], total_bytes);
+            ca_buf_str(e->b, "\n");
         }
         if (e->json) ca_buf_str(e->b, "]");
     }

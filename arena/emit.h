@@ -51,8 +51,9 @@ void ca_emit_buckets(ca_emit_t *e, const char *key, const char *title, const uin
 void ca_emit_bucket_names(ca_emit_t *e, const char *key, int align);
 /* Hotspots: the size buckets ranked by count and by bytes, largest first.
  * JSON: "key":{"by_count":[{"bucket","count","bytes"}...],"by_bytes":[...]},
- * every bucket that is not 0; text: the first `rows` of each ranking. */
+ * every bucket that is not 0; text: the first `rows` of each ranking, each
+ * with its share of `total_count` and `total_bytes` when they are not 0. */
 void ca_emit_hotspots(ca_emit_t *e, const char *key, const uint64_t *count, const uint64_t *bytes,
-                      unsigned rows);
+                      unsigned rows, uint64_t total_count, uint64_t total_bytes);
 
 #endif

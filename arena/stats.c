@@ -173,9 +173,9 @@ CA_SNAPSHOT static void ca_dump(ca_emit_t *e, const ca_totals_t *t, const uint64
     ca_emit_buckets(e, "size_buckets", "size distribution (allocations):", t->size_buckets, 0);
     ca_emit_buckets(e, "size_bucket_bytes", NULL, bytes, 0);
     ca_emit_buckets(e, "align_buckets", "alignment requests:", t->align_buckets, 1);
-    if (!e->json) ca_emit_hotspots(e, "hotspots", t->size_buckets, bytes, 5);
+    if (!e->json) ca_emit_hotspots(e, "hotspots", t->size_buckets, bytes, 5, 0, 0);
     ca_emit_close(e);
-    if (e->json) ca_emit_hotspots(e, "hotspots", t->size_buckets, bytes, 5);
+    if (e->json) ca_emit_hotspots(e, "hotspots", t->size_buckets, bytes, 5, 0, 0);
 
     char heading[48];
     ca_emit_list(e, "nodes");

@@ -26,6 +26,7 @@
 #define KV_ARENA_NO_INLINE 1 /* the library defines the exported kv_arena_alloc */
 #include "kv_arena.h"
 
+#include "emit.h"
 #include "init.h"
 #include "numa.h"
 #include "options.h"

@@ -23,10 +23,6 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const kv_size_names[KV_ARENA_SIZE_BUCKETS] = {
-    "<=16", "<=32", "<=64",  "<=128", "<=256", "<=512",  "<=1K",   "<=2K",
-    "<=4K", "<=8K", "<=16K", "<=32K", "<=64K", "<=128K", "<=256K", ">256K"};
-
 _Static_assert(KV_ARENA_SIZE_BUCKETS == CA_SIZE_BUCKETS, "same size buckets as the core");
 _Static_assert(KV_ARENA_ALIGN_BUCKETS == CA_ALIGN_BUCKETS, "same alignment buckets as the core");
 
@@ -225,82 +221,44 @@ int kv_arena_get_stats(const kv_arena_t *r, kv_arena_stats_t *out)
     return 0;
 }
 
-static void kv_field(ca_buf_t *b, const char *name, uint64_t v)
-{
-    ca_buf_str(b, name);
-    ca_buf_u64(b, v);
-}
-
-/* "12.3" for part/whole in per mille. */
-static void kv_percent(ca_buf_t *b, uint64_t part, uint64_t whole)
-{
-    uint64_t pm = whole ? (part * 1000 + whole / 2) / whole : 0;
-    ca_buf_u64(b, pm / 10);
-    ca_buf_str(b, ".");
-    ca_buf_u64(b, pm % 10);
-    ca_buf_str(b, "%");
-}
-
+/* A summary line, then the size buckets ranked by allocations and by bytes
+ * requested (the same emitter and ranking as the malloc statistics). */
 int kv_arena_print_hotspots(const kv_arena_t *r, int fd)
 {
     kv_arena_stats_t s;
     if (kv_arena_get_stats(r, &s) != 0) return -1;
-    char mem[2048];
-    ca_buf_t b;
+    char mem[4096], heading[48];
+    ca_buf_t b, hb;
     ca_buf_init(&b, mem, sizeof(mem), fd);
-    ca_buf_str(&b, "kv_arena ");
-    ca_buf_hex(&b, (uintptr_t)r);
-    kv_field(&b, ": allocations ", s.total_allocations);
-    kv_field(&b, ", bytes requested ", s.total_bytes_requested);
-    kv_field(&b, ", wasted ", s.total_bytes_wasted);
-    kv_field(&b, "\n  in use ", s.current_bytes);
-    kv_field(&b, ", peak ", s.peak_bytes);
-    kv_field(&b, ", reserved ", s.bytes_reserved);
-    kv_field(&b, " bytes (chunk ", s.chunk_size);
-    kv_field(&b, ")\n  blocks taken ", s.block_allocations);
-    kv_field(&b, ", reused ", s.block_reuses);
-    kv_field(&b, ", held ", s.blocks_held);
-    kv_field(&b, ", cached ", s.blocks_cached);
-    kv_field(&b, "; own mappings ", s.large_mappings);
-    kv_field(&b, "; NUMA node ", (uint64_t)kv_arena_get_numa_node(r));
-    ca_buf_str(&b, "\n");
-    if (!r->detailed) {
-        ca_buf_str(&b, "  size hotspots: detailed statistics are off\n");
-        ca_buf_flush(&b);
-        return 0;
-    }
-    /* Buckets by allocations, most first (ties: smaller size first). */
-    unsigned order[KV_ARENA_SIZE_BUCKETS];
-    for (unsigned i = 0; i < KV_ARENA_SIZE_BUCKETS; i++) {
-        unsigned j = i;
-        while (j > 0 && s.size_buckets[order[j - 1]] < s.size_buckets[i]) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = i;
-    }
-    ca_buf_str(&b, "  size hotspots   allocations      share    bytes requested      share\n");
-    for (unsigned k = 0; k < KV_ARENA_SIZE_BUCKETS; k++) {
-        unsigned i = order[k];
-        if (s.size_buckets[i] == 0) break;
-        size_t from = b.len;
-        ca_buf_str(&b, "  #");
-        ca_buf_u64(&b, k + 1);
-        ca_buf_str(&b, " ");
-        ca_buf_str(&b, kv_size_names[i]);
-        ca_buf_pad(&b, 28, from);
-        size_t col = b.len;
-        ca_buf_u64(&b, s.size_buckets[i]);
-        ca_buf_pad(&b, 11, col);
-        col = b.len;
-        kv_percent(&b, s.size_buckets[i], s.total_allocations);
-        ca_buf_pad(&b, 19, col);
-        col = b.len;
-        ca_buf_u64(&b, s.size_bytes[i]);
-        ca_buf_pad(&b, 11, col);
-        kv_percent(&b, s.size_bytes[i], s.total_bytes_requested);
-        ca_buf_str(&b, "\n");
-    }
+    ca_buf_init(&hb, heading, sizeof(heading) - 1, -1);
+    ca_buf_str(&hb, "kv_arena ");
+    ca_buf_hex(&hb, (uintptr_t)r);
+    ca_buf_str(&hb, ":");
+    heading[hb.len] = '\0';
+    ca_emit_t e;
+    ca_emit_init(&e, &b, 0);
+    ca_emit_open(&e, NULL, heading, 1);
+    ca_emit_u64(&e, "allocations", "allocations", s.total_allocations);
+    ca_emit_u64(&e, "bytes_requested", "bytes requested", s.total_bytes_requested);
+    ca_emit_u64(&e, "bytes_wasted", "wasted", s.total_bytes_wasted);
+    ca_emit_u64(&e, "current_bytes", "in use", s.current_bytes);
+    ca_emit_u64(&e, "peak_bytes", "peak", s.peak_bytes);
+    ca_emit_u64(&e, "bytes_reserved", "reserved", s.bytes_reserved);
+    ca_emit_u64(&e, "chunk_size", "chunk", s.chunk_size);
+    ca_emit_u64(&e, "block_allocations", "blocks taken", s.block_allocations);
+    ca_emit_u64(&e, "block_reuses", "reused", s.block_reuses);
+    ca_emit_u64(&e, "blocks_held", "held", s.blocks_held);
+    ca_emit_u64(&e, "blocks_cached", "cached", s.blocks_cached);
+    ca_emit_u64(&e, "large_mappings", "own mappings", s.large_mappings);
+    ca_emit_i64(&e, "numa_node", "NUMA node", kv_arena_get_numa_node(r));
+    ca_emit_close(&e);
+    ca_emit_open(&e, NULL, NULL, 0); /* indents what follows */
+    if (r->detailed)
+        ca_emit_hotspots(&e, NULL, s.size_buckets, s.size_bytes, KV_ARENA_SIZE_BUCKETS,
+                         s.total_allocations, s.total_bytes_requested);
+    else
+        ca_emit_text(&e, "size hotspots: detailed statistics are off");
+    ca_emit_close(&e);
     ca_buf_flush(&b);
     return 0;
 }
