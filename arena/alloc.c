@@ -46,7 +46,7 @@ static inline void *ca_malloc_inline(size_t n)
             b->free = p[0];
             p[1] = NULL;
             b->used++;
-            CA_STAT_ALLOC(a, cls, n, b->slot_size);
+            CA_STAT_ALLOC(a, cls, n);
             return p;
         }
     }

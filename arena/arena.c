@@ -254,6 +254,7 @@ static void ca_block_setup(ca_arena_t *a, ca_block_t *b, uint32_t cls)
     b->next = b->prev = NULL;
     atomic_store_explicit(&b->remote, 0, memory_order_relaxed);
     b->owner = a;
+    ca_held(a, (int64_t)blocks << ca_cfg.block_shift);
 }
 
 /* Bring in the remote frees that parked arenas received, and give the blocks
@@ -318,6 +319,7 @@ static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
     ca_purge_tick(); /* a free's slow path: idle cached blocks may be due */
     ca_block_clear(b);
     b->was = CA_BLOCK_SMALL;
+    ca_held(a, -((int64_t)(b->span > 1 ? b->span : 1) << ca_cfg.block_shift));
     if (b->span > 1) { /* a medium span goes back whole */
         ca_node_give(b, b->span);
         return;
@@ -359,8 +361,10 @@ void ca_arena_release_empty(ca_arena_t *a)
         while (b != &ca_block_empty && b != NULL) {
             ca_block_t *next = b->next;
             if (b->used == 0) {
+                uint32_t blocks = b->span > 1 ? b->span : 1;
                 ca_bin_unlink(a, b);
-                ca_node_give(b, b->span > 1 ? b->span : 1); /* straight to the node */
+                ca_held(a, -((int64_t)blocks << ca_cfg.block_shift));
+                ca_node_give(b, blocks); /* straight to the node */
             }
             b = next;
         }
@@ -471,7 +475,7 @@ void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n)
     b->free = p[0];
     p[1] = NULL;
     b->used++;
-    CA_STAT_ALLOC(a, cls, n, b->slot_size);
+    CA_STAT_ALLOC(a, cls, n);
     return p;
 }
 

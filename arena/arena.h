@@ -74,24 +74,28 @@ static inline uintptr_t ca_slot_state(const void *s)
     return (uintptr_t)((void *const *)s)[1] ^ ca_cookie(s);
 }
 
-/* Counters of the fast paths; compiled out with CA_STATS=0. */
+/* Counters of the fast paths, compiled out with CA_STATS=0: one count per
+ * size class each way and the bytes requested; bytes in use are derived from
+ * the per-class counts when read, the peak at block granularity (ca_held). */
 #if CA_STATS
-#define CA_STAT_ALLOC(a, cls, n, slot)                                                             \
+#define CA_STAT_ALLOC(a, cls, n)                                                                   \
     do {                                                                                           \
         (a)->stats.cls_alloc[cls]++;                                                               \
         (a)->stats.req_bytes += (n);                                                               \
-        (a)->stats.in_use += (slot);                                                               \
-        if ((a)->stats.in_use > (a)->stats.peak) (a)->stats.peak = (a)->stats.in_use;              \
     } while (0)
-#define CA_STAT_FREE(a, cls, slot)                                                                 \
-    do {                                                                                           \
-        (a)->stats.cls_free[cls]++;                                                                \
-        (a)->stats.in_use -= (slot);                                                               \
-    } while (0)
+#define CA_STAT_FREE(a, cls) ((a)->stats.cls_free[cls]++)
 #else
-#define CA_STAT_ALLOC(a, cls, n, slot) ((void)(a), (void)(cls), (void)(n), (void)(slot))
-#define CA_STAT_FREE(a, cls, slot)     ((void)(a), (void)(cls), (void)(slot))
+#define CA_STAT_ALLOC(a, cls, n) ((void)(a), (void)(cls), (void)(n))
+#define CA_STAT_FREE(a, cls)     ((void)(a), (void)(cls))
 #endif
+
+/* `a` holds `delta` bytes more (blocks taken, big objects handed out) or
+ * fewer; its peak follows. */
+static inline void ca_held(ca_arena_t *a, int64_t delta)
+{
+    a->stats.held += delta;
+    if (a->stats.held > a->stats.peak_held) a->stats.peak_held = a->stats.held;
+}
 
 /* The head pointer held in a block's remote word. */
 static inline void **ca_remote_list(uintptr_t word)

@@ -31,7 +31,7 @@ static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
     q[0] = b->free;
     q[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FREE);
     b->free = q;
-    CA_STAT_FREE(a, b->size_class, b->slot_size);
+    CA_STAT_FREE(a, b->size_class);
     uint32_t used = b->used - 1;
     b->used = used;
     /* Empty, or back from full: tell the bin, unless it is the bin's only block. */
@@ -44,8 +44,8 @@ static inline void ca_free_inline(void *p)
     /* The segment address comes from the pointer itself, so the block's
      * metadata can load while the registry confirms it (0: not ours; tagged:
      * huge). NULL, and anything in the first segment-sized chunk, go slow. */
-    ca_segment_t *s = (ca_segment_t *)((uintptr_t)p & ~(uintptr_t)(ca_cfg.seg_size - 1));
-    if (ca_unlikely(s == NULL || !ca_registry_has_segment(p, (uintptr_t)s))) {
+    ca_segment_t *s = (ca_segment_t *)((uintptr_t)p & ca_cfg.seg_base_mask);
+    if (ca_unlikely(!ca_registry_has_segment(p))) {
         ca_free_slow(p);
         return;
     }
@@ -56,7 +56,7 @@ static inline void ca_free_inline(void *p)
      * handed out, holding an aligned object): the slow path sorts it out.
      * limit grows while the owner carves: relaxed, as a pointer handed out
      * was carved before the program passed it here. */
-    if (ca_unlikely(boff * b->divmagic > b->divmagic - 1 ||
+    if (ca_unlikely(boff * b->divmagic >= b->divmagic ||
                     boff >= __atomic_load_n(&b->limit, __ATOMIC_RELAXED) ||
                     ca_slot_state(p) < CA_SLOT_STATES)) {
         ca_free_slow(p);
@@ -223,12 +223,12 @@ ca_noinline void ca_free_remote(ca_block_t *b, void *p)
         ca_ensure_init();
         a = ca_arena_enter();
         a->stats.remote_frees++;
-        CA_STAT_FREE(a, b->size_class, b->slot_size);
+        CA_STAT_FREE(a, b->size_class);
         ca_arena_leave(a);
         errno = saved;
     } else {
         a->stats.remote_frees++;
-        CA_STAT_FREE(a, b->size_class, b->slot_size);
+        CA_STAT_FREE(a, b->size_class);
     }
     void **q = p;
     q[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FREE);

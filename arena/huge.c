@@ -7,6 +7,7 @@
 #include "huge.h"
 
 #include "concord.h"
+#include "arena.h"
 #include "hugecache.h"
 #include "os.h"
 #include "registry.h"
@@ -156,8 +157,8 @@ void *ca_huge_realloc(ca_huge_t *h, size_t n, ca_arena_t *a)
     }
     int64_t delta = (int64_t)new_size - (int64_t)old_size;
     h->fresh = 0;
-    a->stats.in_use += delta;
-    if (a->stats.in_use > a->stats.peak) a->stats.peak = a->stats.in_use;
+    a->stats.big_in_use += delta;
+    ca_held(a, delta);
     return h->user;
 }
 

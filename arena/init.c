@@ -11,6 +11,7 @@
 #include "options.h"
 #include "os.h"
 #include "purger.h"
+#include "registry.h"
 #include "report.h"
 #include "segment.h"
 #include "sizeclass.h"
@@ -66,6 +67,7 @@ static void ca_init_once(void)
         ca_cfg.numa_bind = 0;
     }
     ca_classes_init();
+    ca_registry_init();
     ca_arenas_setup();
     pthread_atfork(ca_fork_prepare, ca_fork_parent, ca_fork_child);
     ca_stats_install_signal();

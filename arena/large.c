@@ -37,8 +37,7 @@ void *ca_large_alloc(ca_arena_t *a, size_t n)
 void ca_large_free(ca_arena_t *a, ca_block_t *b)
 {
     uint32_t nb = b->span;
-    a->stats.big_free++;
-    a->stats.in_use -= (int64_t)((size_t)nb << ca_cfg.block_shift);
+    ca_stat_big_free(a, (size_t)nb << ca_cfg.block_shift);
     if (nb <= CA_SPAN_KEEP_MAX && a->nspans < CA_ARENA_SPANS && a != ca_arena_fallback) {
         /* Kept by the freeing thread (a buffer that grows and shrinks stays
          * off the node lock). Marked as an arena block, so a second free of it

@@ -28,6 +28,8 @@ ca_config_t ca_cfg = {
     .block_shift = 16,
     .seg_size = (size_t)64 << 16,
     .seg_shift = 22,
+    .seg_base_mask = ~(((uintptr_t)64 << 16) - 1),
+    .block_off_mask = ((uintptr_t)64 << 10) - 1,
     .small_max = (size_t)16 << 10,
     .large_max = (size_t)32 << 16,
     .cache_blocks = 64,
@@ -243,6 +245,8 @@ void ca_options_load(void)
     ca_cfg.block_shift = (unsigned)__builtin_ctzl(ca_cfg.block_size);
     ca_cfg.seg_size = (size_t)CA_SEG_BLOCKS << ca_cfg.block_shift;
     ca_cfg.seg_shift = (unsigned)__builtin_ctzl(ca_cfg.seg_size);
+    ca_cfg.seg_base_mask = ~(uintptr_t)(ca_cfg.seg_size - 1);
+    ca_cfg.block_off_mask = ca_cfg.block_size - 1;
     ca_cfg.small_max = ca_cfg.block_size / 4;
     ca_cfg.large_max = (size_t)(CA_SEG_BLOCKS / 2) << ca_cfg.block_shift;
     if (ca_stats_file_path != NULL) {

@@ -86,6 +86,13 @@ void *ca_os_map_aligned(size_t size, size_t align)
     return aligned;
 }
 
+void *ca_os_reserve(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 int ca_os_unmap(void *p, size_t size)
 {
     return munmap(p, size) == 0 ? 0 : errno;

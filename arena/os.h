@@ -25,6 +25,10 @@ size_t ca_os_page_size(void);
  * (a power of two, at least a page). NULL when the OS says no. */
 void *ca_os_map_aligned(size_t size, size_t align);
 
+/* Reserve `size` bytes of zeroed address space whose pages get memory only
+ * when written (MAP_NORESERVE); NULL when the OS says no. */
+void *ca_os_reserve(size_t size);
+
 /* Unmap a range that ca_os_map_aligned or ca_os_remap gave. */
 int ca_os_unmap(void *p, size_t size);
 

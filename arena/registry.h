@@ -1,7 +1,9 @@
 /*
  * Layer 6. The registry: which segment-sized chunks of the address space hold
  * one of our headers (a segment's or a huge mapping's), or held one that was
- * given back. A lookup is two dependent loads and never takes a lock.
+ * given back. A lookup is two dependent loads and never takes a lock; the
+ * free fast path asks a flat map of one byte per chunk instead ("a segment
+ * here"), one load.
  * Uses: options.h, os.h.
  */
 #ifndef CA_REGISTRY_H
@@ -20,6 +22,8 @@
 #define CA_REG_TOP_SIZE  (1u << 15)
 extern _Atomic(ca_hdr_t **) ca_registry_top[CA_REG_TOP_SIZE];
 
+/* Reserve the segment map (at start-up, once the segment size is known). */
+void ca_registry_init(void);
 void ca_registry_set(uintptr_t addr, ca_hdr_t *hdr);
 /* The chunk of `addr` was ours and is unmapped now: remember `what` (the
  * segment's address, or a huge object's user pointer) so that a late second
@@ -40,17 +44,12 @@ static inline uintptr_t ca_registry_raw(const void *p)
                                       __ATOMIC_ACQUIRE);
 }
 
-/* Does the registry say segment `s` holds `p`? For the free fast path: the
- * top index is masked instead of bounds-checked, since an aliased entry names
- * another segment and fails the comparison anyway. */
-static inline int ca_registry_has_segment(const void *p, uintptr_t s)
+/* Does a segment hold `p`? For the free fast path: one byte of the flat
+ * segment map (a pointer past 2^48, or before start-up, says no). */
+static inline int ca_registry_has_segment(const void *p)
 {
     uintptr_t chunk = (uintptr_t)p >> ca_cfg.seg_shift;
-    ca_hdr_t **leaf =
-        atomic_load_explicit(&ca_registry_top[(chunk >> CA_REG_LEAF_BITS) & (CA_REG_TOP_SIZE - 1)],
-                             memory_order_acquire);
-    return leaf != NULL && (uintptr_t)__atomic_load_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)],
-                                                      __ATOMIC_ACQUIRE) == s;
+    return chunk < ca_cfg.segmap_len && __atomic_load_n(&ca_cfg.segmap[chunk], __ATOMIC_RELAXED);
 }
 
 static inline ca_hdr_t *ca_registry_lookup(const void *p)

@@ -45,7 +45,7 @@ void ca_purge_arm(uint32_t when);
 
 static inline ca_segment_t *ca_block_segment(const ca_block_t *b)
 {
-    return (ca_segment_t *)((uintptr_t)b & ~(uintptr_t)(ca_cfg.seg_size - 1));
+    return (ca_segment_t *)((uintptr_t)b & ca_cfg.seg_base_mask);
 }
 static inline size_t ca_block_index(const ca_block_t *b)
 {
@@ -70,7 +70,7 @@ static inline void ca_block_clear(ca_block_t *b)
 static inline ca_block_t *ca_block_of(ca_segment_t *s, const void *p, uintptr_t *boff)
 {
     uintptr_t off = (uintptr_t)p - (uintptr_t)s;
-    *boff = off & (ca_cfg.block_size - 1);
+    *boff = off & ca_cfg.block_off_mask;
     return &s->blocks[off >> ca_cfg.block_shift];
 }
 

@@ -34,14 +34,15 @@ void ca_stat_big(ca_arena_t *a, size_t n, size_t got)
     a->stats.big_bucket_bytes[bucket] += got;
     a->stats.req_bytes += n;
     a->stats.big_bytes += got;
-    a->stats.in_use += (int64_t)got;
-    if (a->stats.in_use > a->stats.peak) a->stats.peak = a->stats.in_use;
+    a->stats.big_in_use += (int64_t)got;
+    ca_held(a, (int64_t)got);
 }
 
 void ca_stat_big_free(ca_arena_t *a, size_t got)
 {
     a->stats.big_free++;
-    a->stats.in_use -= (int64_t)got;
+    a->stats.big_in_use -= (int64_t)got;
+    ca_held(a, -(int64_t)got);
 }
 
 /* ---- totals ---- */
@@ -65,8 +66,11 @@ CA_SNAPSHOT static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
     t->remote_frees += s->remote_frees;
     t->req_bytes += s->req_bytes;
     t->slot_bytes += s->big_bytes;
-    t->in_use += s->in_use;
-    t->peak += s->peak;
+    int64_t small_in_use = 0;
+    for (unsigned c = 1; c < CA_MAX_CLASSES; c++)
+        small_in_use += ((int64_t)s->cls_alloc[c] - (int64_t)s->cls_free[c]) * ca_class_size[c];
+    t->in_use += s->in_use_base + small_in_use + s->big_in_use;
+    t->peak += s->peak_held;
     t->blocks_fresh += s->blocks_fresh;
     t->blocks_reused += s->blocks_reused;
     t->huge_maps += s->huge_maps;
@@ -277,9 +281,12 @@ int ca_stats_fd(void)
 void ca_stats_reset(void)
 {
     for (ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
-        int64_t in_use = a->stats.in_use;
+        ca_totals_t at;
+        ca_arena_totals(a, &at);
+        int64_t held = a->stats.held;
         memset(&a->stats, 0, sizeof(a->stats));
-        a->stats.in_use = in_use;
-        a->stats.peak = in_use > 0 ? in_use : 0;
+        a->stats.in_use_base = at.in_use; /* what is live stays counted */
+        a->stats.held = held;
+        a->stats.peak_held = held > 0 ? held : 0;
     }
 }

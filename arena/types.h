@@ -123,9 +123,11 @@ typedef struct ca_stats_s {
     uint64_t big_free;                          /* large and huge frees */
     uint64_t remote_frees;                      /* frees of objects owned by another arena */
     uint64_t req_bytes;                         /* bytes: sum of requested sizes */
-    uint64_t big_bytes; /* bytes: sum of large spans and huge mappings handed out */
-    int64_t in_use;     /* bytes: handed out minus freed by this arena */
-    int64_t peak;       /* bytes: highest in_use */
+    uint64_t big_bytes;  /* bytes: sum of large spans and huge mappings handed out */
+    int64_t big_in_use;  /* bytes: large and huge objects handed out minus freed by this arena */
+    int64_t in_use_base; /* bytes in use when the counters were last reset */
+    int64_t held;        /* bytes: small and medium blocks this arena holds, plus big_in_use */
+    int64_t peak_held;   /* bytes: highest `held`, sampled when a block or big object is taken */
     uint64_t align_req[CA_ALIGN_BUCKETS]; /* aligned requests by alignment bucket */
     uint64_t blocks_fresh;                /* blocks taken that were never used before */
     uint64_t blocks_reused;               /* blocks taken from a cache */
