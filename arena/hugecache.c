@@ -12,11 +12,14 @@ static pthread_mutex_t ca_hc_lock = PTHREAD_MUTEX_INITIALIZER;
 static ca_huge_t *ca_hc_map[CA_HUGE_CACHE_MAX]; /* oldest first */
 static uint32_t ca_hc_stamp[CA_HUGE_CACHE_MAX]; /* ca_os_now_ms when each was put */
 static unsigned ca_hc_count;
-static _Atomic uint64_t ca_hc_bytes; /* read unlocked by dumps */
+static _Atomic uint64_t ca_hc_bytes;                    /* read unlocked by dumps */
+static _Atomic uint64_t ca_hc_node_bytes[CA_MAX_NODES]; /* the same, per node */
 
 static void ca_hc_remove_locked(unsigned i)
 {
     atomic_fetch_sub_explicit(&ca_hc_bytes, ca_hc_map[i]->map_size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&ca_hc_node_bytes[ca_hc_map[i]->hdr.node % CA_MAX_NODES],
+                              ca_hc_map[i]->map_size, memory_order_relaxed);
     for (unsigned j = i + 1; j < ca_hc_count; j++) {
         ca_hc_map[j - 1] = ca_hc_map[j];
         ca_hc_stamp[j - 1] = ca_hc_stamp[j];
@@ -42,6 +45,8 @@ int ca_hugecache_put(ca_huge_t *h)
     ca_hc_stamp[ca_hc_count] = now;
     ca_hc_count++;
     atomic_fetch_add_explicit(&ca_hc_bytes, h->map_size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ca_hc_node_bytes[h->hdr.node % CA_MAX_NODES], h->map_size,
+                              memory_order_relaxed);
     ca_purge_arm(now + CA_HUGE_CACHE_DELAY_MS);
     pthread_mutex_unlock(&ca_hc_lock);
     for (unsigned i = 0; i < nevicted; i++)
@@ -92,6 +97,11 @@ void ca_hugecache_purge(uint32_t now, int all)
 uint64_t ca_hugecache_bytes(void)
 {
     return atomic_load_explicit(&ca_hc_bytes, memory_order_relaxed);
+}
+
+uint64_t ca_hugecache_node_bytes(unsigned node)
+{
+    return atomic_load_explicit(&ca_hc_node_bytes[node % CA_MAX_NODES], memory_order_relaxed);
 }
 
 void ca_hugecache_lock(void)

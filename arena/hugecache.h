@@ -28,8 +28,9 @@ int ca_hugecache_put(ca_huge_t *h);
 ca_huge_t *ca_hugecache_take(unsigned node, size_t size);
 /* Unmap the cached mappings unused since `now - delay` (all with `all`). */
 void ca_hugecache_purge(uint32_t now, int all);
-/* Bytes in the cache now. */
+/* Bytes in the cache now, in all and of mappings bound to `node`. */
 uint64_t ca_hugecache_bytes(void);
+uint64_t ca_hugecache_node_bytes(unsigned node);
 void ca_hugecache_lock(void);
 void ca_hugecache_unlock(void);
 

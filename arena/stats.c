@@ -84,6 +84,7 @@ CA_SNAPSHOT static void ca_totals_add_node(ca_totals_t *t, const ca_node_t *nd)
     t->blocks_cached += nd->cache_count;
     t->blocks_decommitted += nd->blocks_decommitted;
     t->pages_elsewhere += nd->pages_elsewhere;
+    t->huge_cached_bytes += ca_hugecache_node_bytes((unsigned)(nd - ca_nodes));
     t->mapped_bytes += (uint64_t)nd->nsegments * ca_cfg.seg_size;
 }
 
@@ -124,7 +125,6 @@ CA_SNAPSHOT void ca_stats_totals(ca_totals_t *t)
     }
     for (unsigned n = 0; n < CA_MAX_NODES; n++)
         ca_totals_add_node(t, &ca_nodes[n]);
-    t->huge_cached_bytes = ca_hugecache_bytes();
     t->block_size = (uint32_t)ca_cfg.block_size;
 }
 
