@@ -1,0 +1,70 @@
+/*
+ * measure [--preload LIB] PROGRAM [ARG ...]
+ *
+ * Runs PROGRAM (its output passes through), with LD_PRELOAD=LIB when given and
+ * with no LD_PRELOAD at all otherwise, waits for it with wait4() and then
+ * prints one line of its own:
+ *
+ *     measure wall_s=SECONDS maxrss_kib=KIB status=N
+ *
+ * maxrss_kib is the child's peak resident set (ru_maxrss), wall_s the time
+ * from fork to its exit. Exits with the child's status (128+signal when it
+ * was killed). Only measure's child sees LIB: measure itself runs on glibc.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv)
+{
+    int first = 1;
+    const char *lib = NULL;
+    if (argc > 2 && strcmp(argv[1], "--preload") == 0) {
+        lib = argv[2][0] ? argv[2] : NULL;
+        first = 3;
+    }
+    if (first >= argc) {
+        fprintf(stderr, "usage: %s [--preload LIB] PROGRAM [ARG ...]\n", argv[0]);
+        return 2;
+    }
+    fflush(stdout);
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("measure: fork");
+        return 2;
+    }
+    if (pid == 0) {
+        if (lib)
+            setenv("LD_PRELOAD", lib, 1);
+        else
+            unsetenv("LD_PRELOAD");
+        execvp(argv[first], &argv[first]);
+        fprintf(stderr, "measure: %s: %s\n", argv[first], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    struct rusage ru;
+    while (wait4(pid, &status, 0, &ru) < 0) {
+        if (errno != EINTR) {
+            perror("measure: wait4");
+            return 2;
+        }
+    }
+    double wall = now_s() - t0;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    printf("measure wall_s=%.4f maxrss_kib=%ld status=%d\n", wall, ru.ru_maxrss, code);
+    return code;
+}
