@@ -5,11 +5,11 @@
  * with no LD_PRELOAD at all otherwise, waits for it with wait4() and then
  * prints one line of its own:
  *
- *     measure wall_s=SECONDS maxrss_kib=KIB status=N
+ *     measure wall_s=SECONDS cpu_s=SECONDS maxrss_kib=KIB status=N
  *
  * maxrss_kib is the child's peak resident set (ru_maxrss), wall_s the time
- * from fork to its exit. Exits with the child's status (128+signal when it
- * was killed). Only measure's child sees LIB: measure itself runs on glibc.
+ * from fork to its exit, cpu_s its user plus system time. Exits with the child's status (128+signal
+ * when it was killed). Only measure's child sees LIB: measure itself runs on glibc.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -65,6 +65,9 @@ int main(int argc, char **argv)
     }
     double wall = now_s() - t0;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    printf("measure wall_s=%.4f maxrss_kib=%ld status=%d\n", wall, ru.ru_maxrss, code);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+    printf("measure wall_s=%.4f cpu_s=%.4f maxrss_kib=%ld status=%d\n", wall, cpu, ru.ru_maxrss,
+           code);
     return code;
 }
