@@ -12,7 +12,9 @@ tables the README shows), and prints table.md. Standard library only.
 For each program and allocator: the median of the rounds' times (the
 program's own elapsed time) and of their peak RSS; the time ratio is that
 median over the lowest median among the peers (every allocator but ours),
-the RSS ratio likewise. A cell is noisy when its times spread (max - min)
+the RSS ratio likewise. The same ratio from each allocator's fastest round
+is given beside it: on a loaded machine the noise only ever adds time, so
+the fastest round is the least disturbed one. A cell is noisy when its times spread (max - min)
 by more than --noise of their median. Every run of a program must print the
 same checksum: a different one (or a failed run) is reported, and failed
 runs are left out of the medians.
@@ -93,22 +95,29 @@ def summarise(results_dir, noise):
                 continue
             times = [float(r["time_s"]) for r in ok]
             rss = [int(r["maxrss_kib"]) for r in ok if r["maxrss_kib"]]
+            flt = [int(r["minflt"]) for r in ok if r.get("minflt")]
             med = statistics.median(times)
             spread = (max(times) - min(times)) / med if med > 0 else 0.0
             entry["results"][a] = {
-                "time_s": med, "times": times, "spread": spread, "noisy": spread > noise,
+                "time_s": med, "time_min_s": min(times), "times": times, "spread": spread,
+                "noisy": spread > noise,
                 "rss_kib": statistics.median(rss) if rss else None, "rss": rss,
+                "minflt": statistics.median(flt) if flt else None,
                 "load1": [float(r["load1"]) for r in ok if r.get("load1")],
                 "failed": failed,
             }
         res = entry["results"]
         best_t = min((res[p]["time_s"] for p in peers if "time_s" in res.get(p, {})), default=None)
+        best_tm = min((res[p]["time_min_s"] for p in peers if "time_s" in res.get(p, {})),
+                      default=None)
         best_m = min((res[p]["rss_kib"] for p in peers if res.get(p, {}).get("rss_kib")),
                      default=None)
         entry["best_time_s"], entry["best_rss_kib"] = best_t, best_m
+        entry["best_time_min_s"] = best_tm
         for a, v in res.items():
             if "time_s" in v:
                 v["time_ratio"] = v["time_s"] / best_t if best_t else None
+                v["time_min_ratio"] = v["time_min_s"] / best_tm if best_tm else None
                 v["rss_ratio"] = v["rss_kib"] / best_m if best_m and v["rss_kib"] else None
         summary["programs"].append(entry)
 
@@ -116,6 +125,7 @@ def summarise(results_dir, noise):
         cells = [p["results"].get(a, {}) for p in summary["programs"]]
         summary["geomean"][a] = {
             "time_ratio": geomean([c.get("time_ratio") for c in cells]),
+            "time_min_ratio": geomean([c.get("time_min_ratio") for c in cells]),
             "rss_ratio": geomean([c.get("rss_ratio") for c in cells]),
         }
 
@@ -155,7 +165,8 @@ def table(summary):
     for kind, key in (("Time", "time_ratio"), ("Peak RSS", "rss_ratio")):
         best = "best_time_s" if key == "time_ratio" else "best_rss_kib"
         unit = "best peer (s)" if key == "time_ratio" else "best peer (MiB)"
-        star = (f"; * = times spread by more than {summary['noise']:.0%} between rounds"
+        star = (f"; in parentheses the same from each allocator's fastest round; * = times "
+                f"spread by more than {summary['noise']:.0%} between rounds"
                 if key == "time_ratio" else "")
         out.append(f"**{kind}, ratio to the best peer** (median of {meta.get('rounds', '?')} "
                    f"rounds; lower is better{star})\n")
@@ -168,6 +179,8 @@ def table(summary):
                 c = fmt(v.get(key))
                 if key == "time_ratio" and v.get("noisy"):
                     c += "*"
+                if key == "time_ratio" and v.get("time_min_ratio") is not None:
+                    c += f" ({fmt(v['time_min_ratio'])})"
                     noisy.append(f"{p['name']}/{a} ({v['spread']:.0%})")
                 if key == "time_ratio" and v.get("failed"):
                     c += f" ({v['failed']} failed)"
@@ -176,8 +189,18 @@ def table(summary):
             b = fmt(b) if key == "time_ratio" else fmt(b / 1024 if b else None, 1)
             out.append(f"| {p['name']} | {p['threads']} | " + " | ".join(cells) + f" | {b} |")
         g = [fmt(summary["geomean"][a][key]) for a in allocs]
+        if key == "time_ratio":
+            g = [f"{x} ({fmt(summary['geomean'][a]['time_min_ratio'])})" for x, a in zip(g, allocs)]
         out.append("| **geometric mean** | | " + " | ".join(f"**{x}**" for x in g) + " | |")
         out.append("")
+    out.append("**Minor page faults** (thousands, median of the rounds; ru_minflt)\n")
+    out.append("| program | " + " | ".join(allocs) + " |")
+    out.append("|---|" + "---:|" * len(allocs))
+    for p in summary["programs"]:
+        vals = [p["results"].get(a, {}).get("minflt") for a in allocs]
+        out.append(f"| {p['name']} | " + " | ".join(fmt(v / 1000 if v is not None else None, 1)
+                                                   for v in vals) + " |")
+    out.append("")
     ipp = summary["instructions_per_pair"]
     if ipp:
         out.append("**Instructions per malloc+free pair** (callgrind, `bench_malloc batch 1 "
@@ -214,17 +237,20 @@ def table(summary):
 def write_csv(summary, path):
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["program", "threads", "allocator", "time_s", "time_ratio", "spread",
-                    "noisy", "rss_kib", "rss_ratio", "failed"])
+        w.writerow(["program", "threads", "allocator", "time_s", "time_ratio", "time_min_s",
+                    "time_min_ratio", "spread", "noisy", "rss_kib", "rss_ratio", "minflt",
+                    "failed"])
         for p in summary["programs"]:
             for a in summary["allocators"]:
                 v = p["results"].get(a, {})
                 w.writerow([p["name"], p["threads"], a, v.get("time_s"), v.get("time_ratio"),
-                            v.get("spread"), v.get("noisy"), v.get("rss_kib"),
-                            v.get("rss_ratio"), v.get("failed")])
+                            v.get("time_min_s"), v.get("time_min_ratio"), v.get("spread"),
+                            v.get("noisy"), v.get("rss_kib"), v.get("rss_ratio"),
+                            v.get("minflt"), v.get("failed")])
         for a in summary["allocators"]:
             g = summary["geomean"][a]
-            w.writerow(["geomean", "", a, "", g["time_ratio"], "", "", "", g["rss_ratio"], ""])
+            w.writerow(["geomean", "", a, "", g["time_ratio"], "", g["time_min_ratio"], "", "",
+                        "", g["rss_ratio"], "", ""])
 
 
 def main():

@@ -8,7 +8,7 @@
 # usage: bench/run_peers.sh [BUILD_DIR]          (default: build)
 #
 # Environment:
-#   ROUNDS=5        rounds; each round runs every program under every
+#   ROUNDS=7        rounds; each round runs every program under every
 #                   allocator once, the allocators in a rotated order
 #   SCALE=1         work multiplier passed to every program
 #   QUICK=1         ROUNDS=3 SCALE=0.3 (about a minute and a half) unless
@@ -40,7 +40,7 @@ if [ -n "${QUICK:-}" ] && [ "${QUICK}" != 0 ]; then
     rounds=${ROUNDS:-3}
     scale=${SCALE:-0.3}
 else
-    rounds=${ROUNDS:-5}
+    rounds=${ROUNDS:-7}
     scale=${SCALE:-1}
 fi
 noise=${NOISE:-0.10}
@@ -114,14 +114,14 @@ entries=("large shape_large 1" "medium shape_medium 2" "server shape_server 2"
 
 {
     echo "# date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host_cpus=$(nproc) kernel=$(uname -r)"
-    echo "# rounds=$rounds scale=$scale noise=$noise"
+    echo "# rounds=$rounds scale=$scale noise=$noise load_start=$(cut -d' ' -f1 /proc/loadavg)"
     for i in "${!names[@]}"; do echo "# allocator ${names[$i]}=${paths[$i]:-(none: the C library)}"; done
     for n in "${notes[@]+"${notes[@]}"}"; do echo "# note $n"; done
 } >"$out/meta.txt"
 cat "$out/meta.txt"
 
 csv="$out/runs.csv"
-echo "round,program,threads,allocator,time_s,wall_s,cpu_s,maxrss_kib,checksum,status,load1" >"$csv"
+echo "round,program,threads,allocator,time_s,wall_s,cpu_s,maxrss_kib,minflt,checksum,status,load1" >"$csv"
 load1() { cut -d' ' -f1 /proc/loadavg; }
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 t_start=$(date +%s)
@@ -138,7 +138,8 @@ for r in $(seq 1 "$rounds"); do
             w=$(grep -o 'wall_s=[0-9.]*' <<<"$res" | cut -d= -f2 || true)
             u=$(grep -o 'cpu_s=[0-9.]*' <<<"$res" | cut -d= -f2 || true)
             m=$(grep -o 'maxrss_kib=[0-9]*' <<<"$res" | cut -d= -f2 || true)
-            echo "$r,$name,$threads,${names[$i]},${t:-},${w:-},${u:-},${m:-},${c:-},$status,$(load1)" >>"$csv"
+            f=$(grep -o 'minflt=[0-9]*' <<<"$res" | cut -d= -f2 || true)
+            echo "$r,$name,$threads,${names[$i]},${t:-},${w:-},${u:-},${m:-},${f:-},${c:-},$status,$(load1)" >>"$csv"
             if [ "$status" != 0 ]; then
                 echo "round $r: $name under ${names[$i]} failed (status $status): $(head -c 300 "$out/stderr.tmp")" >&2
             fi
@@ -148,6 +149,7 @@ for r in $(seq 1 "$rounds"); do
 done
 rm -f "$out/stderr.tmp"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); runs took $(($(date +%s) - t_start)) s"
+echo "# load_end=$(cut -d' ' -f1 /proc/loadavg) run_s=$(($(date +%s) - t_start))" >>"$out/meta.txt"
 
 # ---- instructions per malloc+free pair: callgrind on bench_malloc batch 1 2000000 ----
 cg="$out/callgrind.csv"
