@@ -1,200 +1,55 @@
 /*
- * Allocation: the malloc family's core entry points (ca_malloc and friends),
- * bin refills, large spans. See the call tree in internal.h.
+ * The malloc family's entry points (ca_malloc and friends), the top of the
+ * layers (arena/README.md draws them). Call tree of an allocation, hot at the
+ * top:
+ *
+ *   ca_malloc ── small, bin has a free slot ──> pop it        (here, inline)
+ *       └─ ca_malloc_slow ── start-up, purge tick, ca_arena_enter (arena.c)
+ *            ├─ small: ca_alloc_small_in ── ca_bin_refill: collect remote
+ *            │         frees, next block of the bin, or a block from the
+ *            │         arena's cache, the node's cache, a new segment (segment.c)
+ *            ├─ large: ca_large_alloc ── a kept span, or ca_node_take (large.c)
+ *            └─ huge:  ca_huge_alloc (huge.c)
+ *   ca_free ── owner thread, valid slot ──> push on the local list (free.c, inline)
+ *       ├─ another thread's valid slot ──> ca_free_remote: one CAS
+ *       └─ ca_free_slow ── ca_locate: aligned, large, huge, or bad (report.c)
  */
 #include "concord.h"
-#include "internal.h"
+
+#include "arena.h"
+#include "free.h"
+#include "huge.h"
+#include "init.h"
+#include "large.h"
 #include "os.h"
+#include "purger.h"
+#include "registry.h"
+#include "segment.h"
+#include "sizeclass.h"
 
 #include <errno.h>
 #include <string.h>
 
-/* ---- bins ---- */
+ca_noinline void *ca_malloc_slow(size_t n);
 
-/* Put `b` back into its bin: after the head, so the current block stays. */
-void ca_bin_push(ca_arena_t *a, ca_block_t *b)
-{
-    ca_bin_t *bin = &a->bins[b->size_class];
-    ca_block_t *head = bin->current;
-    if (head == &ca_block_empty) {
-        b->prev = b->next = NULL;
-        bin->current = b;
-        return;
-    }
-    b->prev = head;
-    b->next = head->next;
-    if (head->next) head->next->prev = b;
-    head->next = b;
-}
+/* ---- the fast path ---- */
 
-void ca_bin_unlink(ca_arena_t *a, ca_block_t *b)
+static inline void *ca_malloc_inline(size_t n)
 {
-    ca_bin_t *bin = &a->bins[b->size_class];
-    if (b->prev)
-        b->prev->next = b->next;
-    else
-        bin->current = b->next ? b->next : &ca_block_empty;
-    if (b->next) b->next->prev = b->prev;
-    b->next = b->prev = NULL;
-}
-
-/* A small block became empty, or got room while out of its bin. */
-void ca_block_event(ca_arena_t *a, ca_block_t *b)
-{
-    if (b->full) {
-        b->full = 0;
-        if (b->used == 0)
-            ca_arena_retire_block(a, b);
-        else
-            ca_bin_push(a, b);
-        return;
-    }
-    if (b->used != 0) return;
-    ca_bin_t *bin = &a->bins[b->size_class];
-    if (bin->current == b && b->next == NULL) return; /* keep the bin's only block */
-    ca_bin_unlink(a, b);
-    ca_arena_retire_block(a, b);
-}
-
-/* Thread more slots of `b` onto its free list: about two pages at a time, so
- * a fresh block's memory is touched only as it is used. */
-static void ca_block_carve(ca_block_t *b)
-{
-    uint32_t slot = b->slot_size;
-    uint32_t n = b->capacity - b->bump;
-    uint32_t batch = 8192u / slot;
-    if (batch < 4) batch = 4;
-    if (n > batch) n = batch;
-    char *start = ca_block_start(b) + (size_t)b->bump * slot;
-    char *p = start;
-    for (uint32_t i = 1; i < n; i++, p += slot) {
-        ((void **)p)[0] = p + slot;
-        ((void **)p)[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FRESH);
-    }
-    ((void **)p)[0] = b->free;
-    ((void **)p)[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FRESH);
-    b->free = start;
-    b->bump += n;
-    __atomic_store_n(&b->limit, b->bump * slot, __ATOMIC_RELAXED);
-}
-
-/* A block of class `cls` with a free slot, made current; NULL when out of memory. */
-static ca_noinline ca_block_t *ca_bin_refill(ca_arena_t *a, uint32_t cls)
-{
-    if (atomic_load_explicit(&a->queued, memory_order_relaxed) != NULL) ca_arena_collect(a);
-    ca_bin_t *bin = &a->bins[cls];
-    for (ca_block_t *b = bin->current; b != &ca_block_empty; b = bin->current) {
-        if (b->free != NULL) return b;
-        if (b->bump < b->capacity) {
-            ca_block_carve(b);
-            return b;
+    if (ca_likely(n <= 1024)) {
+        ca_arena_t *a = ca_tls_arena;
+        uint32_t cls = ca_class_table[(n + 15) >> 4];
+        ca_block_t *b = a->bins[cls].current;
+        void **p = (void **)b->free;
+        if (ca_likely(p != NULL)) {
+            b->free = p[0];
+            p[1] = NULL;
+            b->used++;
+            CA_STAT_ALLOC(a, cls, n, b->slot_size);
+            return p;
         }
-        ca_bin_unlink(a, b); /* exhausted: out of the bin until a slot comes back */
-        b->full = 1;
     }
-    ca_block_t *b = ca_arena_take_block(a, cls);
-    if (b == NULL) return NULL;
-    b->next = NULL;
-    b->prev = NULL;
-    bin->current = b;
-    ca_block_carve(b);
-    return b;
-}
-
-void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n)
-{
-    ca_block_t *b = a->bins[cls].current;
-    if (b->free == NULL) {
-        b = ca_bin_refill(a, cls);
-        if (b == NULL) return NULL;
-    }
-    void **p = (void **)b->free;
-    b->free = p[0];
-    p[1] = NULL;
-    b->used++;
-    CA_STAT_ALLOC(a, cls, n, b->slot_size);
-    return p;
-}
-
-/* ---- large spans ---- */
-
-void ca_stat_big(ca_arena_t *a, size_t n, size_t got)
-{
-    int bucket = ca_size_bucket(n);
-    a->stats.big_alloc[bucket]++;
-    a->stats.big_bucket_bytes[bucket] += got;
-    a->stats.req_bytes += n;
-    a->stats.big_bytes += got;
-    a->stats.in_use += (int64_t)got;
-    if (a->stats.in_use > a->stats.peak) a->stats.peak = a->stats.in_use;
-}
-
-static void *ca_large_alloc(ca_arena_t *a, size_t n)
-{
-    uint32_t nb = (uint32_t)((n + ca_cfg.block_size - 1) >> ca_cfg.block_shift);
-    if (nb == 0) nb = 1;
-    /* A span of the same size this thread freed lately: no lock. */
-    for (ca_block_t **link = &a->spans; *link != NULL; link = &(*link)->next) {
-        ca_block_t *b = *link;
-        if (b->span != nb) continue;
-        *link = b->next;
-        a->nspans--;
-        b->next = NULL;
-        b->kind = CA_BLOCK_LARGE;
-        a->stats.blocks_reused += nb;
-        ca_stat_big(a, n, (size_t)nb << ca_cfg.block_shift);
-        return ca_block_start(b);
-    }
-    int reused = 0;
-    ca_block_t *b = ca_node_take(a->node, nb, &reused);
-    if (b == NULL) return NULL;
-    if (reused)
-        a->stats.blocks_reused += nb;
-    else
-        a->stats.blocks_fresh += nb;
-    ca_span_mark(b, nb, CA_BLOCK_LARGE);
-    ca_stat_big(a, n, (size_t)nb << ca_cfg.block_shift);
-    return ca_block_start(b);
-}
-
-void ca_large_free(ca_arena_t *a, ca_block_t *b)
-{
-    uint32_t nb = b->span;
-    a->stats.big_free++;
-    a->stats.in_use -= (int64_t)((size_t)nb << ca_cfg.block_shift);
-    if (nb <= CA_SPAN_KEEP_MAX && a->nspans < CA_ARENA_SPANS && a != ca_arena_fallback) {
-        /* Kept by the freeing thread (a buffer that grows and shrinks stays
-         * off the node lock). Marked as an arena block, so a second free of it
-         * is a double free. */
-        b->kind = CA_BLOCK_ARENA;
-        b->was = CA_BLOCK_LARGE;
-        b->next = a->spans;
-        a->spans = b;
-        a->nspans++;
-        return;
-    }
-    ca_node_give(b, nb);
-}
-
-/* ---- arena selection for slow paths ---- */
-
-/* See internal.h. A thread that cannot get an arena of its own (no memory
- * for one) is served by the fallback arena too. */
-ca_arena_t *ca_arena_enter(void)
-{
-    ca_arena_t *a = ca_tls_arena;
-    if (ca_unlikely(a == &ca_arena_empty)) a = ca_arena_thread_init();
-    if (ca_unlikely(a == &ca_arena_exited || a == NULL)) {
-        ca_ensure_init();
-        ca_fallback_lock();
-        return ca_arena_fallback;
-    }
-    return a;
-}
-
-void ca_arena_leave(ca_arena_t *a)
-{
-    if (a == ca_arena_fallback) ca_fallback_unlock();
+    return ca_malloc_slow(n);
 }
 
 static void *ca_alloc_in(ca_arena_t *a, size_t n)
@@ -210,7 +65,9 @@ ca_noinline void *ca_malloc_slow(size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    if (ca_unlikely(ca_cfg.background_purge))
+    ca_ensure_init();
+    if (ca_unlikely(ca_cfg.background_purge) &&
+        atomic_load_explicit(&ca_init_state, memory_order_acquire) == 2)
         ca_purger_start(); /* once; no lock is held here, and it allocates */
     else
         ca_purge_tick();
@@ -280,6 +137,7 @@ void *ca_memalign(size_t align, size_t n)
         errno = ENOMEM;
         return NULL;
     }
+    ca_ensure_init();
     ca_arena_t *a = ca_arena_enter();
     void *p = ca_alloc_aligned_in(a, align, n);
     ca_arena_leave(a);

@@ -9,8 +9,13 @@
  * ca_arena_exited; what that thread still allocates comes from the locked
  * fallback arena.
  */
-#include "internal.h"
+#include "arena.h"
+
+#include "concord.h"
+#include "numa.h"
 #include "os.h"
+#include "segment.h"
+#include "sizeclass.h"
 
 #include <errno.h>
 #include <string.h>
@@ -38,6 +43,9 @@ static uint32_t ca_arena_count;    /* arenas made */
 static pthread_key_t ca_arena_key;
 
 static void ca_arena_thread_exit(void *arg);
+static void ca_bin_unlink(ca_arena_t *a, ca_block_t *b);
+static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b);
+static void ca_arena_trim_cache(ca_arena_t *a);
 
 void ca_arenas_setup(void)
 {
@@ -123,9 +131,8 @@ static void ca_arenas_reap_dead_locked(void)
     }
 }
 
-ca_arena_t *ca_arena_thread_init(void)
+static ca_arena_t *ca_arena_thread_init(void)
 {
-    ca_ensure_init();
     if (ca_tls_arena != &ca_arena_empty) return ca_tls_arena;
     unsigned home = ca_numa_home_node();
     int tid = ca_os_thread_id();
@@ -254,7 +261,7 @@ void ca_arenas_reclaim(int wait)
     pthread_mutex_unlock(&ca_arenas_mutex);
 }
 
-ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
+static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 {
     ca_block_t *b = a->cache;
     if (b == NULL && (++a->reclaim_tick & 31) == 0) ca_arenas_reclaim(0);
@@ -275,7 +282,7 @@ ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
     return b;
 }
 
-void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
+static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
 {
     ca_purge_tick(); /* a free's slow path: idle cached blocks may be due */
     /* slot_size and bump stay: a late second free of one of its slots is
@@ -286,7 +293,7 @@ void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
     b->free = NULL;
     b->was = CA_BLOCK_SMALL;
     if (a->ncache < CA_ARENA_CACHE && a != ca_arena_fallback) {
-        b->kind = CA_BLOCK_ARENA;
+        b->kind = CA_BLOCK_KEPT;
         b->next = a->cache;
         a->cache = b;
         a->ncache++;
@@ -295,7 +302,7 @@ void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
     }
 }
 
-void ca_arena_trim_cache(ca_arena_t *a)
+static void ca_arena_trim_cache(ca_arena_t *a)
 {
     while (a->cache != NULL) {
         ca_block_t *b = a->cache;
@@ -329,4 +336,151 @@ void ca_arena_release_empty(ca_arena_t *a)
         }
     }
     ca_arena_trim_cache(a);
+}
+
+/* ---- bins and blocks ---- */
+
+/* Put `b` back into its bin: after the head, so the current block stays. */
+static void ca_bin_push(ca_arena_t *a, ca_block_t *b)
+{
+    ca_bin_t *bin = &a->bins[b->size_class];
+    ca_block_t *head = bin->current;
+    if (head == &ca_block_empty) {
+        b->prev = b->next = NULL;
+        bin->current = b;
+        return;
+    }
+    b->prev = head;
+    b->next = head->next;
+    if (head->next) head->next->prev = b;
+    head->next = b;
+}
+
+static void ca_bin_unlink(ca_arena_t *a, ca_block_t *b)
+{
+    ca_bin_t *bin = &a->bins[b->size_class];
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        bin->current = b->next ? b->next : &ca_block_empty;
+    if (b->next) b->next->prev = b->prev;
+    b->next = b->prev = NULL;
+}
+
+/* A small block became empty, or got room while out of its bin. */
+void ca_block_event(ca_arena_t *a, ca_block_t *b)
+{
+    if (b->full) {
+        b->full = 0;
+        if (b->used == 0)
+            ca_arena_retire_block(a, b);
+        else
+            ca_bin_push(a, b);
+        return;
+    }
+    if (b->used != 0) return;
+    ca_bin_t *bin = &a->bins[b->size_class];
+    if (bin->current == b && b->next == NULL) return; /* keep the bin's only block */
+    ca_bin_unlink(a, b);
+    ca_arena_retire_block(a, b);
+}
+
+/* Thread more slots of `b` onto its free list: about two pages at a time, so
+ * a fresh block's memory is touched only as it is used. */
+static void ca_block_carve(ca_block_t *b)
+{
+    uint32_t slot = b->slot_size;
+    uint32_t n = b->capacity - b->bump;
+    uint32_t batch = 8192u / slot;
+    if (batch < 4) batch = 4;
+    if (n > batch) n = batch;
+    char *start = ca_block_start(b) + (size_t)b->bump * slot;
+    char *p = start;
+    for (uint32_t i = 1; i < n; i++, p += slot) {
+        ((void **)p)[0] = p + slot;
+        ((void **)p)[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FRESH);
+    }
+    ((void **)p)[0] = b->free;
+    ((void **)p)[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FRESH);
+    b->free = start;
+    b->bump += n;
+    __atomic_store_n(&b->limit, b->bump * slot, __ATOMIC_RELAXED);
+}
+
+/* A block of class `cls` with a free slot, made current; NULL when out of memory. */
+static ca_noinline ca_block_t *ca_bin_refill(ca_arena_t *a, uint32_t cls)
+{
+    if (atomic_load_explicit(&a->queued, memory_order_relaxed) != NULL) ca_arena_collect(a);
+    ca_bin_t *bin = &a->bins[cls];
+    for (ca_block_t *b = bin->current; b != &ca_block_empty; b = bin->current) {
+        if (b->free != NULL) return b;
+        if (b->bump < b->capacity) {
+            ca_block_carve(b);
+            return b;
+        }
+        ca_bin_unlink(a, b); /* exhausted: out of the bin until a slot comes back */
+        b->full = 1;
+    }
+    ca_block_t *b = ca_arena_take_block(a, cls);
+    if (b == NULL) return NULL;
+    b->next = NULL;
+    b->prev = NULL;
+    bin->current = b;
+    ca_block_carve(b);
+    return b;
+}
+
+void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n)
+{
+    ca_block_t *b = a->bins[cls].current;
+    if (b->free == NULL) {
+        b = ca_bin_refill(a, cls);
+        if (b == NULL) return NULL;
+    }
+    void **p = (void **)b->free;
+    b->free = p[0];
+    p[1] = NULL;
+    b->used++;
+    CA_STAT_ALLOC(a, cls, n, b->slot_size);
+    return p;
+}
+
+/* ---- arena selection for slow paths ---- */
+
+/* See internal.h. A thread that cannot get an arena of its own (no memory
+ * for one) is served by the fallback arena too. */
+ca_arena_t *ca_arena_enter(void)
+{
+    ca_arena_t *a = ca_tls_arena;
+    if (ca_unlikely(a == &ca_arena_empty)) a = ca_arena_thread_init();
+    if (ca_unlikely(a == &ca_arena_exited || a == NULL)) {
+        ca_fallback_lock();
+        return ca_arena_fallback;
+    }
+    return a;
+}
+
+void ca_arena_leave(ca_arena_t *a)
+{
+    if (a == ca_arena_fallback) ca_fallback_unlock();
+}
+
+/* See arena.h. Parked arenas' frees are collected first, so the blocks they
+ * emptied are purged in the same pass when they are old enough. */
+void ca_purge_tick(void)
+{
+    uint32_t due = atomic_load_explicit(&ca_purge_due, memory_order_relaxed);
+    if (ca_likely(due == 0)) return;
+    uint32_t now = ca_os_now_ms();
+    if ((int32_t)(now - due) < 0) return;
+    if (!atomic_compare_exchange_strong(&ca_purge_due, &due, 0)) return; /* another thread's */
+    ca_arenas_reclaim(0);
+    ca_nodes_purge(now);
+}
+
+int ca_thread_node(void)
+{
+    ca_arena_t *a = ca_tls_arena;
+    if (a == &ca_arena_empty || a == &ca_arena_exited) return -1;
+    return (int)a->node;
 }

@@ -53,7 +53,7 @@ typedef struct ca_totals_s {
 } ca_totals_t;
 void ca_stats_totals(ca_totals_t *t);
 /* Write the statistics to `fd` as text or JSON; async-signal-safe. */
-void ca_stats_print(int fd, int json);
+void ca_stats_dump(int fd, int json);
 /* Dumps skipped because another was being written (by this thread, when a
  * signal or exit() interrupted it, or by another thread for a signal dump). */
 uint64_t ca_stats_dumps_skipped(void);

@@ -1,69 +1,73 @@
 /*
- * Freeing: the owner's local push is inline (internal.h); here are the remote
- * push, aligned and large and huge objects, and every bad pointer: one that
- * is not ours, points inside an object, or was freed already (or never handed
- * out). ca_locate tells them apart in O(1), from the registry, the block's
+ * Freeing. The fast path (inline, below) pushes a valid slot of this
+ * thread's block on its local list, or one of another thread's on the
+ * block's remote list with one CAS; the slow path takes the remote push, aligned and large and huge
+ * objects, and every bad pointer: one that is not ours, points inside an object, or was freed
+ * already (or never handed out). ca_locate tells them apart in O(1), from the registry, the block's
  * kind and the slot's state word (see ca_slot_state).
  */
+#include "free.h"
+
+#include "arena.h"
 #include "concord.h"
-#include "internal.h"
+#include "huge.h"
+#include "init.h"
+#include "large.h"
+#include "registry.h"
+#include "report.h"
+#include "segment.h"
 
 #include <errno.h>
-#include <stdlib.h>
 
-#define CA_BAD_REPORTED 100u /* with CONCORD_ARENA_ABORT_ON_ERROR=0: reported, then counted */
+ca_noinline void ca_free_remote(ca_block_t *b, void *p);
+ca_noinline void ca_free_slow(void *p);
 
-static _Atomic uint64_t ca_bad_count;
+/* ---- the fast path ---- */
 
-static const char *const ca_bad_text[] = {
-    [CA_BAD_NOT_OURS] = "not allocated here",
-    [CA_BAD_INTERIOR] = "inside an object",
-    [CA_BAD_FREED] = "freed twice",
-    [CA_BAD_NEVER] = "not allocated here (a slot never handed out)",
-};
-
-uint64_t ca_invalid_pointer_count(void)
+/* Owner thread: push `p` on its block's local list. */
+static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
 {
-    return atomic_load_explicit(&ca_bad_count, memory_order_relaxed);
+    void **q = (void **)p;
+    q[0] = b->free;
+    q[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FREE);
+    b->free = q;
+    CA_STAT_FREE(a, b->size_class, b->slot_size);
+    uint32_t used = b->used - 1;
+    b->used = used;
+    /* Empty, or back from full: tell the bin, unless it is the bin's only block. */
+    if (ca_unlikely(used == 0 || b->full))
+        if (b->full || b->prev != NULL || b->next != NULL) ca_block_event(a, b);
 }
 
-/* `p` as "0x..." text in `mem`. */
-static const char *ca_pointer_text(char mem[24], const void *p)
+static inline void ca_free_inline(void *p)
 {
-    ca_buf_t b;
-    ca_buf_init(&b, mem, 23, -1);
-    ca_buf_hex(&b, (uintptr_t)p);
-    mem[b.len] = '\0';
-    return mem;
-}
-
-void ca_report_bad(const char *call, const void *p, enum ca_bad_pointer why)
-{
-    uint64_t n = atomic_fetch_add_explicit(&ca_bad_count, 1, memory_order_relaxed) + 1;
-    char mem[24];
-    ca_pointer_text(mem, p);
-    if (ca_cfg.abort_on_error) {
-        ca_message(call, "(): invalid pointer ", mem, ": ", ca_bad_text[why],
-                   "; aborting (CONCORD_ARENA_ABORT_ON_ERROR=0 leaves such pointers alone)", NULL);
-        abort();
+    /* The segment address comes from the pointer itself, so the block's
+     * metadata can load while the registry confirms it (0: not ours; tagged:
+     * huge). NULL, and anything in the first segment-sized chunk, go slow. */
+    ca_segment_t *s = (ca_segment_t *)((uintptr_t)p & ~(uintptr_t)(ca_cfg.seg_size - 1));
+    if (ca_unlikely(s == NULL || !ca_registry_has_segment(p, (uintptr_t)s))) {
+        ca_free_slow(p);
+        return;
     }
-    if (n <= CA_BAD_REPORTED)
-        ca_message(call, "(): invalid pointer ", mem, ": ", ca_bad_text[why], "; left alone", NULL);
-    if (n == CA_BAD_REPORTED)
-        ca_message("further invalid pointers are counted, not reported; the count is given at exit",
-                   NULL);
-}
-
-void ca_report_bad_summary(void)
-{
-    uint64_t n = ca_invalid_pointer_count();
-    if (n <= CA_BAD_REPORTED) return;
-    char mem[24];
-    ca_buf_t b;
-    ca_buf_init(&b, mem, sizeof(mem) - 1, -1);
-    ca_buf_u64(&b, n);
-    mem[b.len] = '\0';
-    ca_message(mem, " invalid pointers in all were left alone; the first 100 were reported", NULL);
+    uintptr_t off = (uintptr_t)p - (uintptr_t)s;
+    ca_block_t *b = &s->blocks[off >> ca_cfg.block_shift];
+    uint64_t boff = off & (ca_cfg.block_size - 1);
+    /* Not a slot start of a small block that was carved (other kinds have
+     * limit 0), or a slot that is not handed out as itself (free, never
+     * handed out, holding an aligned object): the slow path sorts it out.
+     * limit grows while the owner carves: relaxed, as a pointer handed out
+     * was carved before the program passed it here. */
+    if (ca_unlikely(boff * b->divmagic > b->divmagic - 1 ||
+                    boff >= __atomic_load_n(&b->limit, __ATOMIC_RELAXED) ||
+                    ca_slot_state(p) < CA_SLOT_STATES)) {
+        ca_free_slow(p);
+        return;
+    }
+    ca_arena_t *a = ca_tls_arena;
+    if (ca_likely(b->owner == a))
+        ca_free_local(a, b, p);
+    else
+        ca_free_remote(b, p);
 }
 
 /* ---- where a pointer lands ---- */
@@ -194,7 +198,7 @@ static int ca_locate(void *p, ca_obj_t *o)
     case CA_BLOCK_CONT:
         return 1 + ((b - b->span)->kind == CA_BLOCK_LARGE ? CA_BAD_INTERIOR : CA_BAD_NOT_OURS);
     case CA_BLOCK_FREE:
-    case CA_BLOCK_ARENA:
+    case CA_BLOCK_KEPT:
         return 1 + ca_late_free(b, boff);
     default: /* a segment's header, a region's chunk */
         return 1 + CA_BAD_NOT_OURS;
@@ -209,6 +213,7 @@ ca_noinline void ca_free_remote(ca_block_t *b, void *p)
     ca_arena_t *a = ca_tls_arena;
     if (ca_unlikely(a == &ca_arena_empty || a == &ca_arena_exited)) {
         int saved = errno; /* setting up an arena may touch errno; free must not */
+        ca_ensure_init();
         a = ca_arena_enter();
         a->stats.remote_frees++;
         CA_STAT_FREE(a, b->size_class, b->slot_size);
@@ -259,6 +264,7 @@ static void ca_free_any(void *p, const char *call)
             ca_free_remote(o.block, o.slot);
         return;
     }
+    ca_ensure_init();
     ca_arena_t *a = ca_arena_enter();
     if (o.kind == CA_OBJ_LARGE)
         ca_large_free(a, o.block);

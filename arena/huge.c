@@ -3,8 +3,13 @@
  * a mapping of its own aligned to the segment size, with a ca_huge_t header at
  * its start so the registry finds it. realloc moves pages with mremap.
  */
-#include "internal.h"
+#include "huge.h"
+
+#include "concord.h"
 #include "os.h"
+#include "registry.h"
+#include "stats.h"
+#include "util.h"
 
 #include <errno.h>
 #include <string.h>
@@ -71,8 +76,7 @@ void ca_huge_free(ca_huge_t *h, ca_arena_t *a)
 {
     int saved = errno;
     size_t usable = h->map_size - (size_t)((char *)h->user - (char *)h);
-    a->stats.big_free++;
-    a->stats.in_use -= (int64_t)usable;
+    ca_stat_big_free(a, usable);
     ca_huge_unregister(h);
     h->hdr.magic = 0;
     ca_os_unmap(h, h->map_size);

@@ -3,61 +3,26 @@
  * handlers, the statistics signal. Runs once, lazily, from whichever entry
  * point comes first (possibly before our constructor), without allocating.
  */
-#include "internal.h"
+#include "init.h"
+
+#include "arena.h"
+#include "numa.h"
+#include "options.h"
 #include "os.h"
+#include "purger.h"
+#include "report.h"
+#include "segment.h"
+#include "sizeclass.h"
+#include "stats.h"
+#include "statsignal.h"
 
 #include <pthread.h>
-#include <sched.h>
-#include <string.h>
-#include <sys/auxv.h>
-#include <unistd.h>
-
-/* Valid before ca_init too: a free() of a foreign pointer before any malloc
- * looks it up with these. */
-ca_config_t ca_cfg = {
-    .block_size = (size_t)64 << 10,
-    .block_shift = 16,
-    .seg_size = (size_t)64 << 16,
-    .seg_shift = 22,
-    .small_max = (size_t)16 << 10,
-    .large_max = (size_t)32 << 16,
-    .cache_blocks = 64,
-    .numa_node = -1,
-    .numa_bind = 1,
-    .stats_signal = 10, /* SIGUSR1 */
-    .stats_fd = 2,
-    .abort_on_error = 1,
-};
-
-uint32_t ca_class_size[CA_MAX_CLASSES];
-uint8_t ca_class_table[CA_TINY_TABLE];
 
 _Atomic int ca_init_state;
 static pthread_t ca_init_thread;
 
-/* Class of `n` by formula; the inline ca_size_class uses the table built here. */
-static uint32_t ca_class_of(size_t n)
-{
-    if (n <= 128) return n <= 16 ? 1 : (uint32_t)((n + 15) >> 4);
-    return ca_class_geometric(n);
-}
-
-void ca_classes_init(void)
-{
-    for (unsigned i = 1; i <= 8; i++)
-        ca_class_size[i] = 16u * i;
-    for (unsigned i = 9; i < CA_MAX_CLASSES; i++) {
-        unsigned j = i - 9, b = 7 + j / 8, k = j % 8 + 1;
-        ca_class_size[i] = (1u << b) + k * (1u << (b - 3));
-    }
-    for (unsigned i = 0; i < CA_TINY_TABLE; i++)
-        ca_class_table[i] = (uint8_t)ca_class_of(i * 16);
-    unsigned n = 1;
-    while (n + 1 < CA_MAX_CLASSES && ca_class_size[n + 1] <= ca_cfg.small_max)
-        n++;
-    ca_cfg.nclasses = n;
-}
-
+/* Every allocator lock, in the one order (arenas, fallback, nodes by number),
+ * is held across fork and released on both sides. */
 static void ca_fork_prepare(void)
 {
     ca_arenas_lock();
@@ -77,40 +42,20 @@ static void ca_fork_child(void)
     ca_purger_after_fork_child();
     ca_arenas_after_fork_child();
     ca_stats_after_fork_child();
+    ca_signal_after_fork_child();
     ca_nodes_unlock_all();
     ca_fallback_unlock();
     ca_arenas_unlock();
 }
 
-static uintptr_t ca_random_secret(void)
-{
-    uintptr_t s = (uintptr_t)&s * 0x9e3779b97f4a7c15ull;
-    const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
-    if (r != NULL) {
-        uintptr_t v;
-        memcpy(&v, r + 8, sizeof(v)); /* glibc uses the first 8 for its stack guard */
-        s ^= v;
-    }
-    return s | 1;
-}
-
 static void ca_init_once(void)
 {
-    ca_cfg.secret = ca_random_secret();
+    ca_cfg.secret = (uintptr_t)ca_os_random();
     ca_numa_init();
     ca_options_load();
-    ca_cfg.block_shift = (unsigned)__builtin_ctzl(ca_cfg.block_size);
-    ca_cfg.seg_size = (size_t)CA_SEG_BLOCKS << ca_cfg.block_shift;
-    ca_cfg.seg_shift = (unsigned)__builtin_ctzl(ca_cfg.seg_size);
-    ca_cfg.small_max = ca_cfg.block_size / 4;
-    ca_cfg.large_max = (size_t)(CA_SEG_BLOCKS / 2) << ca_cfg.block_shift;
-    if (ca_cfg.numa_node >= 0 && !ca_numa_node_online((unsigned)ca_cfg.numa_node)) {
-        char num[8];
-        ca_buf_t b;
-        ca_buf_init(&b, num, sizeof(num) - 1, -1);
-        ca_buf_i64(&b, ca_cfg.numa_node);
-        num[b.len] = '\0';
-        ca_message("CONCORD_ARENA_NUMA_NODE=", num,
+    if (ca_cfg.numa_node >= 0 && !ca_numa_node_has_memory((unsigned)ca_cfg.numa_node)) {
+        char num[24];
+        ca_message("CONCORD_ARENA_NUMA_NODE=", ca_u64_text(num, (uint64_t)ca_cfg.numa_node),
                    ": no such node, or it has no memory; NUMA placement off", NULL);
         ca_cfg.numa_node = -1;
         ca_cfg.numa_bind = 0;
@@ -119,7 +64,12 @@ static void ca_init_once(void)
     ca_arenas_setup();
     pthread_atfork(ca_fork_prepare, ca_fork_parent, ca_fork_child);
     ca_stats_install_signal();
-    if (ca_cfg.verbose) ca_options_print();
+    if (ca_cfg.verbose) {
+        char num[24];
+        ca_options_print();
+        ca_message("  NUMA nodes: ", ca_u64_text(num, ca_numa_node_count()), ", placement ",
+                   ca_cfg.numa_bind ? "on (mbind preferred)" : "off", NULL);
+    }
 }
 
 void ca_init(void)
@@ -134,7 +84,7 @@ void ca_init(void)
     if (expected == 1 && pthread_equal(ca_init_thread, pthread_self()))
         return; /* re-entered while initialising: the defaults serve */
     while (atomic_load_explicit(&ca_init_state, memory_order_acquire) != 2)
-        sched_yield();
+        ca_os_yield();
 }
 
 __attribute__((constructor)) static void ca_constructor(void)

@@ -49,8 +49,13 @@
  */
 #include "kv_arena.h"
 
-#include "internal.h"
+#include "init.h"
+#include "numa.h"
+#include "options.h"
 #include "os.h"
+#include "segment.h"
+#include "sizeclass.h"
+#include "util.h"
 
 #include <errno.h>
 #include <string.h>
@@ -495,7 +500,7 @@ void *kv_arena_alloc_aligned(kv_arena_t *r, size_t n, size_t align)
 static int kv_resolve_node(int node)
 {
     if (node < 0) return node == -1 ? (int)ca_numa_home_node() : -1;
-    return ca_numa_node_online((unsigned)node) ? node : -1;
+    return ca_numa_node_has_memory((unsigned)node) ? node : -1;
 }
 
 kv_arena_t *kv_arena_create_ex(const kv_arena_config_t *config)

@@ -4,12 +4,11 @@
  * CONCORD_ARENA_SYSFS_ROOT points it at a fake tree so that tests can run
  * two- and four-node topologies on a one-node machine.
  */
-#include "internal.h"
-#include "os.h"
+#include "numa.h"
 
-#include <fcntl.h>
-#include <stdlib.h>
-#include <unistd.h>
+#include "options.h"
+#include "os.h"
+#include "util.h"
 
 #define CA_MAX_CPUS 4096u
 
@@ -19,21 +18,6 @@ static unsigned ca_node_count_v = 1;
 static int16_t ca_cpu_node[CA_MAX_CPUS]; /* node of each CPU, -1 unknown */
 
 /* Read a small sysfs file into `out` (NUL-terminated); -1 if it cannot be read. */
-static int ca_read_file(const char *path, char *out, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    size_t len = 0;
-    while (len + 1 < cap) {
-        ssize_t r = read(fd, out + len, cap - 1 - len);
-        if (r <= 0) break;
-        len += (size_t)r;
-    }
-    close(fd);
-    out[len] = '\0';
-    return 0;
-}
-
 /* Parse a list such as "0-3,8,10-11" and call `fn` for each number. */
 static int ca_parse_list(const char *s, void (*fn)(unsigned v, void *arg), void *arg)
 {
@@ -83,8 +67,7 @@ static void ca_node_path(ca_buf_t *b, const char *root, const char *tail)
 
 void ca_numa_init(void)
 {
-    const char *root = secure_getenv("CONCORD_ARENA_SYSFS_ROOT");
-    if (root == NULL || *root == '\0') root = "/sys";
+    const char *root = ca_os_sysfs_root();
     for (unsigned i = 0; i < CA_MAX_CPUS; i++)
         ca_cpu_node[i] = -1;
     char path[512], text[4096];
@@ -94,7 +77,7 @@ void ca_numa_init(void)
     ca_node_path(&b, root, "online");
     path[b.len] = '\0';
     uint64_t online = 0;
-    if (ca_read_file(path, text, sizeof(text)) != 0 ||
+    if (ca_os_read_file(path, text, sizeof(text)) != 0 ||
         ca_parse_list(text, ca_set_mask_bit, &online) != 0 || online == 0)
         online = 1; /* no NUMA information: one node */
     ca_online_nodes = online;
@@ -103,7 +86,7 @@ void ca_numa_init(void)
     ca_node_path(&b, root, "has_memory");
     path[b.len] = '\0';
     uint64_t mem = 0;
-    if (ca_read_file(path, text, sizeof(text)) != 0 ||
+    if (ca_os_read_file(path, text, sizeof(text)) != 0 ||
         ca_parse_list(text, ca_set_mask_bit, &mem) != 0)
         mem = online;
     ca_memory_nodes = mem & online;
@@ -117,7 +100,7 @@ void ca_numa_init(void)
         ca_buf_u64(&b, n);
         ca_buf_str(&b, "/cpulist");
         path[b.len] = '\0';
-        if (ca_read_file(path, text, sizeof(text)) == 0)
+        if (ca_os_read_file(path, text, sizeof(text)) == 0)
             ca_parse_list(text, ca_set_cpu_node, (void *)(intptr_t)n);
     }
     ca_node_count_v = count ? count : 1;
@@ -134,7 +117,7 @@ int ca_numa_node_of_cpu(int cpu)
     return ca_cpu_node[cpu];
 }
 
-int ca_numa_node_online(unsigned node)
+int ca_numa_node_has_memory(unsigned node)
 {
     return node < CA_MAX_NODES && (ca_memory_nodes & ((uint64_t)1 << node)) != 0;
 }
@@ -144,11 +127,4 @@ unsigned ca_numa_home_node(void)
     if (ca_cfg.numa_node >= 0) return (unsigned)ca_cfg.numa_node;
     int node = ca_numa_node_of_cpu(ca_os_current_cpu());
     return node >= 0 ? (unsigned)node : 0;
-}
-
-int ca_thread_node(void)
-{
-    ca_arena_t *a = ca_tls_arena;
-    if (a == &ca_arena_empty || a == &ca_arena_exited) return -1;
-    return (int)a->node;
 }

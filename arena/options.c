@@ -1,15 +1,14 @@
 /*
- * Options: one table, read once at start with secure_getenv (a setuid
- * program ignores them). A bad value gets one line on stderr naming the
+ * Options: one table, read once at start (the platform's getenv ignores them
+ * in a setuid program). A bad value gets one line on stderr naming the
  * variable, the value and what is accepted; the default stays.
  */
-#include "internal.h"
+#include "options.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
+#include "os.h"
+#include "util.h"
+
 #include <signal.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #define CA_BLOCK_MIN ((size_t)16 << 10)
 #define CA_BLOCK_MAX ((size_t)1 << 20)
@@ -23,6 +22,21 @@ typedef struct ca_option_s {
 } ca_option_t;
 
 static const char *ca_stats_file_path;
+
+ca_config_t ca_cfg = {
+    .block_size = (size_t)64 << 10,
+    .block_shift = 16,
+    .seg_size = (size_t)64 << 16,
+    .seg_shift = 22,
+    .small_max = (size_t)16 << 10,
+    .large_max = (size_t)32 << 16,
+    .cache_blocks = 64,
+    .numa_node = -1,
+    .numa_bind = 1,
+    .stats_signal = 10, /* SIGUSR1 */
+    .stats_fd = 2,
+    .abort_on_error = 1,
+};
 
 /* Parse a decimal number with an optional K/M/G suffix (and optional B or iB). */
 int ca_parse_size(const char *s, size_t *out)
@@ -220,28 +234,21 @@ static const ca_option_t ca_options[] = {
 void ca_options_load(void)
 {
     for (size_t i = 0; i < CA_NOPTIONS; i++) {
-        const char *v = secure_getenv(ca_options[i].name);
+        const char *v = ca_os_getenv(ca_options[i].name);
         if (v == NULL) continue;
         if (ca_options[i].apply(v) != 0)
             ca_message("ignoring ", ca_options[i].name, "=", v, ": expected ",
                        ca_options[i].accepted, "; using the default ", ca_options[i].def, NULL);
     }
+    ca_cfg.block_shift = (unsigned)__builtin_ctzl(ca_cfg.block_size);
+    ca_cfg.seg_size = (size_t)CA_SEG_BLOCKS << ca_cfg.block_shift;
+    ca_cfg.seg_shift = (unsigned)__builtin_ctzl(ca_cfg.seg_size);
+    ca_cfg.small_max = ca_cfg.block_size / 4;
+    ca_cfg.large_max = (size_t)(CA_SEG_BLOCKS / 2) << ca_cfg.block_shift;
     if (ca_stats_file_path != NULL) {
-        /* Opened once, moved up out of the way of the program's own descriptors. */
-        int fd = open(ca_stats_file_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd >= 0 && fd < 100) {
-            int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
-            if (high >= 0) {
-                close(fd);
-                fd = high;
-            }
-        }
-        struct stat st;
-        if (fd >= 0 && fstat(fd, &st) == 0) {
-            ca_cfg.stats_dev = (uint64_t)st.st_dev;
-            ca_cfg.stats_ino = (uint64_t)st.st_ino;
-        }
-        if (fd < 0)
+        /* Opened once, out of the way of the program's own descriptors. */
+        int fd = ca_os_open_append(ca_stats_file_path);
+        if (fd < 0 || ca_os_fd_identity(fd, &ca_cfg.stats_dev, &ca_cfg.stats_ino) != 0)
             ca_message("cannot open CONCORD_ARENA_STATS_FILE=", ca_stats_file_path,
                        "; statistics go to stderr", NULL);
         else
@@ -250,15 +257,12 @@ void ca_options_load(void)
         /* The at-exit dump goes to the stderr the program started with, kept
          * on a descriptor of our own: many programs (ls, cat) close theirs
          * before the library's destructor runs. */
-        int fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
-        struct stat st;
-        if (fd >= 0 && fstat(fd, &st) == 0) {
-            ca_cfg.stats_dev = (uint64_t)st.st_dev;
-            ca_cfg.stats_ino = (uint64_t)st.st_ino;
+        int fd = ca_os_dup_high(2);
+        if (fd >= 0 && ca_os_fd_identity(fd, &ca_cfg.stats_dev, &ca_cfg.stats_ino) == 0) {
             ca_cfg.stats_fd = fd;
             ca_cfg.stats_fd_is_stderr = 1;
         } else if (fd >= 0) {
-            close(fd);
+            ca_os_close(fd);
         }
     }
 }
@@ -326,10 +330,5 @@ void ca_options_print(void)
         ca_buf_str(&b, ca_options[i].def);
         ca_buf_str(&b, ")\n");
     }
-    ca_buf_str(&b, "concordarena:   NUMA nodes: ");
-    ca_buf_u64(&b, ca_numa_node_count());
-    ca_buf_str(&b, ", placement ");
-    ca_buf_str(&b, ca_cfg.numa_bind ? "on (mbind preferred)" : "off");
-    ca_buf_str(&b, "\n");
     ca_buf_flush(&b);
 }

@@ -1,5 +1,12 @@
-/* Memory calls to the kernel. See os.h. */
+/* The platform layer: every call into the kernel. See os.h. */
 #include "os.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <sched.h>
@@ -164,4 +171,176 @@ void ca_os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t ms)
 void ca_os_wake(_Atomic uint32_t *word)
 {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}
+
+const char *ca_os_getenv(const char *name)
+{
+    return secure_getenv(name);
+}
+
+uint64_t ca_os_random(void)
+{
+    uint64_t s = (uint64_t)(uintptr_t)&s * 0x9e3779b97f4a7c15ull;
+    const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
+    if (r != NULL) {
+        uint64_t v;
+        memcpy(&v, r + 8, sizeof(v)); /* glibc uses the first 8 for its stack guard */
+        s ^= v;
+    }
+    return s | 1;
+}
+
+int ca_os_read_file(const char *path, char *out, size_t cap)
+{
+    int saved = errno;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        errno = saved;
+        return -1;
+    }
+    size_t len = 0;
+    while (len + 1 < cap) {
+        ssize_t r = read(fd, out + len, cap - 1 - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        len += (size_t)r;
+    }
+    close(fd);
+    out[len] = '\0';
+    errno = saved;
+    return 0;
+}
+
+const char *ca_os_sysfs_root_override;
+
+const char *ca_os_sysfs_root(void)
+{
+    if (ca_os_sysfs_root_override != NULL) return ca_os_sysfs_root_override;
+    const char *root = secure_getenv("CONCORD_ARENA_SYSFS_ROOT");
+    return root != NULL && *root != '\0' ? root : "/sys";
+}
+
+void ca_os_write(int fd, const char *s, size_t n)
+{
+    int saved = errno;
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    errno = saved;
+}
+
+int ca_os_dup_high(int fd)
+{
+    int saved = errno;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+    errno = saved;
+    return high;
+}
+
+int ca_os_open_append(const char *path)
+{
+    int saved = errno;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0 && fd < 100) {
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+        if (high >= 0) {
+            close(fd);
+            fd = high;
+        }
+    }
+    errno = saved;
+    return fd;
+}
+
+int ca_os_fd_identity(int fd, uint64_t *dev, uint64_t *ino)
+{
+    int saved = errno;
+    struct stat st;
+    int r = fstat(fd, &st);
+    errno = saved;
+    if (r != 0) return -1;
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
+void ca_os_close(int fd)
+{
+    int saved = errno;
+    close(fd);
+    errno = saved;
+}
+
+int ca_os_getpid(void)
+{
+    return (int)getpid();
+}
+
+void ca_os_yield(void)
+{
+    sched_yield();
+}
+
+_Noreturn void ca_os_abort(void)
+{
+    abort();
+}
+
+/* In libconcordarena.so the name `sigaction` is the library's own exported
+ * wrapper; glibc exports its implementation as `__sigaction` too, which is
+ * what this calls. Under a sanitizer the core is linked into the test
+ * program and the sanitizer's runtime must see every handler: `sigaction`. */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) ||                               \
+    __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define ca_real_sigaction sigaction
+#else
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+#define ca_real_sigaction __sigaction
+#endif
+
+int ca_os_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return ca_real_sigaction(sig, act, old);
+}
+
+int ca_os_sigprocmask(int how, const void *set, void *old)
+{
+    return sigprocmask(how, (const sigset_t *)set, (sigset_t *)old);
+}
+
+void ca_os_block_signals(void *saved)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, (sigset_t *)saved);
+}
+
+void ca_os_restore_signals(const void *saved)
+{
+    pthread_sigmask(SIG_SETMASK, (const sigset_t *)saved, NULL);
+}
+
+int ca_os_thread_start(void *(*fn)(void *))
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits a full mask */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 << 10);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, fn, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }

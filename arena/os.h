@@ -1,7 +1,15 @@
 /*
- * The only door to the kernel's memory calls. Every function states what it
- * needs and answers 0 / a pointer on success, an errno value / NULL on failure.
- * Nothing else in the project calls mmap, munmap, madvise, mremap or mbind.
+ * Layer 0, the platform: the only door to the kernel (and to the C library's
+ * system wrappers). Nothing else in arena/ calls mmap, munmap, madvise,
+ * mremap, mbind, get_mempolicy, getcpu, clock_gettime, getauxval, getenv,
+ * open, read, write, fstat, fcntl, close, getpid, sched_yield, abort,
+ * sigaction, sigprocmask, pthread_create, futex, gettid or tgkill.
+ *
+ * Every function states what it needs; those that can fail answer 0 / a
+ * pointer on success and an errno value / NULL / -1 on failure, and leave
+ * errno as it was unless they say otherwise. Tests steer three things through
+ * hooks here: failed mappings (ca_os_fail_after), the clock
+ * (ca_os_clock_skew_ms) and the sysfs root (ca_os_sysfs_root).
  */
 #ifndef CA_OS_H
 #define CA_OS_H
@@ -55,6 +63,59 @@ void ca_os_wake(_Atomic uint32_t *word);
 
 /* Test hook: added to every ca_os_now_ms reading, so tests move time on. */
 extern _Atomic uint32_t ca_os_clock_skew_ms;
+
+/* ---- environment, randomness, files ---- */
+
+/* The value of environment variable `name`, ignored in a setuid program
+ * (secure_getenv); NULL when unset. */
+const char *ca_os_getenv(const char *name);
+
+/* 64 random bits from the kernel's AT_RANDOM (the bytes glibc does not use for
+ * its stack guard), mixed with an address; never 0. */
+uint64_t ca_os_random(void);
+
+/* Read file `path` into `out` (NUL-terminated, at most cap - 1 bytes).
+ * 0, or -1 when it cannot be opened. */
+int ca_os_read_file(const char *path, char *out, size_t cap);
+
+/* Where the NUMA topology is read: CONCORD_ARENA_SYSFS_ROOT, or "/sys", unless
+ * a test set ca_os_sysfs_root first. */
+const char *ca_os_sysfs_root(void);
+extern const char *ca_os_sysfs_root_override;
+
+/* Write all of `s` to `fd`, retrying short writes and EINTR; errno kept. */
+void ca_os_write(int fd, const char *s, size_t n);
+
+/* Open `path` for appending (created 0644, close-on-exec), on a descriptor of
+ * 100 or above, out of the way of the program's own; -1 on failure. */
+int ca_os_open_append(const char *path);
+
+/* A close-on-exec duplicate of `fd` numbered 100 or above, or -1. */
+int ca_os_dup_high(int fd);
+
+/* The (device, inode) `fd` refers to; -1 when it is not open. */
+int ca_os_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
+
+void ca_os_close(int fd);
+int ca_os_getpid(void);
+void ca_os_yield(void);
+_Noreturn void ca_os_abort(void);
+
+/* ---- signals and threads ---- */
+
+struct sigaction;
+/* The C library's own sigaction (not the one this library exports). */
+int ca_os_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* sigprocmask, for the calling thread. */
+int ca_os_sigprocmask(int how, const void *set, void *old);
+/* Block every signal in the calling thread; the previous mask goes to `saved`
+ * (a sigset_t). ca_os_restore_signals puts it back. */
+void ca_os_block_signals(void *saved);
+void ca_os_restore_signals(const void *saved);
+
+/* Start a detached thread running fn(NULL) with every signal blocked and a
+ * small stack; 0 or an errno value. */
+int ca_os_thread_start(void *(*fn)(void *));
 
 /* Test hook: when positive, that many more mappings succeed, then every
  * mapping fails until it is reset to 0. */

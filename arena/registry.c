@@ -5,7 +5,8 @@
  * when a segment or huge mapping is made; before it is unmapped an entry is
  * marked gone (keeping what was there), so a late second free is recognised.
  */
-#include "internal.h"
+#include "registry.h"
+
 #include "os.h"
 
 _Atomic(ca_hdr_t **) ca_registry_top[CA_REG_TOP_SIZE];

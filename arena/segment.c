@@ -13,8 +13,12 @@
  * of its node, which stays so that a loop of map/unmap cannot start.
  * Everything here runs under the node's lock: it is the slow path.
  */
-#include "internal.h"
+#include "segment.h"
+
+#include "numa.h"
 #include "os.h"
+#include "registry.h"
+#include "util.h"
 
 #include <errno.h>
 
@@ -24,8 +28,7 @@
 
 ca_node_t ca_nodes[CA_MAX_NODES] = {[0 ... CA_MAX_NODES - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER}};
 
-/* ca_os_now_ms when blocks waiting in a cache past its bound may be purged;
- * 0 while none wait. Written under a node lock or by the tick that clears it. */
+/* See segment.h. Armed under a node lock; cleared by the tick that runs it. */
 _Atomic uint32_t ca_purge_due;
 
 #define CA_ALL_BLOCKS_FREE (CA_SEG_BLOCKS - 1u)
@@ -260,7 +263,7 @@ void ca_node_give(ca_block_t *b, uint32_t n)
     uint32_t now = ca_os_now_ms();
     for (uint32_t i = 0; i < n; i++) {
         ca_block_t *x = b + i;
-        if (x->kind != CA_BLOCK_ARENA) x->was = x->kind; /* kept blocks already say */
+        if (x->kind != CA_BLOCK_KEPT) x->was = x->kind; /* kept blocks already say */
         x->kind = CA_BLOCK_FREE;
         x->owner = NULL;
         x->divmagic = 0;
@@ -278,19 +281,9 @@ void ca_node_give(ca_block_t *b, uint32_t n)
     errno = saved;
 }
 
-/* The purge tick: when blocks past a cache's bound have waited out the
- * delay, any slow path (malloc's or free's) purges them, so a program that
- * stops freeing still gives its idle cache back; the background purger, when
- * on, does the same for a program that stops altogether. */
-void ca_purge_tick(void)
+void ca_nodes_purge(uint32_t now)
 {
-    uint32_t due = atomic_load_explicit(&ca_purge_due, memory_order_relaxed);
-    if (ca_likely(due == 0)) return;
-    uint32_t now = ca_os_now_ms();
-    if ((int32_t)(now - due) < 0) return;
-    if (!atomic_compare_exchange_strong(&ca_purge_due, &due, 0)) return; /* another thread's */
     int saved = errno;
-    ca_arenas_reclaim(0);
     for (unsigned n = 0; n < ca_numa_node_count(); n++) {
         ca_node_t *nd = &ca_nodes[n];
         pthread_mutex_lock(&nd->lock);

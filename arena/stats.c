@@ -5,15 +5,17 @@
  * no locks; it formats into a static buffer guarded by an atomic flag (a
  * dump that finds another one running is skipped) and write(2)s it out.
  */
-#include "concord.h"
-#include "internal.h"
-#include "os.h"
+#include "stats.h"
 
-#include <signal.h>
-#include <sys/stat.h>
+#include "arena.h"
+#include "concord.h"
+#include "numa.h"
+#include "os.h"
+#include "segment.h"
+#include "sizeclass.h"
+
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The dump reads other threads' counters while they count: plain loads of
  * word-sized counters that only grow or move by whole amounts, accepted as
@@ -38,25 +40,26 @@
     X(blocks_decommitted, u, "blocks given back to the OS (madvise)")                              \
     X(huge_maps, u, "huge mappings made")
 
-static const char *const ca_size_bucket_names[CA_SIZE_BUCKETS] = {
-    "<=16", "<=32", "<=64",  "<=128", "<=256", "<=512",  "<=1K",   "<=2K",
-    "<=4K", "<=8K", "<=16K", "<=32K", "<=64K", "<=128K", "<=256K", ">256K"};
-static const char *const ca_align_bucket_names[CA_ALIGN_BUCKETS] = {
-    "<=32", "<=64", "<=128", "<=256", "<=512", "<=1K", "<=2K", ">2K"};
+/* ---- counting ---- */
 
-int ca_size_bucket(size_t n)
+void ca_stat_big(ca_arena_t *a, size_t n, size_t got)
 {
-    if (n <= 16) return 0;
-    int b = 64 - __builtin_clzl(n - 1) - 4; /* 17..32 -> 1 */
-    return b > 15 ? 15 : b;
+    int bucket = ca_size_bucket(n);
+    a->stats.big_alloc[bucket]++;
+    a->stats.big_bucket_bytes[bucket] += got;
+    a->stats.req_bytes += n;
+    a->stats.big_bytes += got;
+    a->stats.in_use += (int64_t)got;
+    if (a->stats.in_use > a->stats.peak) a->stats.peak = a->stats.in_use;
 }
 
-int ca_align_bucket(size_t align)
+void ca_stat_big_free(ca_arena_t *a, size_t got)
 {
-    if (align <= 32) return 0;
-    int b = 64 - __builtin_clzl(align - 1) - 5; /* 33..64 -> 1 */
-    return b > 7 ? 7 : b;
+    a->stats.big_free++;
+    a->stats.in_use -= (int64_t)got;
 }
+
+/* ---- totals ---- */
 
 CA_SNAPSHOT static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
 {
@@ -123,7 +126,6 @@ CA_SNAPSHOT static void ca_bucket_bytes(uint64_t out[CA_SIZE_BUCKETS])
 
 CA_SNAPSHOT void ca_stats_totals(ca_totals_t *t)
 {
-    ca_ensure_init();
     memset(t, 0, sizeof(*t));
     for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
         ca_totals_add_arena(t, a);
@@ -211,7 +213,7 @@ static void ca_rank(const uint64_t *key, unsigned order[CA_SIZE_BUCKETS])
 CA_SNAPSHOT static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const uint64_t *bytes)
 {
     ca_buf_str(b, "=== concordarena statistics (pid ");
-    ca_buf_u64(b, (uint64_t)getpid());
+    ca_buf_u64(b, (uint64_t)ca_os_getpid());
     ca_buf_str(b, ", block size ");
     ca_buf_u64(b, t->block_size);
     ca_buf_str(b, ", arenas ");
@@ -227,7 +229,7 @@ CA_SNAPSHOT static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const ui
         if (!t->size_buckets[i]) continue;
         size_t from = b->len;
         ca_buf_str(b, "    ");
-        ca_buf_str(b, ca_size_bucket_names[i]);
+        ca_buf_str(b, ca_size_bucket_name((int)i));
         ca_buf_pad(b, 16, from);
         ca_buf_u64(b, t->size_buckets[i]);
         ca_buf_str(b, "\n");
@@ -237,7 +239,7 @@ CA_SNAPSHOT static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const ui
         if (!t->align_buckets[i]) continue;
         size_t from = b->len;
         ca_buf_str(b, "    ");
-        ca_buf_str(b, ca_align_bucket_names[i]);
+        ca_buf_str(b, ca_align_bucket_name((int)i));
         ca_buf_pad(b, 16, from);
         ca_buf_u64(b, t->align_buckets[i]);
         ca_buf_str(b, "\n");
@@ -253,7 +255,7 @@ CA_SNAPSHOT static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const ui
             ca_buf_str(b, "    #");
             ca_buf_u64(b, r + 1);
             ca_buf_str(b, " ");
-            ca_buf_str(b, ca_size_bucket_names[i]);
+            ca_buf_str(b, ca_size_bucket_name((int)i));
             ca_buf_pad(b, 20, from);
             ca_buf_u64(b, t->size_buckets[i]);
             ca_buf_str(b, " allocations, ");
@@ -296,7 +298,7 @@ CA_SNAPSHOT static void ca_dump_text(ca_buf_t *b, const ca_totals_t *t, const ui
 CA_SNAPSHOT static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const uint64_t *bytes)
 {
     ca_buf_str(b, "{\"concordarena\":1,\"pid\":");
-    ca_buf_u64(b, (uint64_t)getpid());
+    ca_buf_u64(b, (uint64_t)ca_os_getpid());
     ca_buf_str(b, ",\"block_size\":");
     ca_buf_u64(b, t->block_size);
     ca_buf_str(b, ",\"arena_count\":");
@@ -306,13 +308,13 @@ CA_SNAPSHOT static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const ui
     ca_buf_str(b, ",\"size_bucket_names\":[");
     for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) {
         ca_buf_str(b, i ? ",\"" : "\"");
-        ca_buf_str(b, ca_size_bucket_names[i]);
+        ca_buf_str(b, ca_size_bucket_name((int)i));
         ca_buf_str(b, "\"");
     }
     ca_buf_str(b, "],\"align_bucket_names\":[");
     for (unsigned i = 0; i < CA_ALIGN_BUCKETS; i++) {
         ca_buf_str(b, i ? ",\"" : "\"");
-        ca_buf_str(b, ca_align_bucket_names[i]);
+        ca_buf_str(b, ca_align_bucket_name((int)i));
         ca_buf_str(b, "\"");
     }
     ca_buf_str(b, "],\"total\":{");
@@ -329,7 +331,7 @@ CA_SNAPSHOT static void ca_dump_json(ca_buf_t *b, const ca_totals_t *t, const ui
             unsigned i = order[r];
             if (!(pass ? bytes[i] : t->size_buckets[i])) break;
             ca_buf_str(b, r ? ",{\"bucket\":\"" : "{\"bucket\":\"");
-            ca_buf_str(b, ca_size_bucket_names[i]);
+            ca_buf_str(b, ca_size_bucket_name((int)i));
             ca_buf_str(b, "\",\"count\":");
             ca_buf_u64(b, t->size_buckets[i]);
             ca_buf_str(b, ",\"bytes\":");
@@ -376,7 +378,7 @@ static _Atomic uint64_t ca_dumps_skipped;
 /* Returns 0 when dumped; -1 when another thread's dump was running, -2 when
  * this thread's own was (a signal handler or an exit() that interrupted it):
  * both skipped and counted. */
-static int ca_stats_try_dump(int fd, int json)
+int ca_stats_try_dump(int fd, int json)
 {
     int me = ca_os_thread_id(), owner = 0;
     if (!atomic_compare_exchange_strong_explicit(&ca_dump_owner, &owner, me, memory_order_acquire,
@@ -404,12 +406,7 @@ static int ca_stats_try_dump(int fd, int json)
 void ca_stats_dump(int fd, int json)
 {
     while (ca_stats_try_dump(fd, json) == -1)
-        sched_yield();
-}
-
-void ca_stats_print(int fd, int json)
-{
-    ca_stats_dump(fd, json);
+        ca_os_yield();
 }
 
 uint64_t ca_stats_dumps_skipped(void)
@@ -420,27 +417,16 @@ uint64_t ca_stats_dumps_skipped(void)
 void ca_stats_after_fork_child(void)
 {
     atomic_store(&ca_dump_owner, 0);
-    ca_signal_after_fork_child();
 }
 
 int ca_stats_fd(void)
 {
     if (ca_cfg.stats_ino == 0) return ca_cfg.stats_fd; /* stderr */
-    struct stat st;
-    if (fstat(ca_cfg.stats_fd, &st) != 0 || (uint64_t)st.st_dev != ca_cfg.stats_dev ||
-        (uint64_t)st.st_ino != ca_cfg.stats_ino)
+    uint64_t dev, ino;
+    if (ca_os_fd_identity(ca_cfg.stats_fd, &dev, &ino) != 0 || dev != ca_cfg.stats_dev ||
+        ino != ca_cfg.stats_ino)
         return ca_cfg.stats_fd_is_stderr ? 2 : -1; /* our copy was closed: the program's own */
     return ca_cfg.stats_fd;
-}
-
-/* Installed by signal.c on the statistics signal. */
-void ca_stats_handler(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    int fd = ca_stats_fd();
-    if (fd >= 0) ca_stats_try_dump(fd, ca_cfg.stats_json);
-    errno = saved;
 }
 
 void ca_stats_reset(void)

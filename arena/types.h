@@ -53,7 +53,7 @@ enum ca_block_kind {
     CA_BLOCK_SMALL,    /* slots of one size class, owned by an arena */
     CA_BLOCK_LARGE,    /* first block of a large span */
     CA_BLOCK_CONT,     /* later block of a large span */
-    CA_BLOCK_ARENA,    /* empty, kept in an arena's own small cache */
+    CA_BLOCK_KEPT,     /* empty, kept by an arena for itself: a small block or a large span */
     CA_BLOCK_REGION,   /* lent to a kv_arena region */
     CA_BLOCK_HEADER    /* block 0 of a segment */
 };

@@ -1,10 +1,9 @@
 /* Async-signal-safe formatting and messages: no malloc, no stdio. */
-#include "internal.h"
+#include "util.h"
 
-#include <errno.h>
+#include "os.h"
+
 #include <stdarg.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 size_t ca_strlen(const char *s)
 {
@@ -12,13 +11,6 @@ size_t ca_strlen(const char *s)
     while (s[n])
         n++;
     return n;
-}
-
-int ca_streq(const char *a, const char *b)
-{
-    while (*a && *a == *b)
-        a++, b++;
-    return *a == *b;
 }
 
 static char ca_lower(char c)
@@ -33,21 +25,6 @@ int ca_strcaseeq(const char *a, const char *b)
     return ca_lower(*a) == ca_lower(*b);
 }
 
-void ca_write_all(int fd, const char *s, size_t n)
-{
-    int saved = errno;
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    errno = saved;
-}
-
 void ca_buf_init(ca_buf_t *b, char *mem, size_t cap, int fd)
 {
     b->p = mem;
@@ -59,7 +36,7 @@ void ca_buf_init(ca_buf_t *b, char *mem, size_t cap, int fd)
 void ca_buf_flush(ca_buf_t *b)
 {
     if (b->fd >= 0 && b->len > 0) {
-        ca_write_all(b->fd, b->p, b->len);
+        ca_os_write(b->fd, b->p, b->len);
         b->len = 0;
     }
 }
@@ -133,7 +110,7 @@ void ca_message(const char *first, ...)
         ca_buf_str(&b, s);
     va_end(ap);
     mem[b.len++] = '\n';
-    ca_write_all(2, mem, b.len);
+    ca_os_write(2, mem, b.len);
 }
 
 _Noreturn void ca_assert_fail(const char *what, const char *file, int line)
@@ -144,5 +121,23 @@ _Noreturn void ca_assert_fail(const char *what, const char *file, int line)
     ca_buf_i64(&b, line);
     mem[b.len < sizeof(mem) ? b.len : sizeof(mem) - 1] = '\0';
     ca_message("internal assertion failed: ", what, " at ", file, ":", mem, NULL);
-    abort();
+    ca_os_abort();
+}
+
+const char *ca_u64_text(char mem[24], uint64_t v)
+{
+    ca_buf_t b;
+    ca_buf_init(&b, mem, 23, -1);
+    ca_buf_u64(&b, v);
+    mem[b.len] = '\0';
+    return mem;
+}
+
+const char *ca_hex_text(char mem[24], uintptr_t p)
+{
+    ca_buf_t b;
+    ca_buf_init(&b, mem, 23, -1);
+    ca_buf_hex(&b, p);
+    mem[b.len] = '\0';
+    return mem;
 }

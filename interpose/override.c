@@ -103,7 +103,7 @@ CA_EXPORT int malloc_trim(size_t pad)
 
 CA_EXPORT void malloc_stats(void)
 {
-    ca_stats_print(2, 0);
+    ca_stats_dump(2, 0);
 }
 
 CA_EXPORT int mallopt(int param, int value)

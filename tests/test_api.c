@@ -2,7 +2,8 @@
 #include "test_util.h"
 
 #include "concord.h"
-#include "internal.h"
+#include "options.h"
+#include "sizeclass.h"
 #include "os.h"
 
 #include <errno.h>
@@ -263,7 +264,7 @@ static void test_os_refuses(void **state)
     (void)state;
     unsigned char *keep = ca_malloc(40);
     fill(keep, 40, 5);
-    size_t huge = ca_cfg.seg_size * 2; /* needs a mapping of its own */
+    size_t huge = ca_cfg.seg_size * 2;   /* needs a mapping of its own */
     atomic_store(&ca_os_fail_after, -1); /* every mapping fails from now */
     errno = 0;
     assert_null(ca_malloc(huge));

@@ -183,10 +183,10 @@ static void test_options_set_environment(void **state)
     int st = run_launcher(args, env, out, sizeof(out));
     assert_int_equal(exit_code(st), 0);
     static const char *const want[] = {
-        "CONCORD_ARENA_BLOCK_SIZE=1M\n",     "CONCORD_ARENA_NUMA_NODE=1\n",
-        "CONCORD_ARENA_CACHE_BLOCKS=0\n",    "CONCORD_ARENA_STATS_SIGNAL=SIGUSR2\n",
-        "CONCORD_ARENA_STATS_FORMAT=json\n", "CONCORD_ARENA_VERBOSE=1\n",
-        "CONCORD_ARENA_ABORT_ON_ERROR=1\n",  "CONCORD_ARENA_STATS_AT_EXIT=1\n",
+        "CONCORD_ARENA_BLOCK_SIZE=1M\n",      "CONCORD_ARENA_NUMA_NODE=1\n",
+        "CONCORD_ARENA_CACHE_BLOCKS=0\n",     "CONCORD_ARENA_STATS_SIGNAL=SIGUSR2\n",
+        "CONCORD_ARENA_STATS_FORMAT=json\n",  "CONCORD_ARENA_VERBOSE=1\n",
+        "CONCORD_ARENA_ABORT_ON_ERROR=1\n",   "CONCORD_ARENA_STATS_AT_EXIT=1\n",
         "CONCORD_ARENA_BACKGROUND_PURGE=1\n",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)

@@ -6,7 +6,10 @@
 #include "test_util.h"
 
 #include "concord.h"
-#include "internal.h"
+#include "numa.h"
+#include "options.h"
+#include "registry.h"
+#include "segment.h"
 #include "os.h"
 
 #include <pthread.h>

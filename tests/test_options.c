@@ -6,7 +6,7 @@
 #include "test_util.h"
 
 #include "concord.h"
-#include "internal.h"
+#include "options.h"
 
 static int child_noop(void)
 {

@@ -13,7 +13,7 @@
 #include "test_util.h"
 
 #include "concord.h"
-#include "internal.h"
+#include "options.h"
 #include "os.h"
 
 #include <pthread.h>
@@ -141,7 +141,7 @@ static int child_exit_during_dump(void)
     pthread_t t;
     pthread_create(&t, NULL, interrupter, NULL);
     pthread_detach(t);
-    ca_stats_print(fds[1], 0); /* never returns: the handler exits */
+    ca_stats_dump(fds[1], 0); /* never returns: the handler exits */
     ca_free(p);
     return 5;
 }
@@ -161,40 +161,62 @@ static void test_exit_during_dump(void **state)
     assert_null(strstr(out, "=== concordarena statistics")); /* the at-exit dump was skipped */
 }
 
-/* ---- aligned objects across threads ---- */
+/* ---- aligned objects across threads ----
+ * One thread allocates aligned objects while another frees and measures the
+ * ones handed over (each through a locked queue): allocations into a block
+ * run alongside frees of its earlier objects. */
 
-#define NALIGNED 2000
-static void *aligned_objs[NALIGNED];
-static size_t aligned_size[NALIGNED];
+#define NALIGNED 20000
+#define QUEUE    64
+static void *queue[QUEUE];
+static size_t queue_size[QUEUE];
+static unsigned q_head, q_tail;
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
 
 static void *free_aligned(void *arg)
 {
     (void)arg;
+    uintptr_t bad = 0;
     for (int i = 0; i < NALIGNED; i++) {
-        if (ca_malloc_usable_size(aligned_objs[i]) < aligned_size[i]) return (void *)1;
-        ca_free(aligned_objs[i]);
+        pthread_mutex_lock(&q_lock);
+        while (q_head == q_tail)
+            pthread_cond_wait(&q_cond, &q_lock);
+        void *p = queue[q_tail % QUEUE];
+        size_t n = queue_size[q_tail % QUEUE];
+        q_tail++;
+        pthread_cond_broadcast(&q_cond);
+        pthread_mutex_unlock(&q_lock);
+        if (ca_malloc_usable_size(p) < n || ((unsigned char *)p)[n - 1] != 7) bad++;
+        ca_free(p);
     }
-    return NULL;
+    return (void *)bad;
 }
 
 static void test_aligned_cross_thread(void **state)
 {
     (void)state;
-    for (int round = 0; round < 4; round++) {
-        for (int i = 0; i < NALIGNED; i++) {
-            size_t align = (size_t)32 << (i % 6);
-            aligned_size[i] = 16 + (size_t)(i * 53) % 3000;
-            aligned_objs[i] = ca_memalign(align, aligned_size[i]);
-            assert_non_null(aligned_objs[i]);
-            assert_int_equal((uintptr_t)aligned_objs[i] % align, 0);
-            memset(aligned_objs[i], 7, aligned_size[i]);
-        }
-        pthread_t t;
-        void *bad = NULL;
-        pthread_create(&t, NULL, free_aligned, NULL);
-        pthread_join(t, &bad);
-        assert_null(bad);
+    pthread_t t;
+    pthread_create(&t, NULL, free_aligned, NULL);
+    for (int i = 0; i < NALIGNED; i++) {
+        size_t align = (size_t)32 << (i % 6);
+        size_t n = 16 + (size_t)(i * 53) % 3000;
+        void *p = ca_memalign(align, n);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % align, 0);
+        memset(p, 7, n);
+        pthread_mutex_lock(&q_lock);
+        while (q_head - q_tail == QUEUE)
+            pthread_cond_wait(&q_cond, &q_lock);
+        queue[q_head % QUEUE] = p;
+        queue_size[q_head % QUEUE] = n;
+        q_head++;
+        pthread_cond_broadcast(&q_cond);
+        pthread_mutex_unlock(&q_lock);
     }
+    void *bad = NULL;
+    pthread_join(t, &bad);
+    assert_null(bad);
     assert_int_equal(ca_invalid_pointer_count(), 0);
 }
 

@@ -4,12 +4,13 @@
 #include "test_util.h"
 
 #include "concord.h"
-#include "internal.h"
+#include "numa.h"
+#include "options.h"
+#include "sizeclass.h"
 #include "kv_arena.h"
 #include "os.h"
 
 #include <pthread.h>
-
 
 /* What kv_arena_alloc promises for n bytes: the largest power of two dividing
  * n, at most KV_ARENA_MIN_ALIGN. */

@@ -7,7 +7,9 @@
 #include "test_util.h"
 
 #include "concord.h"
-#include "internal.h"
+#include "options.h"
+#include "registry.h"
+#include "segment.h"
 
 #include <pthread.h>
 

@@ -6,7 +6,7 @@
 #include "test_util.h"
 
 #include "concord.h"
-#include "internal.h"
+#include "options.h"
 
 #include <pthread.h>
 
@@ -109,7 +109,7 @@ static void test_json_parses(void **state)
     snprintf(path, sizeof(path), "/tmp/ca-stats-%d.json", (int)getpid());
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     assert_true(fd >= 0);
-    ca_stats_print(fd, 1);
+    ca_stats_dump(fd, 1);
     close(fd);
     ca_totals_t t;
     ca_stats_totals(&t);
@@ -136,7 +136,7 @@ static void test_text_dump(void **state)
     (void)state;
     int fds[2];
     assert_int_equal(pipe(fds), 0);
-    ca_stats_print(fds[1], 0);
+    ca_stats_dump(fds[1], 0);
     close(fds[1]);
     static char text[1 << 16];
     tu_read_all(fds[0], text, sizeof(text));
@@ -208,7 +208,7 @@ static void test_report_tool(void **state)
     for (int round = 0; round < 8; round++) {
         for (int i = 0; i < 50; i++)
             held[round * 50 + i] = ca_malloc((size_t)(round + 1) * 300);
-        ca_stats_print(fd, 1);
+        ca_stats_dump(fd, 1);
     }
     close(fd);
     char cmd[512];

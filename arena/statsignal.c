@@ -21,33 +21,24 @@
  * blocked, so a signal handler never waits for a lock its own thread holds.
  * Every other signal goes straight to the C library.
  *
- * The real sigaction. In libconcordarena.so the name `sigaction` is our own
- * exported wrapper, so calling it from here would come back here; glibc
- * exports its implementation as `__sigaction` too, which is what we call.
- * Under a sanitizer the core is linked into the test program, and the
- * sanitizer's runtime must see every handler: there we call `sigaction`.
+ * The real sigaction is the platform's ca_os_sigaction (in the library the
+ * name `sigaction` is this file's own export).
  */
-#include "internal.h"
+#include "statsignal.h"
+
+#include "concord.h"
+#include "options.h"
+#include "os.h"
+#include "stats.h"
+#include "util.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) ||                               \
-    __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define ca_real_sigaction sigaction
-#else
-extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
-#define ca_real_sigaction __sigaction
-#endif
-
 static _Atomic int ca_sig_lock_word;         /* 1: held */
+static _Atomic int ca_sig_installed;         /* 1: ca_stats_install_signal has run */
 static _Atomic uint64_t ca_sig_by_program;   /* bit sig-1: the program has set that signal */
 static _Atomic uint64_t ca_sig_interrupting; /* bit sig-1: siginterrupt(sig, 1) is in force */
 
@@ -58,25 +49,33 @@ static uint64_t ca_sig_bit(int sig)
 
 static void ca_sig_lock(sigset_t *saved)
 {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, saved);
+    ca_os_block_signals(saved);
     while (atomic_exchange_explicit(&ca_sig_lock_word, 1, memory_order_acquire) != 0)
         while (atomic_load_explicit(&ca_sig_lock_word, memory_order_relaxed) != 0)
-            sched_yield();
+            ca_os_yield();
 }
 
 static void ca_sig_unlock(const sigset_t *saved)
 {
     atomic_store_explicit(&ca_sig_lock_word, 0, memory_order_release);
-    pthread_sigmask(SIG_SETMASK, saved, NULL);
+    ca_os_restore_signals(saved);
 }
 
 /* Must setting `sig` be serialised with installing our handler? */
 static int ca_sig_guarded(int sig)
 {
-    if (atomic_load_explicit(&ca_init_state, memory_order_acquire) != 2) return 1;
+    if (!atomic_load_explicit(&ca_sig_installed, memory_order_acquire)) return 1;
     return ca_cfg.stats_signal > 0 && sig == ca_cfg.stats_signal;
+}
+
+/* Dump the statistics: the handler installed on the statistics signal. */
+static void ca_stats_handler(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    int fd = ca_stats_fd();
+    if (fd >= 0) ca_stats_try_dump(fd, ca_cfg.stats_json);
+    errno = saved;
 }
 
 static int ca_sig_is_ours(const struct sigaction *sa)
@@ -94,32 +93,33 @@ static void ca_sig_as_default(struct sigaction *sa)
 /* One line on stderr (async-signal-safe): "signal N" then `what`. */
 static void ca_sig_message(const char *before, int sig, const char *what)
 {
-    char num[8];
-    ca_buf_t b;
-    ca_buf_init(&b, num, sizeof(num) - 1, -1);
-    ca_buf_i64(&b, sig);
-    num[b.len] = '\0';
-    ca_message(before, "signal ", num, " (CONCORD_ARENA_STATS_SIGNAL)", what, NULL);
+    char num[24];
+    ca_message(before, "signal ", ca_u64_text(num, (uint64_t)sig), " (CONCORD_ARENA_STATS_SIGNAL)",
+               what, NULL);
 }
 
 void ca_stats_install_signal(void)
 {
     int sig = ca_cfg.stats_signal;
-    if (sig <= 0) return;
+    if (sig <= 0) {
+        atomic_store_explicit(&ca_sig_installed, 1, memory_order_release);
+        return;
+    }
     sigset_t saved;
     struct sigaction old;
     int installed = 0;
     ca_sig_lock(&saved);
     if (!(atomic_load_explicit(&ca_sig_by_program, memory_order_relaxed) & ca_sig_bit(sig)) &&
-        ca_real_sigaction(sig, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+        ca_os_sigaction(sig, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
         old.sa_handler == SIG_DFL) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = ca_stats_handler;
         sa.sa_flags = SA_RESTART;
         sigemptyset(&sa.sa_mask);
-        installed = ca_real_sigaction(sig, &sa, NULL) == 0;
+        installed = ca_os_sigaction(sig, &sa, NULL) == 0;
     }
+    atomic_store_explicit(&ca_sig_installed, 1, memory_order_release);
     ca_sig_unlock(&saved);
     if (!installed && ca_cfg.verbose)
         ca_sig_message("", sig,
@@ -136,16 +136,16 @@ void ca_signal_after_fork_child(void)
 int ca_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     if (act == NULL) {
-        int r = ca_real_sigaction(sig, NULL, old);
+        int r = ca_os_sigaction(sig, NULL, old);
         if (r == 0 && old != NULL && ca_sig_is_ours(old)) ca_sig_as_default(old);
         return r;
     }
-    if (!ca_sig_guarded(sig)) return ca_real_sigaction(sig, act, old);
+    if (!ca_sig_guarded(sig)) return ca_os_sigaction(sig, act, old);
     struct sigaction prev;
     sigset_t saved;
     int taken = 0;
     ca_sig_lock(&saved);
-    int r = ca_real_sigaction(sig, act, &prev);
+    int r = ca_os_sigaction(sig, act, &prev);
     if (r == 0) {
         atomic_fetch_or_explicit(&ca_sig_by_program, ca_sig_bit(sig), memory_order_relaxed);
         if (ca_sig_is_ours(&prev)) {
@@ -202,7 +202,7 @@ ca_sighandler_t ca_sigset(int sig, ca_sighandler_t disp)
     if (sigaddset(&set, sig) < 0) return SIG_ERR;
     struct sigaction old;
     if (disp == SIG_HOLD) {
-        if (sigprocmask(SIG_BLOCK, &set, &oset) < 0) return SIG_ERR;
+        if (ca_os_sigprocmask(SIG_BLOCK, &set, &oset) < 0) return SIG_ERR;
         if (sigismember(&oset, sig)) return SIG_HOLD; /* it was blocked already */
         if (ca_sigaction(sig, NULL, &old) < 0) return SIG_ERR;
         return old.sa_handler;
@@ -213,7 +213,7 @@ ca_sighandler_t ca_sigset(int sig, ca_sighandler_t disp)
     sigemptyset(&act.sa_mask);
     act.sa_flags = 0;
     if (ca_sigaction(sig, &act, &old) < 0) return SIG_ERR;
-    if (sigprocmask(SIG_UNBLOCK, &set, &oset) < 0) return SIG_ERR;
+    if (ca_os_sigprocmask(SIG_UNBLOCK, &set, &oset) < 0) return SIG_ERR;
     return sigismember(&oset, sig) ? SIG_HOLD : old.sa_handler;
 }
 
@@ -237,7 +237,7 @@ int ca_siginterrupt(int sig, int interrupt)
     sigset_t saved;
     int guarded = ca_sig_guarded(sig);
     if (guarded) ca_sig_lock(&saved);
-    int r = ca_real_sigaction(sig, NULL, &sa);
+    int r = ca_os_sigaction(sig, NULL, &sa);
     if (r == 0) {
         if (interrupt) {
             atomic_fetch_or_explicit(&ca_sig_interrupting, ca_sig_bit(sig), memory_order_relaxed);
@@ -246,7 +246,7 @@ int ca_siginterrupt(int sig, int interrupt)
             atomic_fetch_and_explicit(&ca_sig_interrupting, ~ca_sig_bit(sig), memory_order_relaxed);
             sa.sa_flags |= SA_RESTART;
         }
-        if (!ca_sig_is_ours(&sa)) r = ca_real_sigaction(sig, &sa, NULL);
+        if (!ca_sig_is_ours(&sa)) r = ca_os_sigaction(sig, &sa, NULL);
     }
     if (guarded) ca_sig_unlock(&saved);
     return r < 0 ? -1 : 0;

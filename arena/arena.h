@@ -1,0 +1,99 @@
+/*
+ * Layer 8. Arenas: one per thread, reached through one initial-exec TLS
+ * pointer; a bin (list of blocks with room) per size class; carving and
+ * refilling blocks; remote frees collected; parking at thread exit and
+ * adoption; reclaiming parked arenas; the purge tick.
+ * Uses: segment.h, sizeclass.h, numa.h, options.h, util.h, os.h.
+ */
+#ifndef CA_ARENA_H
+#define CA_ARENA_H
+
+#include "options.h"
+#include "types.h"
+#include "util.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+extern ca_block_t ca_block_empty;  /* never has a free slot */
+extern ca_arena_t ca_arena_empty;  /* a thread's arena before its first call */
+extern ca_arena_t ca_arena_exited; /* a thread's arena after it was parked */
+extern ca_arena_t *ca_arena_fallback;
+extern __thread ca_arena_t *ca_tls_arena __attribute__((tls_model("initial-exec")));
+
+/* Set up the pthread key and the arena list (at start-up). */
+void ca_arenas_setup(void);
+/* The arena a slow path allocates from and counts into: the thread's, made
+ * if needed (start-up must be done), or the fallback arena (locked) for a
+ * thread that has exited; ca_arena_leave undoes the lock. */
+ca_arena_t *ca_arena_enter(void);
+void ca_arena_leave(ca_arena_t *a);
+/* A small slot of class `cls` for `n` bytes requested, from `a`'s bin
+ * (refilled when empty); NULL when out of memory. */
+void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n);
+/* Merge the remote frees of every block queued on `a` into its lists. */
+void ca_arena_collect(ca_arena_t *a);
+/* A small block became empty, or got room while out of its bin. */
+void ca_block_event(ca_arena_t *a, ca_block_t *b);
+/* Every empty block of `a`, and its caches, back to the nodes (owner only,
+ * or under the arenas lock for a parked arena). */
+void ca_arena_release_empty(ca_arena_t *a);
+/* Collect and release the parked arenas (those that received frees, unless
+ * `wait`: then all, waiting for the arenas lock). */
+void ca_arenas_reclaim(int wait);
+/* Purge cached blocks that waited out the delay, if any are due; cheap when
+ * none are (one load). Call with no lock of ours held but the fallback's. */
+void ca_purge_tick(void);
+ca_arena_t *ca_arena_list(void);
+void ca_fallback_lock(void);
+void ca_fallback_unlock(void);
+void ca_arenas_lock(void);
+void ca_arenas_unlock(void);
+void ca_arenas_after_fork_child(void);
+
+static inline uintptr_t ca_cookie(const void *p)
+{
+    return (uintptr_t)p ^ ca_cfg.secret;
+}
+
+/* States a slot's word 1 encodes (xor its cookie) while it is not handed out
+ * as itself; malloc clears the word. Anything else is a live object's data. */
+#define CA_SLOT_FREE    0u /* on a free list */
+#define CA_SLOT_FRESH   1u /* carved, never handed out */
+#define CA_SLOT_ALIGNED 2u /* | rem: holds an aligned object starting rem bytes in */
+#define CA_SLOT_STATES  ((uintptr_t)1 << 20) /* every state is below this */
+
+/* The state word 1 of slot `s` encodes, or >= CA_SLOT_STATES for a live
+ * object (data that matches a state by chance is told apart by the slow path). */
+static inline uintptr_t ca_slot_state(const void *s)
+{
+    return (uintptr_t)((void *const *)s)[1] ^ ca_cookie(s);
+}
+
+/* Counters of the fast paths; compiled out with CA_STATS=0. */
+#if CA_STATS
+#define CA_STAT_ALLOC(a, cls, n, slot)                                                             \
+    do {                                                                                           \
+        (a)->stats.cls_alloc[cls]++;                                                               \
+        (a)->stats.req_bytes += (n);                                                               \
+        (a)->stats.in_use += (slot);                                                               \
+        if ((a)->stats.in_use > (a)->stats.peak) (a)->stats.peak = (a)->stats.in_use;              \
+    } while (0)
+#define CA_STAT_FREE(a, cls, slot)                                                                 \
+    do {                                                                                           \
+        (a)->stats.cls_free[cls]++;                                                                \
+        (a)->stats.in_use -= (slot);                                                               \
+    } while (0)
+#else
+#define CA_STAT_ALLOC(a, cls, n, slot) ((void)(a), (void)(cls), (void)(n), (void)(slot))
+#define CA_STAT_FREE(a, cls, slot)     ((void)(a), (void)(cls), (void)(slot))
+#endif
+
+/* The head pointer held in a block's remote word. */
+static inline void **ca_remote_list(uintptr_t word)
+{
+    return (void **)(word & ((((uintptr_t)1) << CA_REMOTE_SHIFT) - 2));
+}
+
+#endif

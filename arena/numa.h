@@ -1,0 +1,17 @@
+/*
+ * Layer 4. The NUMA topology, read once from sysfs (through the platform, so
+ * tests can point it at a fake tree), and each thread's home node.
+ * Uses: options.h, util.h, os.h.
+ */
+#ifndef CA_NUMA_H
+#define CA_NUMA_H
+
+void ca_numa_init(void);
+unsigned ca_numa_node_count(void);
+int ca_numa_node_of_cpu(int cpu);
+/* Does node `node` exist and have memory of its own? */
+int ca_numa_node_has_memory(unsigned node);
+/* CONCORD_ARENA_NUMA_NODE, or the node of the CPU the thread runs on. */
+unsigned ca_numa_home_node(void);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * Layer 3. Size classes (16-byte steps to 128 bytes, then 8 per doubling, so
+ * rounding wastes at most 12.5%) and the statistics' size and alignment
+ * buckets.
+ * Uses: options.h.
+ */
+#ifndef CA_SIZECLASS_H
+#define CA_SIZECLASS_H
+
+#include "options.h"
+#include "util.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+extern uint32_t ca_class_size[CA_MAX_CLASSES]; /* bytes per slot of each class */
+extern uint8_t ca_class_table[CA_TINY_TABLE];  /* (size + 15) >> 4 -> class, sizes <= 1024 */
+
+/* Fill the tables; ca_cfg.nclasses from the block size. */
+void ca_classes_init(void);
+
+/* Class of a size past 128 bytes: 8 classes per doubling. */
+static inline uint32_t ca_class_geometric(size_t n)
+{
+    unsigned b = 63u - (unsigned)__builtin_clzl(n - 1); /* 2^b < n <= 2^(b+1) */
+    return 8u + (b - 7u) * 8u + (uint32_t)(((n - 1 - ((size_t)1 << b)) >> (b - 3u)) + 1u);
+}
+
+static inline uint32_t ca_size_class(size_t n)
+{
+    if (ca_likely(n <= 1024)) return ca_class_table[(n + 15) >> 4];
+    return ca_class_geometric(n);
+}
+
+/* Statistics buckets: sizes <=16, <=32, ... <=256K, more; alignments <=32,
+ * <=64, ... <=2K, more. */
+int ca_size_bucket(size_t n);
+int ca_align_bucket(size_t align);
+const char *ca_size_bucket_name(int bucket);
+const char *ca_align_bucket_name(int bucket);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * Layer 1. Async-signal-safe formatting into a caller's buffer, one-line
+ * messages on stderr, and the compiler macros every file uses. No malloc, no
+ * stdio: output goes through the platform's ca_os_write.
+ * Uses: os.h.
+ */
+#ifndef CA_UTIL_H
+#define CA_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ca_likely(x)   __builtin_expect(!!(x), 1)
+#define ca_unlikely(x) __builtin_expect(!!(x), 0)
+#define ca_noinline    __attribute__((noinline))
+
+#if CA_DEBUG
+#define ca_assert(x) ((x) ? (void)0 : ca_assert_fail(#x, __FILE__, __LINE__))
+#else
+#define ca_assert(x) ((void)0)
+#endif
+_Noreturn void ca_assert_fail(const char *what, const char *file, int line);
+
+typedef struct ca_buf_s {
+    char *p;    /* start */
+    size_t len; /* bytes used */
+    size_t cap; /* bytes available */
+    int fd;     /* where ca_buf_flush writes; -1 to never flush */
+} ca_buf_t;
+
+void ca_buf_init(ca_buf_t *b, char *mem, size_t cap, int fd);
+void ca_buf_str(ca_buf_t *b, const char *s);
+void ca_buf_mem(ca_buf_t *b, const char *s, size_t n);
+void ca_buf_u64(ca_buf_t *b, uint64_t v);
+void ca_buf_i64(ca_buf_t *b, int64_t v);
+void ca_buf_hex(ca_buf_t *b, uintptr_t v);
+/* Spaces up to `width` bytes since offset `from`. */
+void ca_buf_pad(ca_buf_t *b, size_t width, size_t from);
+/* Write what is buffered to b->fd (when >= 0) and empty the buffer. */
+void ca_buf_flush(ca_buf_t *b);
+/* `v` as decimal text in `mem` (NUL-terminated). */
+const char *ca_u64_text(char mem[24], uint64_t v);
+/* `p` as "0x..." text in `mem` (NUL-terminated). */
+const char *ca_hex_text(char mem[24], uintptr_t p);
+/* One line on stderr, "concordarena: " then the parts (NULL ends the list). */
+void ca_message(const char *first, ...);
+size_t ca_strlen(const char *s);
+int ca_strcaseeq(const char *a, const char *b);
+
+#endif
