@@ -21,6 +21,18 @@ COLORS = {"glibc": "#999999", "jemalloc": "#e8a33c", "mimalloc": "#5aa469",
           "tcmalloc": "#c83c3c", "concordarena": "#3c6ec8"}
 
 
+EXTRA = ["#8c5ac8", "#3cb4c8", "#c88c3c", "#555555"]
+
+
+def color(a):
+    """the allocator's colour; builds named on the command line take the next free one"""
+    if a not in COLORS:
+        COLORS[a] = EXTRA[sum(1 for k in COLORS if k not in ("glibc", "jemalloc", "mimalloc",
+                                                              "tcmalloc", "concordarena"))
+                          % len(EXTRA)]
+    return COLORS[a]
+
+
 def bars(ax, summary, key, ylabel, dots=None, groups=None, geo=None):
     """Grouped bars of summary's ratios KEY per program and allocator, a
     geometric-mean group last; DOTS: a second ratio drawn as a marker."""
@@ -45,8 +57,8 @@ def bars(ax, summary, key, ylabel, dots=None, groups=None, geo=None):
         ds.append(geo[a].get(dots) if dots else None)
         top = max([top] + ys + [d for d in ds if d])
         xs = [i + (k - (len(allocs) - 1) / 2) * width for i in range(len(names))]
-        ours = a == "concordarena"
-        drawn = ax.bar(xs, ys, width, label=a, color=COLORS.get(a),
+        ours = a not in ("glibc", "jemalloc", "mimalloc", "tcmalloc")
+        drawn = ax.bar(xs, ys, width, label=a, color=color(a),
                        edgecolor="black" if ours else None, linewidth=0.6 if ours else 0)
         if dots:
             ax.plot([x for x, d in zip(xs, ds) if d], [d for d in ds if d], linestyle="none",
@@ -90,7 +102,7 @@ def chart(summary, png):
     ax_t.set_title("Time: median of the rounds over the best peer's median (bars), fastest "
                    "round over the best peer's fastest (diamonds)", fontsize=10)
     ax_m.set_title("Peak RSS (ru_maxrss), ratio to the smallest of the peers", fontsize=10)
-    handles = [Patch(facecolor=COLORS.get(a), edgecolor="black" if a == "concordarena" else
+    handles = [Patch(facecolor=color(a), edgecolor="black" if a == "concordarena" else
                      "none", label=a) for a in summary["allocators"]]
     handles.append(Patch(facecolor="white", edgecolor="black", hatch="///",
                          label=f"noisy (spread > {summary['noise']:.0%})"))
@@ -101,7 +113,7 @@ def chart(summary, png):
         ax_i = fig.add_subplot(grid[2, 0])
         names = [a for a in summary["allocators"] if a in ipp]
         vals = [ipp[a] for a in names]
-        b = ax_i.barh(names, vals, color=[COLORS.get(a) for a in names])
+        b = ax_i.barh(names, vals, color=[color(a) for a in names])
         for r, v in zip(b, vals):
             ax_i.annotate(f"{v:.1f}", (v, r.get_y() + r.get_height() / 2), va="center",
                           fontsize=8, xytext=(3, 0), textcoords="offset points")

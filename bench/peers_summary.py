@@ -11,7 +11,7 @@ tables the README shows), and prints table.md. Standard library only.
 
 For each program and allocator: the median of the rounds' times (the
 program's own elapsed time) and of their peak RSS; the time ratio is that
-median over the lowest median among the peers (every allocator but ours),
+median over the lowest median among the peers (glibc, jemalloc, mimalloc and tcmalloc, those that ran),
 the RSS ratio likewise. The same ratio from each allocator's fastest round
 is given beside it: on a loaded machine the noise only ever adds time, so
 the fastest round is the least disturbed one. A cell is noisy when its times spread (max - min)
@@ -28,6 +28,7 @@ import statistics
 import sys
 
 OURS = "concordarena"
+PEERS = ("glibc", "jemalloc", "mimalloc", "tcmalloc")
 
 
 def read_meta(path):
@@ -71,9 +72,9 @@ def summarise(results_dir, noise):
             allocators.append(r["allocator"])
         if r["program"] not in programs:
             programs.append(r["program"])
-    # ours last, the peers in the order they ran
-    allocators = [a for a in allocators if a != OURS] + ([OURS] if OURS in allocators else [])
-    peers = [a for a in allocators if a != OURS]
+    # the peers first, then ours, then any other build named on the command line
+    peers = [a for a in PEERS if a in allocators]
+    allocators = peers + [a for a in allocators if a not in PEERS]
 
     summary = {"meta": meta, "allocators": allocators, "peers": peers, "noise": noise,
                "programs": [], "geomean": {}, "instructions_per_pair": {}, "problems": []}

@@ -5,7 +5,11 @@
 # then writes the summary (ratios to the best peer, geometric means, noisy
 # rounds) and draws the chart.
 #
-# usage: bench/run_peers.sh [BUILD_DIR]          (default: build)
+# usage: bench/run_peers.sh [BUILD_DIR [NAME=/path/lib.so ...]]
+#
+# BUILD_DIR defaults to build. Each NAME=LIB adds an allocator that is not a
+# peer (another build of this library, say): it runs with the others and is
+# compared with the same best peer.
 #
 # Environment:
 #   ROUNDS=7        rounds; each round runs every program under every
@@ -34,6 +38,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 build=${1:-build}
 build=$(cd "$build" && pwd) || { echo "no build folder: ${1:-build}" >&2; exit 1; }
+shift || true
 shapes="$build/bench/shapes"
 lib="$build/interpose/libconcordarena.so"
 if [ -n "${QUICK:-}" ] && [ "${QUICK}" != 0 ]; then
@@ -106,6 +111,13 @@ find_peer mimalloc libmimalloc2.0 'libmimalloc.so.2'
 find_peer tcmalloc libtcmalloc-minimal4 libtcmalloc_minimal.so.4 libgoogle-perftools4 libtcmalloc.so.4
 names+=(concordarena)
 paths+=("$lib")
+for kv in "$@"; do
+    case $kv in
+    *=*) [ -f "${kv#*=}" ] || { echo "no such library: ${kv#*=}" >&2; exit 1; }
+         names+=("${kv%%=*}"); paths+=("$(cd "$(dirname "${kv#*=}")" && pwd)/$(basename "${kv#*=}")") ;;
+    *) echo "not NAME=LIB: $kv" >&2; exit 1 ;;
+    esac
+done
 
 # ---- the programs: NAME PROGRAM THREADS ----
 entries=("large shape_large 1" "medium shape_medium 2" "server shape_server 2"
