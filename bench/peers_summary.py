@@ -97,6 +97,7 @@ def summarise(results_dir, noise):
             times = [float(r["time_s"]) for r in ok]
             rss = [int(r["maxrss_kib"]) for r in ok if r["maxrss_kib"]]
             flt = [int(r["minflt"]) for r in ok if r.get("minflt")]
+            cpu = [float(r["cpu_s"]) for r in ok if r.get("cpu_s")]
             med = statistics.median(times)
             spread = (max(times) - min(times)) / med if med > 0 else 0.0
             entry["results"][a] = {
@@ -104,6 +105,9 @@ def summarise(results_dir, noise):
                 "noisy": spread > noise,
                 "rss_kib": statistics.median(rss) if rss else None, "rss": rss,
                 "minflt": statistics.median(flt) if flt else None,
+                "cpu_s": statistics.median(cpu) if cpu else None,
+                "others": [float(r["others"]) for r in ok
+                           if r.get("others") not in (None, "") and float(r["others"]) >= 0],
                 "load1": [float(r["load1"]) for r in ok if r.get("load1")],
                 "failed": failed,
             }
@@ -115,10 +119,14 @@ def summarise(results_dir, noise):
                      default=None)
         entry["best_time_s"], entry["best_rss_kib"] = best_t, best_m
         entry["best_time_min_s"] = best_tm
+        best_c = min((res[p]["cpu_s"] for p in peers if res.get(p, {}).get("cpu_s")),
+                     default=None)
+        entry["best_cpu_s"] = best_c
         for a, v in res.items():
             if "time_s" in v:
                 v["time_ratio"] = v["time_s"] / best_t if best_t else None
                 v["time_min_ratio"] = v["time_min_s"] / best_tm if best_tm else None
+                v["cpu_ratio"] = v["cpu_s"] / best_c if best_c and v["cpu_s"] else None
                 v["rss_ratio"] = v["rss_kib"] / best_m if best_m and v["rss_kib"] else None
         summary["programs"].append(entry)
 
@@ -127,6 +135,7 @@ def summarise(results_dir, noise):
         summary["geomean"][a] = {
             "time_ratio": geomean([c.get("time_ratio") for c in cells]),
             "time_min_ratio": geomean([c.get("time_min_ratio") for c in cells]),
+            "cpu_ratio": geomean([c.get("cpu_ratio") for c in cells]),
             "rss_ratio": geomean([c.get("rss_ratio") for c in cells]),
         }
 
@@ -163,12 +172,17 @@ def table(summary):
     out = []
     meta = summary["meta"]
     noisy = []
-    for kind, key in (("Time", "time_ratio"), ("Peak RSS", "rss_ratio")):
-        best = "best_time_s" if key == "time_ratio" else "best_rss_kib"
-        unit = "best peer (s)" if key == "time_ratio" else "best peer (MiB)"
-        star = (f"; in parentheses the same from each allocator's fastest round; * = times "
-                f"spread by more than {summary['noise']:.0%} between rounds"
-                if key == "time_ratio" else "")
+    for kind, key in (("Time", "time_ratio"), ("CPU time (user + system)", "cpu_ratio"),
+                      ("Peak RSS", "rss_ratio")):
+        best = {"time_ratio": "best_time_s", "cpu_ratio": "best_cpu_s",
+                "rss_ratio": "best_rss_kib"}[key]
+        unit = "best peer (MiB)" if key == "rss_ratio" else "best peer (s)"
+        star = {"time_ratio": f"; in parentheses the same from each allocator's fastest round; "
+                              f"* = times spread by more than {summary['noise']:.0%} between "
+                              "rounds",
+                "cpu_ratio": "; the time the program's threads were on a CPU, which waiting "
+                             "for a CPU does not inflate (prodcons's waiting loops do)",
+                "rss_ratio": ""}[key]
         out.append(f"**{kind}, ratio to the best peer** (median of {meta.get('rounds', '?')} "
                    f"rounds; lower is better{star})\n")
         out.append("| program | threads | " + " | ".join(allocs) + f" | {unit} |")
@@ -186,8 +200,8 @@ def table(summary):
                 if key == "time_ratio" and v.get("failed"):
                     c += f" ({v['failed']} failed)"
                 cells.append(c)
-            b = p[best]
-            b = fmt(b) if key == "time_ratio" else fmt(b / 1024 if b else None, 1)
+            b = p.get(best)
+            b = fmt(b / 1024 if b else None, 1) if key == "rss_ratio" else fmt(b)
             out.append(f"| {p['name']} | {p['threads']} | " + " | ".join(cells) + f" | {b} |")
         g = [fmt(summary["geomean"][a][key]) for a in allocs]
         if key == "time_ratio":
@@ -228,6 +242,13 @@ def table(summary):
                                                            for a in allocs) + " | |")
         out.append("")
     out.append(f"Noisy cells: {', '.join(noisy) if noisy else 'none'}.")
+    busy = {a: [x for p in summary["programs"] for x in p["results"].get(a, {}).get("others", [])]
+            for a in allocs}
+    if any(busy.values()):
+        out.append("Share of the machine's CPU time used by other processes during the runs "
+                   "(mean per allocator): "
+                   + ", ".join(f"{a} {statistics.mean(v):.0%}" for a, v in busy.items() if v)
+                   + ".")
     for n in meta.get("notes", []):
         out.append(f"Note: {n}.")
     for pr in summary["problems"]:
@@ -239,19 +260,20 @@ def write_csv(summary, path):
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["program", "threads", "allocator", "time_s", "time_ratio", "time_min_s",
-                    "time_min_ratio", "spread", "noisy", "rss_kib", "rss_ratio", "minflt",
-                    "failed"])
+                    "time_min_ratio", "spread", "noisy", "cpu_s", "cpu_ratio", "rss_kib",
+                    "rss_ratio", "minflt", "failed"])
         for p in summary["programs"]:
             for a in summary["allocators"]:
                 v = p["results"].get(a, {})
                 w.writerow([p["name"], p["threads"], a, v.get("time_s"), v.get("time_ratio"),
                             v.get("time_min_s"), v.get("time_min_ratio"), v.get("spread"),
-                            v.get("noisy"), v.get("rss_kib"), v.get("rss_ratio"),
-                            v.get("minflt"), v.get("failed")])
+                            v.get("noisy"), v.get("cpu_s"), v.get("cpu_ratio"),
+                            v.get("rss_kib"), v.get("rss_ratio"), v.get("minflt"),
+                            v.get("failed")])
         for a in summary["allocators"]:
             g = summary["geomean"][a]
             w.writerow(["geomean", "", a, "", g["time_ratio"], "", g["time_min_ratio"], "", "",
-                        "", g["rss_ratio"], "", ""])
+                        "", g["cpu_ratio"], "", g["rss_ratio"], "", ""])
 
 
 def main():

@@ -133,7 +133,7 @@ entries=("large shape_large 1" "medium shape_medium 2" "server shape_server 2"
 cat "$out/meta.txt"
 
 csv="$out/runs.csv"
-echo "round,program,threads,allocator,time_s,wall_s,cpu_s,maxrss_kib,minflt,checksum,status,load1" >"$csv"
+echo "round,program,threads,allocator,time_s,wall_s,cpu_s,maxrss_kib,minflt,others,checksum,status,load1" >"$csv"
 load1() { cut -d' ' -f1 /proc/loadavg; }
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 t_start=$(date +%s)
@@ -151,7 +151,8 @@ for r in $(seq 1 "$rounds"); do
             u=$(grep -o 'cpu_s=[0-9.]*' <<<"$res" | cut -d= -f2 || true)
             m=$(grep -o 'maxrss_kib=[0-9]*' <<<"$res" | cut -d= -f2 || true)
             f=$(grep -o 'minflt=[0-9]*' <<<"$res" | cut -d= -f2 || true)
-            echo "$r,$name,$threads,${names[$i]},${t:-},${w:-},${u:-},${m:-},${f:-},${c:-},$status,$(load1)" >>"$csv"
+            o=$(grep -o 'others=[-0-9.]*' <<<"$res" | cut -d= -f2 || true)
+            echo "$r,$name,$threads,${names[$i]},${t:-},${w:-},${u:-},${m:-},${f:-},${o:-},${c:-},$status,$(load1)" >>"$csv"
             if [ "$status" != 0 ]; then
                 echo "round $r: $name under ${names[$i]} failed (status $status): $(head -c 300 "$out/stderr.tmp")" >&2
             fi

@@ -5,13 +5,15 @@
  * with no LD_PRELOAD at all otherwise, waits for it with wait4() and then
  * prints one line of its own:
  *
- *     measure wall_s=SECONDS cpu_s=SECONDS maxrss_kib=KIB minflt=N status=N
+ *     measure wall_s=SECONDS cpu_s=SECONDS maxrss_kib=KIB minflt=N others=F status=N
  *
  * maxrss_kib is the child's peak resident set (ru_maxrss), wall_s the time
  * from fork to its exit, cpu_s its user plus system time, minflt its page
  * faults served without I/O (ru_minflt: mostly first touches of fresh pages,
  * which an allocator that keeps giving memory back and taking it again pays
- * over and over). Exits with the child's status (128+signal
+ * over and over), others the share of the machine's CPU time (all CPUs)
+ * that other processes used while it ran, from /proc/stat (-1 when that
+ * cannot be read): how disturbed the run was. Exits with the child's status (128+signal
  * when it was killed). Only measure's child sees LIB: measure itself runs on glibc.
  */
 #include <errno.h>
@@ -22,6 +24,22 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* CPU time in seconds that all CPUs spent busy since boot (/proc/stat), or
+ * -1 */
+static double busy_s(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1.0;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 8) return -1.0;
+    /* user nice system idle iowait irq softirq steal: all but idle and iowait */
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return (double)busy / (double)sysconf(_SC_CLK_TCK);
+}
 
 static double now_s(void)
 {
@@ -43,6 +61,7 @@ int main(int argc, char **argv)
         return 2;
     }
     fflush(stdout);
+    double busy0 = busy_s();
     double t0 = now_s();
     pid_t pid = fork();
     if (pid < 0) {
@@ -67,10 +86,17 @@ int main(int argc, char **argv)
         }
     }
     double wall = now_s() - t0;
+    double busy1 = busy_s();
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-    printf("measure wall_s=%.4f cpu_s=%.4f maxrss_kib=%ld minflt=%ld status=%d\n", wall, cpu,
-           ru.ru_maxrss, ru.ru_minflt, code);
+    double others = -1.0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (busy0 >= 0 && busy1 >= 0 && wall > 0 && cpus > 0) {
+        others = (busy1 - busy0 - cpu) / (wall * (double)cpus);
+        others = others < 0 ? 0 : others > 1 ? 1 : others;
+    }
+    printf("measure wall_s=%.4f cpu_s=%.4f maxrss_kib=%ld minflt=%ld others=%.2f status=%d\n", wall,
+           cpu, ru.ru_maxrss, ru.ru_minflt, others, code);
     return code;
 }
