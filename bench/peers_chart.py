@@ -131,10 +131,13 @@ def chart(summary, png):
         bars(ax_o, summary, "ratio", "instructions /\nbest peer's", groups=groups, geo=geo)
         ax_o.set_title("instructions per operation, ratio to the best peer (callgrind, "
                        "small scale; barely moved by the load)", fontsize=10)
+    others = [x for p in summary["programs"] for v in p["results"].values()
+              for x in v.get("others", [])]
+    busy = f", other processes used {sum(others) / len(others):.0%} of it" if others else ""
     fig.suptitle(f"bench/run_peers.sh: seven workload shapes under each allocator (LD_PRELOAD)\n"
                  f"{meta.get('rounds', '?')} rounds interleaved; scale "
                  f"{meta.get('scale', '?')}; {meta.get('host_cpus', '?')} CPUs, shared VM "
-                 f"(load average {meta.get('load_start', '?')}); "
+                 f"(load average {meta.get('load_start', '?')}{busy}); "
                  f"{meta.get('date', '')[:10]}", fontsize=11)
     fig.tight_layout()
     fig.savefig(png, dpi=100)
