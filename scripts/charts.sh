@@ -6,11 +6,16 @@
 #   scripts/charts.sh stats [BUILD_DIR]   bench/charts/kvserver_stats.png from a
 #                                         series of JSON dumps of kvserver under
 #                                         redis-benchmark, one dump per phase
+#   scripts/charts.sh peers [BUILD_DIR]   bench/charts/peers.png from
+#                                         bench/run_peers.sh (the seven workload
+#                                         shapes under glibc, jemalloc, mimalloc,
+#                                         tcmalloc and the library; its ROUNDS,
+#                                         SCALE, QUICK apply)
 #
 # The raw results are kept in bench/results/ (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?usage: scripts/charts.sh bench|stats [BUILD_DIR]}
+what=${1:?usage: scripts/charts.sh bench|stats|peers [BUILD_DIR]}
 build=${2:-build}
 mkdir -p bench/results bench/charts
 
@@ -48,8 +53,15 @@ stats)
     wait "$pid"
     scripts/stats_report.py "$series" --png bench/charts/kvserver_stats.png
     ;;
+peers)
+    rc=0
+    bench/run_peers.sh "$build" || rc=$?
+    cp bench/results/peers-latest/peers.png bench/charts/peers.png
+    echo "chart copied to bench/charts/peers.png; table in bench/results/peers-latest/table.md"
+    exit "$rc"
+    ;;
 *)
-    echo "usage: scripts/charts.sh bench|stats [BUILD_DIR]" >&2
+    echo "usage: scripts/charts.sh bench|stats|peers [BUILD_DIR]" >&2
     exit 2
     ;;
 esac

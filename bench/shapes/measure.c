@@ -1,0 +1,102 @@
+/*
+ * measure [--preload LIB] PROGRAM [ARG ...]
+ *
+ * Runs PROGRAM (its output passes through), with LD_PRELOAD=LIB when given and
+ * with no LD_PRELOAD at all otherwise, waits for it with wait4() and then
+ * prints one line of its own:
+ *
+ *     measure wall_s=SECONDS cpu_s=SECONDS maxrss_kib=KIB minflt=N others=F status=N
+ *
+ * maxrss_kib is the child's peak resident set (ru_maxrss), wall_s the time
+ * from fork to its exit, cpu_s its user plus system time, minflt its page
+ * faults served without I/O (ru_minflt: mostly first touches of fresh pages,
+ * which an allocator that keeps giving memory back and taking it again pays
+ * over and over), others the share of the machine's CPU time (all CPUs)
+ * that other processes used while it ran, from /proc/stat (-1 when that
+ * cannot be read): how disturbed the run was. Exits with the child's status (128+signal
+ * when it was killed). Only measure's child sees LIB: measure itself runs on glibc.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* CPU time in seconds that all CPUs spent busy since boot (/proc/stat), or
+ * -1 */
+static double busy_s(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1.0;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 8) return -1.0;
+    /* user nice system idle iowait irq softirq steal: all but idle and iowait */
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return (double)busy / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv)
+{
+    int first = 1;
+    const char *lib = NULL;
+    if (argc > 2 && strcmp(argv[1], "--preload") == 0) {
+        lib = argv[2][0] ? argv[2] : NULL;
+        first = 3;
+    }
+    if (first >= argc) {
+        fprintf(stderr, "usage: %s [--preload LIB] PROGRAM [ARG ...]\n", argv[0]);
+        return 2;
+    }
+    fflush(stdout);
+    double busy0 = busy_s();
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("measure: fork");
+        return 2;
+    }
+    if (pid == 0) {
+        if (lib)
+            setenv("LD_PRELOAD", lib, 1);
+        else
+            unsetenv("LD_PRELOAD");
+        execvp(argv[first], &argv[first]);
+        fprintf(stderr, "measure: %s: %s\n", argv[first], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    struct rusage ru;
+    while (wait4(pid, &status, 0, &ru) < 0) {
+        if (errno != EINTR) {
+            perror("measure: wait4");
+            return 2;
+        }
+    }
+    double wall = now_s() - t0;
+    double busy1 = busy_s();
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+    double others = -1.0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (busy0 >= 0 && busy1 >= 0 && wall > 0 && cpus > 0) {
+        others = (busy1 - busy0 - cpu) / (wall * (double)cpus);
+        others = others < 0 ? 0 : others > 1 ? 1 : others;
+    }
+    printf("measure wall_s=%.4f cpu_s=%.4f maxrss_kib=%ld minflt=%ld others=%.2f status=%d\n", wall,
+           cpu, ru.ru_maxrss, ru.ru_minflt, others, code);
+    return code;
+}
