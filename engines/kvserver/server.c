@@ -125,6 +125,7 @@ static void close_gently(int fd)
 
 static void client_free(struct worker *w, struct client *c)
 {
+    command_client_free(w->srv, c);
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     if (c->closing)
         close_gently(c->fd);

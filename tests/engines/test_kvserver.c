@@ -678,7 +678,8 @@ static void test_commands(void **state)
     expect_int(command(c, "EXPIRE", "gone", "0", NULL), 1);
     expect_nil(command(c, "GET", "gone", NULL));
     expect_error(command(c, "SET", "x", "v", "EX", "0", NULL), "ERR invalid expire time");
-    expect_error(command(c, "SET", "x", "v", "EX", "abc", NULL), "ERR invalid expire time");
+    expect_error(command(c, "SET", "x", "v", "EX", "abc", NULL),
+                 "ERR value is not an integer or out of range");
     expect_error(command(c, "SET", "x", "v", "NX", "XX", NULL), "ERR syntax error");
     expect_error(command(c, "SET", "x", "v", "BOGUS", NULL), "ERR syntax error");
 
