@@ -94,7 +94,7 @@ int parse_double(const char *s, size_t n, double *out)
 int format_double(char *buf, size_t n, double d)
 {
     if (isinf(d)) return snprintf(buf, n, "%s", d > 0 ? "inf" : "-inf");
-    if (d == 0) return snprintf(buf, n, "%s", signbit(d) ? "-0" : "0");
+    if (d == 0) return snprintf(buf, n, "0"); /* -0 too, as Redis */
     /* Integers below 2^52 exactly, as Redis 7.0's d2string. */
     if (d > -4503599627370495.0 && d < 4503599627370496.0 && d == (double)(long long)d)
         return snprintf(buf, n, "%lld", (long long)d);
@@ -778,7 +778,7 @@ static void cmd_mget(struct server *srv, struct client *c, size_t argc)
     store_unlock(srv->store);
 }
 
-static void incr_by(struct server *srv, struct client *c, long long delta, int decr_overflow)
+static void incr_by(struct server *srv, struct client *c, long long delta)
 {
     struct kv_value v;
     long long cur = 0;
@@ -792,10 +792,6 @@ static void incr_by(struct server *srv, struct client *c, long long delta, int d
             goto out;
         }
         exp = v.expire_ms;
-    }
-    if (decr_overflow) {
-        resp_error(&c->out, "ERR decrement would overflow");
-        goto out;
     }
     if ((delta < 0 && cur < 0 && delta < LLONG_MIN - cur) ||
         (delta > 0 && cur > 0 && delta > LLONG_MAX - cur)) {
@@ -816,13 +812,13 @@ out:
 static void cmd_incr(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    incr_by(srv, c, 1, 0);
+    incr_by(srv, c, 1);
 }
 
 static void cmd_decr(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    incr_by(srv, c, -1, 0);
+    incr_by(srv, c, -1);
 }
 
 static void cmd_incrby(struct server *srv, struct client *c, size_t argc)
@@ -830,7 +826,7 @@ static void cmd_incrby(struct server *srv, struct client *c, size_t argc)
     (void)argc;
     long long d;
     if (parse_ll(A(2), L(2), &d) != 0) return resp_error(&c->out, ERR_NOT_INT);
-    incr_by(srv, c, d, 0);
+    incr_by(srv, c, d);
 }
 
 static void cmd_decrby(struct server *srv, struct client *c, size_t argc)
@@ -838,8 +834,9 @@ static void cmd_decrby(struct server *srv, struct client *c, size_t argc)
     (void)argc;
     long long d;
     if (parse_ll(A(2), L(2), &d) != 0) return resp_error(&c->out, ERR_NOT_INT);
-    /* -LLONG_MIN does not exist: Redis refuses it once the key is read. */
-    incr_by(srv, c, d == LLONG_MIN ? 0 : -d, d == LLONG_MIN);
+    /* -LLONG_MIN does not exist: Redis refuses it before looking at the key. */
+    if (d == LLONG_MIN) return resp_error(&c->out, "ERR decrement would overflow");
+    incr_by(srv, c, -d);
 }
 
 static void cmd_incrbyfloat(struct server *srv, struct client *c, size_t argc)
