@@ -203,11 +203,12 @@ static struct slnode *sl_find(const struct skiplist *sl, const void *key, size_t
                               struct slnode **pred)
 {
     struct slnode *x = sl->head;
-    for (int lv = SL_MAX_HEIGHT - 1; lv >= 0; lv--) {
-        if (lv < (int)sl->height) {
-            while (x->next[lv] && node_cmp(x->next[lv], key, klen) < 0)
-                x = x->next[lv];
-        }
+    if (pred)
+        for (unsigned lv = sl->height; lv < SL_MAX_HEIGHT; lv++)
+            pred[lv] = x;
+    for (int lv = (int)sl->height - 1; lv >= 0; lv--) {
+        while (x->next[lv] && node_cmp(x->next[lv], key, klen) < 0)
+            x = x->next[lv];
         if (pred) pred[lv] = x;
     }
     struct slnode *c = x->next[0];
