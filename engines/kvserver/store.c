@@ -26,15 +26,14 @@ struct store {
     engine_t *eng;
     char engine[16];             /* engine name, for flush */
     struct engine_options opt;   /* engine options, for flush */
-    size_t expires;              /* count: keys with an expiry (maybe already due) */
+    struct dict *vol;            /* keys with an expiry (maybe already due) -> expiry ms */
     atomic_ullong expired_total; /* count: keys removed because they expired */
 
     pthread_mutex_t cursor_lock;
     struct cursor_slot cursors[CURSOR_SLOTS];
     uint64_t next_cursor; /* number of the next cursor handed out */
 
-    unsigned char *sweep_key; /* key the next sweep starts from; NULL: the beginning */
-    size_t sweep_klen;        /* bytes */
+    size_t sweep_pos; /* bucket of vol the next sweep starts at */
 
     struct watch *watches; /* WATCHed keys of every client */
     size_t nwatch;         /* count: entries in use */
@@ -112,7 +111,10 @@ struct store *store_create(const char *engine, const struct engine_options *opt)
     strcpy(s->engine, engine);
     if (opt) s->opt = *opt;
     s->eng = engine_create_ex(engine, &s->opt);
-    if (!s->eng) {
+    s->vol = dict_new();
+    if (!s->eng || !s->vol) {
+        if (s->eng) engine_destroy(s->eng);
+        dict_free(s->vol);
         free(s);
         return NULL;
     }
@@ -153,7 +155,7 @@ void store_destroy(struct store *s)
     free(s->watches);
     for (size_t i = 0; i < CURSOR_SLOTS; i++)
         free(s->cursors[i].key);
-    free(s->sweep_key);
+    dict_free(s->vol);
     pthread_rwlock_destroy(&s->lock);
     pthread_mutex_destroy(&s->cursor_lock);
     free(s);
@@ -218,14 +220,30 @@ static int put_raw(struct store *s, const void *key, size_t klen, int type, cons
     struct kv_value old;
     int had =
         engine_get(s->eng, key, klen, &raw, &rawlen) == ENGINE_OK && decode(raw, rawlen, &old) == 0;
+    /* The expiry index first, so a failure leaves everything as it was. */
+    struct dent *ve = NULL;
+    int vol_added = 0;
+    double vol_old = 0;
+    if (expire_ms) {
+        ve = dict_put(s->vol, key, klen, NULL, 0, &vol_added);
+        if (!ve) {
+            if (enc != stack) free(enc);
+            return ENGINE_ENOMEM;
+        }
+        vol_old = ve->score;
+        ve->score = (double)expire_ms;
+    }
     int rc = engine_set(s->eng, key, klen, enc, total);
     if (enc != stack) free(enc);
-    if (rc != ENGINE_OK) return rc;
-    if (had) {
-        s->expires -= old.expire_ms != 0;
-        if (old.type != KV_STRING && old.obj != keep) drop_obj(&old);
+    if (rc != ENGINE_OK) {
+        if (vol_added)
+            dict_del(s->vol, key, klen);
+        else if (ve)
+            ve->score = vol_old;
+        return rc;
     }
-    s->expires += expire_ms != 0;
+    if (had && old.type != KV_STRING && old.obj != keep) drop_obj(&old);
+    if (!expire_ms && had && old.expire_ms) dict_del(s->vol, key, klen);
     if (s->nwatch) signal_key(s, key, klen);
     return ENGINE_OK;
 }
@@ -270,7 +288,7 @@ static int del_keep(struct store *s, const void *key, size_t klen, const struct 
 {
     int rc = engine_delete(s->eng, key, klen);
     if (rc != ENGINE_OK) return rc;
-    s->expires -= v->expire_ms != 0;
+    if (v->expire_ms) dict_del(s->vol, key, klen);
     if (s->nwatch) signal_key(s, key, klen);
     return ENGINE_OK;
 }
@@ -314,7 +332,7 @@ int store_del(struct store *s, const void *key, size_t klen, int64_t now_ms)
     int rc = engine_delete(s->eng, key, klen);
     if (rc != ENGINE_OK) return rc;
     if (valid) drop_obj(&v);
-    s->expires -= (size_t)had;
+    if (had) dict_del(s->vol, key, klen);
     if (s->nwatch) signal_key(s, key, klen);
     if (due) {
         atomic_fetch_add(&s->expired_total, 1);
@@ -336,7 +354,12 @@ void store_expire_if_due(struct store *s, const void *key, size_t klen, int64_t 
 int store_flush(struct store *s)
 {
     engine_t *fresh = engine_create_ex(s->engine, &s->opt);
-    if (!fresh) return ENGINE_ENOMEM;
+    struct dict *vol = dict_new();
+    if (!fresh || !vol) {
+        if (fresh) engine_destroy(fresh);
+        dict_free(vol);
+        return ENGINE_ENOMEM;
+    }
     for (size_t i = 0; i < s->nwatch; i++) {
         const void *raw;
         size_t rawlen;
@@ -346,9 +369,9 @@ int store_flush(struct store *s)
     free_all_objs(s->eng);
     engine_destroy(s->eng);
     s->eng = fresh;
-    s->expires = 0;
-    free(s->sweep_key);
-    s->sweep_key = NULL;
+    dict_free(s->vol);
+    s->vol = vol;
+    s->sweep_pos = 0;
     return ENGINE_OK;
 }
 
@@ -380,7 +403,7 @@ size_t store_dbsize(struct store *s)
 
 size_t store_expires(struct store *s)
 {
-    return s->expires;
+    return s->vol->n;
 }
 
 int store_ordered(const struct store *s)
@@ -400,73 +423,58 @@ uint64_t store_expired_total(struct store *s)
 
 /* ---- the expiry sweep ---- */
 
-struct sweep {
-    size_t visit; /* count: keys still to look at */
-    int64_t now_ms;
-    unsigned char **keys; /* due keys found, copied */
-    size_t *klens;        /* bytes */
-    size_t n;             /* count: due keys found */
-    unsigned char *next;  /* key to resume from, copied; NULL at the end */
-    size_t next_len;      /* bytes */
-};
+#define SWEEP_CHAIN 64 /* due keys taken from one bucket per pass */
 
-static int sweep_cb(const void *key, size_t klen, const struct kv_value *v, void *arg)
-{
-    struct sweep *sw = arg;
-    if (sw->visit == 0) {
-        sw->next = malloc(klen ? klen : 1);
-        if (sw->next) {
-            memcpy(sw->next, key, klen);
-            sw->next_len = klen;
-        }
-        return 1;
-    }
-    sw->visit--;
-    if (is_due(v, sw->now_ms)) {
-        unsigned char *k = malloc(klen ? klen : 1);
-        if (!k) return 2;
-        memcpy(k, key, klen);
-        sw->keys[sw->n] = k;
-        sw->klens[sw->n++] = klen;
-    }
-    return 0;
-}
-
-void store_sweep(struct store *s, size_t visit)
+int store_sweep(struct store *s, size_t visit, size_t max_removed)
 {
     store_rdlock(s);
-    size_t expires = s->expires;
+    size_t volatile_keys = s->vol->n;
     store_unlock(s);
-    if (expires == 0) return;
+    if (volatile_keys == 0) return 0;
     store_wrlock(s);
-    if (s->expires == 0) {
-        store_unlock(s);
-        return;
-    }
-    struct sweep sw = {.visit = visit, .now_ms = store_now_ms()};
-    sw.keys = malloc(visit * sizeof(*sw.keys));
-    sw.klens = malloc(visit * sizeof(*sw.klens));
-    if (sw.keys && sw.klens) {
-        /* now_ms 0: the adapter passes due keys through to us. */
-        struct scan_adapter a = {sweep_cb, &sw, 0};
-        int rc =
-            engine_scan(s->eng, s->sweep_key, s->sweep_key ? s->sweep_klen : 0, scan_adapt, &a);
-        for (size_t i = 0; i < sw.n; i++) {
-            store_del(s, sw.keys[i], sw.klens[i], sw.now_ms);
-            free(sw.keys[i]);
+    int64_t now = store_now_ms();
+    size_t removed = 0, examined = 0;
+    /* A whole pass over the index takes at most 16 sweeps. */
+    size_t buckets = (s->vol->mask + 1) / 16;
+    if (buckets < visit) buckets = visit;
+    for (size_t b = 0; b < buckets && s->vol->n > 0 && removed < max_removed; b++) {
+        struct dict *d = s->vol;
+        size_t i = s->sweep_pos & d->mask;
+        /* Copy the due keys of this chain first: removing them frees the
+         * index entries. A chain with more than SWEEP_CHAIN due keys is
+         * visited again. */
+        unsigned char *keys[SWEEP_CHAIN];
+        size_t klens[SWEEP_CHAIN], n = 0;
+        int more = 0;
+        for (struct dent *e = d->bucket[i]; e; e = e->next) {
+            examined++;
+            if (e->score > (double)now) continue;
+            if (n == SWEEP_CHAIN) {
+                more = 1;
+                break;
+            }
+            keys[n] = malloc(e->klen ? e->klen : 1);
+            if (!keys[n]) {
+                more = 1;
+                break;
+            }
+            memcpy(keys[n], e->data, e->klen);
+            klens[n++] = e->klen;
         }
-        if (rc != 2) {
-            /* Resume at the next key, or from the beginning after the end. */
-            free(s->sweep_key);
-            s->sweep_key = sw.next;
-            s->sweep_klen = sw.next_len;
-            sw.next = NULL;
+        for (size_t k = 0; k < n; k++) {
+            struct kv_value v;
+            if (store_get(s, keys[k], klens[k], now, &v) == STORE_EXPIRED) {
+                store_del(s, keys[k], klens[k], now);
+                removed++;
+            }
+            free(keys[k]);
         }
-        free(sw.next);
+        if (!more) s->sweep_pos = i + 1;
     }
-    free(sw.keys);
-    free(sw.klens);
     store_unlock(s);
+    /* Busy while the removal cap was hit or a quarter of what was looked at
+     * had expired (Redis's active expiry repeats on the same condition). */
+    return removed > 0 && (removed >= max_removed || removed * 4 >= examined);
 }
 
 /* ---- WATCH ---- */

@@ -96,9 +96,12 @@ const char *store_engine_name(const struct store *s);
 /* Keys removed because they expired, since start. */
 uint64_t store_expired_total(struct store *s);
 
-/* Remove up to `visit` keys' worth of expired keys, resuming where the last
- * sweep stopped. Takes the write lock only when some key has an expiry. */
-void store_sweep(struct store *s, size_t visit);
+/* Remove expired keys found in the index of keys with an expiry, resuming
+ * where the last sweep stopped: at least `visit` buckets (and a sixteenth of
+ * the index), at most `max_removed` keys. 1 when many keys had expired (sweep
+ * again soon), else 0. Takes the write lock only when some key has an
+ * expiry. */
+int store_sweep(struct store *s, size_t visit, size_t max_removed);
 
 /* WATCH. (wr) Register key for the client whose flag is `flag`; 0 or -1
  * (out of memory). (wr) Forget every key registered with that flag. */
