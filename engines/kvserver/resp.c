@@ -299,14 +299,31 @@ void resp_errorf(struct kbuf *out, const char *fmt, ...)
     resp_error(out, msg);
 }
 
+/* "<type><number>\r\n" without printf: replies are mostly such lines. */
+static void append_header(struct kbuf *out, char type, long long v)
+{
+    char b[32];
+    char *p = b + sizeof(b);
+    *--p = '\n';
+    *--p = '\r';
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    *--p = type;
+    kbuf_append(out, p, (size_t)(b + sizeof(b) - p));
+}
+
 void resp_int(struct kbuf *out, long long v)
 {
-    kbuf_appendf(out, ":%lld\r\n", v);
+    append_header(out, ':', v);
 }
 
 void resp_bulk(struct kbuf *out, const void *p, size_t n)
 {
-    kbuf_appendf(out, "$%zu\r\n", n);
+    append_header(out, '$', (long long)n);
     if (kbuf_reserve(out, n + 2) != 0) return;
     kbuf_append(out, p, n);
     kbuf_append(out, "\r\n", 2);
@@ -319,5 +336,5 @@ void resp_null(struct kbuf *out)
 
 void resp_array(struct kbuf *out, size_t n)
 {
-    kbuf_appendf(out, "*%zu\r\n", n);
+    append_header(out, '*', (long long)n);
 }

@@ -199,10 +199,9 @@ struct dent *dict_find(const struct dict *d, const void *k, size_t klen)
     return NULL;
 }
 
-/* Double the table (all at once); on failure keep the old one. */
-static void dict_grow(struct dict *d)
+/* Rehash into nb buckets (all at once); on failure keep the old table. */
+static void dict_resize(struct dict *d, size_t nb)
 {
-    size_t nb = d->bucket ? (d->mask + 1) * 2 : DICT_MIN;
     if (nb > SIZE_MAX / sizeof(void *)) return;
     struct dent **b = calloc(nb, sizeof(*b));
     if (!b) return;
@@ -220,6 +219,11 @@ static void dict_grow(struct dict *d)
     free(d->bucket);
     d->bucket = b;
     d->mask = nb - 1;
+}
+
+static void dict_grow(struct dict *d)
+{
+    dict_resize(d, d->bucket ? (d->mask + 1) * 2 : DICT_MIN);
 }
 
 struct dent *dict_put(struct dict *d, const void *k, size_t klen, const void *v, size_t vlen,
@@ -271,6 +275,10 @@ struct dent *dict_unlink(struct dict *d, const void *k, size_t klen)
         if (e->hash == h && e->klen == klen && (klen == 0 || memcmp(e->data, k, klen) == 0)) {
             *pp = e->next;
             d->n--;
+            /* Shrink below a load of 1/8, so SPOP and iteration stay fast
+             * in a table that has emptied. */
+            if (d->mask + 1 > DICT_MIN && d->n < (d->mask + 1) / 8)
+                dict_resize(d, (d->mask + 1) / 2);
             return e;
         }
     }
@@ -447,16 +455,16 @@ static struct znode *zsl_unlink(struct zset *z, const struct dent *e)
 
 int zset_put(struct zset *z, const void *m, size_t mlen, double score, int *added)
 {
+    struct dent *e = dict_find(&z->dict, m, mlen);
+    if (e && e->score == score) {
+        *added = 0;
+        return 0;
+    }
     int level = random_level();
     struct znode *x = znode_new(level, NULL);
     if (!x) return -1;
-    struct dent *e = dict_find(&z->dict, m, mlen);
     if (e) {
         *added = 0;
-        if (e->score == score) {
-            free(x);
-            return 0;
-        }
         free(zsl_unlink(z, e));
         e->score = score;
     } else {
