@@ -494,7 +494,9 @@ static void cmd_set(struct server *srv, struct client *c, size_t argc)
 
     store_wrlock(srv->store);
     struct kv_value old;
-    int rc = store_get(srv->store, A(1), L(1), now, &old);
+    int rc = ENGINE_NOTFOUND;
+    /* A plain SET need not look first (store_set finds what it replaces). */
+    if (nx || xx || get || keepttl) rc = store_get(srv->store, A(1), L(1), now, &old);
     int exists = rc == ENGINE_OK;
     if (get && exists && old.type != KV_STRING) {
         store_unlock(srv->store);
