@@ -44,14 +44,25 @@ struct slnode {
 };
 
 struct skiplist {
-    struct slnode *head; /* sentinel with SL_MAX_HEIGHT links and no key */
-    unsigned height;     /* levels in use, 1..SL_MAX_HEIGHT */
-    size_t entries;      /* count: nodes, tombstones included */
-    size_t bytes;        /* bytes: sum of node allocation sizes */
-    uint64_t rng;        /* xorshift state for node heights */
-    unsigned tier;       /* 0 for a rotated memtable; a merge of tier t makes t + 1 */
-    uint64_t *bloom;     /* immutables: Bloom filter of the keys; NULL: none (search) */
-    size_t bloom_bits;   /* bits in bloom, a power of two */
+    struct slnode *head;  /* sentinel with SL_MAX_HEIGHT links and no key */
+    unsigned height;      /* levels in use, 1..SL_MAX_HEIGHT */
+    size_t entries;       /* count: nodes, tombstones included */
+    size_t bytes;         /* bytes: sum of node allocation sizes */
+    uint64_t rng;         /* xorshift state for node heights */
+    unsigned tier;        /* 0 for a rotated memtable; a merge of tier t makes t + 1 */
+    uint64_t *bloom;      /* immutables: Bloom filter of the keys; NULL: none (search) */
+    size_t bloom_bits;    /* bits in bloom, a power of two */
+    struct ientry *index; /* immutables: every node in key order; NULL: none */
+    size_t lcp;           /* bytes every key of an indexed table starts with */
+};
+
+/* An immutable table's index entry: the 8 key bytes after the table's
+ * common prefix (big-endian, zero-padded), then the node. Binary search
+ * compares the prefixes without touching the nodes, so a lookup in a large
+ * table costs a few cache misses, not one per skip-list step. */
+struct ientry {
+    uint64_t prefix;
+    struct slnode *node;
 };
 
 struct lsm {
@@ -155,6 +166,70 @@ static void bloom_build(struct skiplist *sl)
     sl->bloom_bits = nbits;
 }
 
+/* ---- the index of an immutable table ---- */
+
+static struct slnode *sl_find(const struct skiplist *sl, const void *key, size_t klen,
+                              struct slnode **pred);
+
+/* Key bytes [from, from + 8) as a big-endian number, zero-padded. Its order
+ * agrees with key_cmp (never the other way round for keys that share the
+ * first `from` bytes). */
+static uint64_t prefix_at(const unsigned char *k, size_t klen, size_t from)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = (v << 8) | (from + i < klen ? k[from + i] : 0);
+    return v;
+}
+
+/* Give an immutable table its index; without memory it has none. */
+static void index_build(struct skiplist *sl)
+{
+    free(sl->index);
+    sl->index = NULL;
+    const struct slnode *first = sl->head->next[0];
+    if (!first || sl->entries > SIZE_MAX / sizeof(struct ientry)) return;
+    struct ientry *ix = malloc(sl->entries * sizeof(*ix));
+    if (!ix) return;
+    /* The common prefix of the first and the last key is every key's. */
+    const struct slnode *last = first;
+    for (const struct slnode *nd = first; nd; nd = nd->next[0])
+        last = nd;
+    size_t lcp = 0, m = first->klen < last->klen ? first->klen : last->klen;
+    while (lcp < m && node_key(first)[lcp] == node_key(last)[lcp])
+        lcp++;
+    size_t i = 0;
+    for (struct slnode *nd = sl->head->next[0]; nd; nd = nd->next[0]) {
+        ix[i].prefix = prefix_at(node_key(nd), nd->klen, lcp);
+        ix[i++].node = nd;
+    }
+    sl->index = ix;
+    sl->lcp = lcp;
+}
+
+/* The node with key in an immutable table, or NULL. */
+static struct slnode *table_find(const struct skiplist *sl, const void *key, size_t klen)
+{
+    if (!sl->index) return sl_find(sl, key, klen, NULL);
+    const struct slnode *first = sl->index[0].node;
+    if (klen < sl->lcp || (sl->lcp && memcmp(key, node_key(first), sl->lcp) != 0)) return NULL;
+    uint64_t p = prefix_at(key, klen, sl->lcp);
+    size_t lo = 0, hi = sl->entries; /* first entry with prefix >= p */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sl->index[mid].prefix < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < sl->entries && sl->index[lo].prefix == p; lo++) {
+        int c = node_cmp(sl->index[lo].node, key, klen);
+        if (c == 0) return sl->index[lo].node;
+        if (c > 0) break;
+    }
+    return NULL;
+}
+
 static struct skiplist *sl_new(uint64_t seed)
 {
     struct skiplist *sl = calloc(1, sizeof(*sl));
@@ -173,6 +248,7 @@ static void sl_free(struct skiplist *sl)
 {
     if (!sl) return;
     free(sl->bloom);
+    free(sl->index);
     struct slnode *nd = sl->head;
     while (nd) {
         struct slnode *next = nd->next[0];
@@ -268,7 +344,7 @@ static struct slnode *imm_lookup(const struct lsm *l, unsigned from, const void 
     for (unsigned i = from; i < l->nimm; i++) {
         const struct skiplist *t = l->imm[i];
         if (t->bloom && !bloom_may_have(t->bloom, t->bloom_bits, h)) continue;
-        struct slnode *nd = sl_find(t, key, klen, NULL);
+        struct slnode *nd = table_find(t, key, klen);
         if (nd) return nd;
     }
     return NULL;
@@ -310,10 +386,21 @@ static int merge_range(struct lsm *l, unsigned first, unsigned count)
     out->bloom_bits = out->bloom ? nbits : 0;
 
     for (;;) {
+        /* The smallest key; same[] marks the inputs that hold it too (older
+         * versions, skipped). One comparison per input. */
         int best = -1;
+        unsigned char same[LSM_MAX_TABLES];
         for (unsigned i = 0; i < count; i++) {
-            if (cur[i] && (best < 0 || node_cmp(cur[i], node_key(cur[best]), cur[best]->klen) < 0))
+            same[i] = 0;
+            if (!cur[i]) continue;
+            int c = best < 0 ? -1 : node_cmp(cur[i], node_key(cur[best]), cur[best]->klen);
+            if (c < 0) {
+                for (unsigned j = 0; j < i; j++)
+                    same[j] = 0;
                 best = (int)i;
+            } else if (c == 0) {
+                same[i] = 1;
+            }
         }
         if (best < 0) break;
         const struct slnode *b = cur[best];
@@ -334,10 +421,8 @@ static int merge_range(struct lsm *l, unsigned first, unsigned count)
             if (out->bloom)
                 bloom_add(out->bloom, out->bloom_bits, key_hash(node_key(nd), nd->klen));
         }
-        for (unsigned i = 0; i < count; i++) {
-            if (i != (unsigned)best && cur[i] && node_cmp(cur[i], node_key(b), b->klen) == 0)
-                cur[i] = cur[i]->next[0];
-        }
+        for (unsigned i = 0; i < count; i++)
+            if (same[i]) cur[i] = cur[i]->next[0];
         cur[best] = cur[best]->next[0];
     }
     unsigned tier = 0;
@@ -353,7 +438,10 @@ static int merge_range(struct lsm *l, unsigned first, unsigned count)
     l->nimm = first + (unsigned)keep + rest;
     for (unsigned i = l->nimm; i < LSM_MAX_TABLES; i++)
         l->imm[i] = NULL;
-    if (!keep) sl_free(out);
+    if (keep)
+        index_build(out);
+    else
+        sl_free(out);
     return 0;
 }
 
@@ -389,6 +477,7 @@ static void maybe_rotate(struct lsm *l)
     l->active = fresh;
     l->imm[0]->tier = 0;
     bloom_build(l->imm[0]);
+    index_build(l->imm[0]);
     compact(l);
 }
 
@@ -531,6 +620,19 @@ static int check_list(const struct skiplist *sl, unsigned which)
                 below = below->next[lv - 1];
             if (!below) {
                 fprintf(stderr, "lsm: table %u: level %u not a subsequence\n", which, lv);
+                return ENGINE_CORRUPT;
+            }
+        }
+    }
+    if (sl->index) {
+        size_t i = 0;
+        for (const struct slnode *nd = sl->head->next[0]; nd; nd = nd->next[0], i++) {
+            if (i >= sl->entries || sl->index[i].node != nd ||
+                sl->index[i].prefix != prefix_at(node_key(nd), nd->klen, sl->lcp) ||
+                (sl->lcp && (nd->klen < sl->lcp ||
+                             memcmp(node_key(nd), node_key(sl->index[0].node), sl->lcp) != 0)) ||
+                table_find(sl, node_key(nd), nd->klen) != nd) {
+                fprintf(stderr, "lsm: table %u: index entry %zu is wrong\n", which, i);
                 return ENGINE_CORRUPT;
             }
         }
