@@ -176,13 +176,15 @@ void cmd_llen(struct server *srv, struct client *c, size_t argc)
 void cmd_lindex(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    long long idx;
-    if (parse_ll(A(2), L(2), &idx) != 0) return resp_error(&c->out, ERR_NOT_INT);
+    /* As Redis: the key and its type first, then the index. */
     struct kv_value v;
+    long long idx;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_LIST, 0, &v);
     if (f == 0) resp_null(&c->out);
-    if (f > 0) {
+    if (f > 0 && parse_ll(A(2), L(2), &idx) != 0)
+        resp_error(&c->out, ERR_NOT_INT);
+    else if (f > 0) {
         struct kv_list *l = v.obj;
         if (idx < 0) idx += (long long)l->len;
         if (idx < 0 || idx >= (long long)l->len) {
@@ -221,13 +223,15 @@ void cmd_lrange(struct server *srv, struct client *c, size_t argc)
 void cmd_lset(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
+    /* As Redis: the key and its type first, then the index. */
     long long idx;
-    if (parse_ll(A(2), L(2), &idx) != 0) return resp_error(&c->out, ERR_NOT_INT);
     struct kv_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_LIST, 1, &v);
     if (f == 0) resp_error(&c->out, "ERR no such key");
-    if (f > 0) {
+    if (f > 0 && parse_ll(A(2), L(2), &idx) != 0)
+        resp_error(&c->out, ERR_NOT_INT);
+    else if (f > 0) {
         struct kv_list *l = v.obj;
         if (idx < 0) idx += (long long)l->len;
         if (idx < 0 || idx >= (long long)l->len) {
@@ -592,7 +596,7 @@ void cmd_hincrbyfloat(struct server *srv, struct client *c, size_t argc)
     (void)argc;
     long double delta, cur = 0;
     if (parse_long_double(A(3), L(3), &delta) != 0) return resp_error(&c->out, ERR_NOT_FLOAT);
-    if (isinf(delta)) return resp_error(&c->out, "ERR increment would produce NaN or Infinity");
+    if (isinf(delta)) return resp_error(&c->out, "ERR value is NaN or Infinity");
     struct kv_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_HASH, 1, &v);

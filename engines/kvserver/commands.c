@@ -613,14 +613,15 @@ static void cmd_getex(struct server *srv, struct client *c, size_t argc)
             return resp_error(&c->out, ERR_SYNTAX);
         }
     }
-    if (kind) {
-        exp = expire_value(c, A(exp_arg), L(exp_arg), kind, now, "getex");
-        if (exp < 0) return;
-    }
+    /* As Redis: the key and its type, then the expiry value. */
     struct kv_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_STRING, 1, &v);
     if (f == 0) resp_null(&c->out);
+    if (f > 0 && kind) {
+        exp = expire_value(c, A(exp_arg), L(exp_arg), kind, now, "getex");
+        if (exp < 0) f = -1;
+    }
     if (f > 0) {
         resp_bulk(&c->out, v.data, v.len);
         if (kind && exp <= now)
@@ -844,13 +845,14 @@ static void cmd_decrby(struct server *srv, struct client *c, size_t argc)
 static void cmd_incrbyfloat(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
+    /* As Redis: the key's type, then its value, then the increment. */
     long double delta, cur = 0;
-    if (parse_long_double(A(2), L(2), &delta) != 0) return resp_error(&c->out, ERR_NOT_FLOAT);
     struct kv_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_STRING, 1, &v);
     if (f < 0) goto out;
-    if (f && parse_long_double((const char *)v.data, v.len, &cur) != 0) {
+    if ((f && parse_long_double((const char *)v.data, v.len, &cur) != 0) ||
+        parse_long_double(A(2), L(2), &delta) != 0) {
         resp_error(&c->out, ERR_NOT_FLOAT);
         goto out;
     }
@@ -1088,6 +1090,8 @@ static void cmd_copy(struct server *srv, struct client *c, size_t argc)
             return resp_error(&c->out, ERR_SYNTAX);
         }
     }
+    if (L(1) == L(2) && memcmp(A(1), A(2), L(1)) == 0)
+        return resp_error(&c->out, "ERR source and destination objects are the same");
     int64_t now = store_now_ms();
     struct kv_value v, d;
     store_wrlock(srv->store);
@@ -1095,10 +1099,6 @@ static void cmd_copy(struct server *srv, struct client *c, size_t argc)
     long long done = 0;
     if (store_get(srv->store, A(1), L(1), now, &v) == ENGINE_OK &&
         (replace || store_get(srv->store, A(2), L(2), now, &d) != ENGINE_OK)) {
-        if (L(1) == L(2) && memcmp(A(1), A(2), L(1)) == 0) {
-            store_unlock(srv->store);
-            return resp_error(&c->out, "ERR source and destination objects are the same");
-        }
         if (v.type == KV_STRING) {
             unsigned char *copy = malloc(v.len ? v.len : 1);
             rc = ENGINE_ENOMEM;
