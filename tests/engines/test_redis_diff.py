@@ -115,7 +115,7 @@ def start_redis(tmp):
 
 
 # Replies compared as multisets (Redis leaves their order open).
-UNORDERED = {"HGETALL", "HKEYS", "HVALS", "SMEMBERS"}
+UNORDERED = {"HGETALL", "HKEYS", "HVALS", "SMEMBERS", "KEYS"}
 
 
 def norm(cmd, r):
@@ -174,6 +174,8 @@ def gen(rng):
         lambda: ["GETEX", k()] + rng.choice([[], ["PERSIST"], ["EX", n()]]),
         lambda: ["SETEX", k(), n(), m()], lambda: ["HMSET", k(), m(), m()],
         lambda: ["MULTI"], lambda: ["EXEC"], lambda: ["DISCARD"],
+        lambda: ["KEYS", rng.choice(["*", "k1*", "k[0-5]", "k?", "k[^1]*", "*1", "k[a-]", "\\k1",
+                                     "k1[", "**", "?*?"])],
     ]
     return rng.choice(table)()
 
