@@ -1415,6 +1415,8 @@ static void cmd_exec(struct server *srv, struct client *c, size_t argc)
      * command can come between its commands, or between the WATCH check
      * and them. */
     store_exclusive_begin(srv->store);
+    if (c->watching && store_watch_expired(srv->store, &c->watch_dirty, store_now_ms()))
+        c->watch_dirty = 1;
     if (c->watch_dirty) {
         kbuf_append(&c->out, "*-1\r\n", 5);
     } else {

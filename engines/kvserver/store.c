@@ -44,6 +44,7 @@ struct watch {
     int *flag;          /* set to 1 when the key changes */
     unsigned char *key; /* copied */
     size_t klen;        /* bytes */
+    int64_t expire_ms;  /* the key's expiry when watched, if it was live; else 0 */
 };
 
 /* The thread that holds the write lock for a whole transaction. */
@@ -495,7 +496,18 @@ int store_watch(struct store *s, const void *key, size_t klen, int *flag)
     unsigned char *copy = malloc(klen ? klen : 1);
     if (!copy) return -1;
     memcpy(copy, key, klen);
-    s->watches[s->nwatch++] = (struct watch){flag, copy, klen};
+    struct kv_value v;
+    int64_t exp = store_get(s, key, klen, store_now_ms(), &v) == ENGINE_OK ? v.expire_ms : 0;
+    s->watches[s->nwatch++] = (struct watch){flag, copy, klen, exp};
+    return 0;
+}
+
+int store_watch_expired(struct store *s, const int *flag, int64_t now_ms)
+{
+    for (size_t i = 0; i < s->nwatch; i++) {
+        const struct watch *w = &s->watches[i];
+        if (w->flag == flag && w->expire_ms != 0 && w->expire_ms <= now_ms) return 1;
+    }
     return 0;
 }
 

@@ -107,6 +107,10 @@ int store_sweep(struct store *s, size_t visit, size_t max_removed);
  * (out of memory). (wr) Forget every key registered with that flag. */
 int store_watch(struct store *s, const void *key, size_t klen, int *flag);
 void store_unwatch(struct store *s, int *flag);
+/* (rd) 1 when a key watched with `flag`, live when watched, has expired by
+ * now_ms (Redis 7.0 then fails the EXEC too); any other change to it has
+ * set the flag already. */
+int store_watch_expired(struct store *s, const int *flag, int64_t now_ms);
 
 /* Hold the write lock until store_exclusive_end(); meanwhile this thread's
  * store_rdlock/wrlock/unlock calls do nothing. */

@@ -959,6 +959,22 @@ static void test_transactions(void **state)
     r = command(a, "EXEC", NULL);
     assert_int_equal(r->type, R_NIL);
     reply_free(r);
+    /* A watched key that expires before EXEC fails it too, as Redis 7.0
+     * (polling PTTL, no sleeping, until the 50 ms expiry has passed). */
+    expect_status(command(a, "SET", "tx:e", "v", "PX", "50", NULL), "OK");
+    expect_status(command(a, "WATCH", "tx:e", NULL), "OK");
+    for (;;) {
+        r = command(a, "PTTL", "tx:e", NULL);
+        long long left = r->integer;
+        reply_free(r);
+        if (left == -2) break;
+    }
+    expect_status(command(a, "MULTI", NULL), "OK");
+    expect_status(command(a, "SET", "tx:e", "again", NULL), "QUEUED");
+    r = command(a, "EXEC", NULL);
+    assert_int_equal(r->type, R_NIL);
+    reply_free(r);
+    expect_nil(command(a, "GET", "tx:e", NULL));
     /* A client that goes away while watching leaves nothing behind. */
     expect_status(command(b, "WATCH", "tx:k", NULL), "OK");
     conn_close(b);
