@@ -91,6 +91,8 @@ void cmd_zmscore(struct server *srv, struct client *c, size_t argc);
 void cmd_zcard(struct server *srv, struct client *c, size_t argc);
 void cmd_zrange(struct server *srv, struct client *c, size_t argc);
 void cmd_zrevrange(struct server *srv, struct client *c, size_t argc);
+void cmd_zrangebyscore(struct server *srv, struct client *c, size_t argc);
+void cmd_zrevrangebyscore(struct server *srv, struct client *c, size_t argc);
 void cmd_zrank(struct server *srv, struct client *c, size_t argc);
 void cmd_zrevrank(struct server *srv, struct client *c, size_t argc);
 void cmd_zpopmin(struct server *srv, struct client *c, size_t argc);

@@ -991,21 +991,150 @@ static void zrange_index(struct server *srv, struct client *c, long long start, 
     store_unlock(srv->store);
 }
 
+/* A score-range bound: "(x" exclusive, "-inf", "+inf". 0 or -1. */
+static int parse_bound(const char *s, size_t n, double *d, int *excl)
+{
+    *excl = n > 0 && s[0] == '(';
+    if (*excl) {
+        s++;
+        n--;
+    }
+    return parse_double(s, n, d);
+}
+
+/* Members with a score in [min, max] (bounds exclusive when asked),
+ * ascending or (rev) descending, after skipping `offset`, at most `limit`
+ * (negative: all): ZRANGE BYSCORE, ZRANGEBYSCORE, ZREVRANGEBYSCORE. */
+static void zrange_score(struct server *srv, struct client *c, double min, int minx, double max,
+                         int maxx, int rev, long long offset, long long limit, int withscores)
+{
+    struct kv_value v;
+    store_rdlock(srv->store);
+    int f = lookup(srv, c, A(1), L(1), KV_ZSET, 0, &v);
+    /* A negative offset selects nothing, as in Redis. */
+    if (f == 0 || (f > 0 && offset < 0)) resp_array(&c->out, 0);
+    if (f > 0 && offset >= 0) {
+        const struct zset *z = v.obj;
+        const struct znode *p = z->head;
+        if (!rev) {
+            /* The last node below the range, then the first in it. */
+            for (int i = z->level - 1; i >= 0; i--)
+                while (p->lv[i].fwd &&
+                       (minx ? p->lv[i].fwd->e->score <= min : p->lv[i].fwd->e->score < min))
+                    p = p->lv[i].fwd;
+            p = p->lv[0].fwd;
+        } else {
+            /* The last node in the range (not above max). */
+            for (int i = z->level - 1; i >= 0; i--)
+                while (p->lv[i].fwd &&
+                       (maxx ? p->lv[i].fwd->e->score < max : p->lv[i].fwd->e->score <= max))
+                    p = p->lv[i].fwd;
+            if (p == z->head) p = NULL;
+        }
+        for (; p && offset > 0; offset--)
+            p = rev ? p->back : p->lv[0].fwd;
+        /* The reply's length is known only at the end: build it aside. */
+        struct kbuf items = {0};
+        size_t n = 0;
+        for (; p && limit != 0; limit--) {
+            double sc = p->e->score;
+            if (!rev && (maxx ? sc >= max : sc > max)) break;
+            if (rev && (minx ? sc <= min : sc < min)) break;
+            resp_bulk(&items, p->e->data, p->e->klen);
+            if (withscores) {
+                char b[64];
+                int bl = format_double(b, sizeof(b), sc);
+                resp_bulk(&items, b, (size_t)bl);
+            }
+            n++;
+            p = rev ? p->back : p->lv[0].fwd;
+        }
+        if (items.failed) {
+            resp_error(&c->out, ERR_OOM);
+        } else {
+            resp_array(&c->out, n * (withscores ? 2 : 1));
+            if (items.len) kbuf_append(&c->out, items.p, items.len);
+        }
+        kbuf_free(&items);
+    }
+    store_unlock(srv->store);
+}
+
+/* ZRANGE key start stop [BYSCORE] [REV] [LIMIT offset count] [WITHSCORES];
+ * BYLEX is not supported. */
 void cmd_zrange(struct server *srv, struct client *c, size_t argc)
 {
-    int rev = 0, withscores = 0;
+    int rev = 0, withscores = 0, byscore = 0, has_limit = 0;
+    long long offset = 0, limit = -1;
     for (size_t i = 4; i < argc; i++) {
-        if (arg_is(A(i), L(i), "withscores"))
+        if (arg_is(A(i), L(i), "withscores")) {
             withscores = 1;
-        else if (arg_is(A(i), L(i), "rev"))
+        } else if (arg_is(A(i), L(i), "rev")) {
             rev = 1;
-        else
+        } else if (arg_is(A(i), L(i), "byscore")) {
+            byscore = 1;
+        } else if (arg_is(A(i), L(i), "limit") && i + 2 < argc) {
+            if (parse_ll(A(i + 1), L(i + 1), &offset) != 0 ||
+                parse_ll(A(i + 2), L(i + 2), &limit) != 0)
+                return resp_error(&c->out, ERR_NOT_INT);
+            has_limit = 1;
+            i += 2;
+        } else {
             return resp_error(&c->out, ERR_SYNTAX);
+        }
+    }
+    if (has_limit && !byscore)
+        return resp_error(&c->out, "ERR syntax error, LIMIT is only supported in combination "
+                                   "with either BYSCORE or BYLEX");
+    if (byscore) {
+        double a, b;
+        int ax, bx;
+        if (parse_bound(A(2), L(2), &a, &ax) != 0 || parse_bound(A(3), L(3), &b, &bx) != 0)
+            return resp_error(&c->out, "ERR min or max is not a float");
+        /* With REV the first bound is the maximum. */
+        if (rev) return zrange_score(srv, c, b, bx, a, ax, 1, offset, limit, withscores);
+        return zrange_score(srv, c, a, ax, b, bx, 0, offset, limit, withscores);
     }
     long long start, end;
     if (parse_ll(A(2), L(2), &start) != 0 || parse_ll(A(3), L(3), &end) != 0)
         return resp_error(&c->out, ERR_NOT_INT);
     zrange_index(srv, c, start, end, rev, withscores);
+}
+
+/* ZRANGEBYSCORE key min max / ZREVRANGEBYSCORE key max min, each with
+ * [WITHSCORES] [LIMIT offset count]. */
+static void zrangebyscore_generic(struct server *srv, struct client *c, size_t argc, int rev)
+{
+    int withscores = 0;
+    long long offset = 0, limit = -1;
+    for (size_t i = 4; i < argc; i++) {
+        if (arg_is(A(i), L(i), "withscores")) {
+            withscores = 1;
+        } else if (arg_is(A(i), L(i), "limit") && i + 2 < argc) {
+            if (parse_ll(A(i + 1), L(i + 1), &offset) != 0 ||
+                parse_ll(A(i + 2), L(i + 2), &limit) != 0)
+                return resp_error(&c->out, ERR_NOT_INT);
+            i += 2;
+        } else {
+            return resp_error(&c->out, ERR_SYNTAX);
+        }
+    }
+    double a, b;
+    int ax, bx;
+    if (parse_bound(A(2), L(2), &a, &ax) != 0 || parse_bound(A(3), L(3), &b, &bx) != 0)
+        return resp_error(&c->out, "ERR min or max is not a float");
+    if (rev) return zrange_score(srv, c, b, bx, a, ax, 1, offset, limit, withscores);
+    zrange_score(srv, c, a, ax, b, bx, 0, offset, limit, withscores);
+}
+
+void cmd_zrangebyscore(struct server *srv, struct client *c, size_t argc)
+{
+    zrangebyscore_generic(srv, c, argc, 0);
+}
+
+void cmd_zrevrangebyscore(struct server *srv, struct client *c, size_t argc)
+{
+    zrangebyscore_generic(srv, c, argc, 1);
 }
 
 void cmd_zrevrange(struct server *srv, struct client *c, size_t argc)
@@ -1085,17 +1214,6 @@ void cmd_zpopmin(struct server *srv, struct client *c, size_t argc)
 void cmd_zpopmax(struct server *srv, struct client *c, size_t argc)
 {
     zpop(srv, c, argc, 1);
-}
-
-/* A score-range bound: "(x" exclusive, "-inf", "+inf". 0 or -1. */
-static int parse_bound(const char *s, size_t n, double *d, int *excl)
-{
-    *excl = n > 0 && s[0] == '(';
-    if (*excl) {
-        s++;
-        n--;
-    }
-    return parse_double(s, n, d);
 }
 
 void cmd_zcount(struct server *srv, struct client *c, size_t argc)

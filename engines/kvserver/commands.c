@@ -1546,9 +1546,11 @@ static const struct command commands[] = {
     {"zpopmax", -2, cmd_zpopmax, 0},
     {"zpopmin", -2, cmd_zpopmin, 0},
     {"zrange", -4, cmd_zrange, 0},
+    {"zrangebyscore", -4, cmd_zrangebyscore, 0},
     {"zrank", 3, cmd_zrank, 0},
     {"zrem", -3, cmd_zrem, 0},
     {"zrevrange", -4, cmd_zrevrange, 0},
+    {"zrevrangebyscore", -4, cmd_zrevrangebyscore, 0},
     {"zrevrank", 3, cmd_zrevrank, 0},
     {"zscore", 3, cmd_zscore, 0},
 };

@@ -164,6 +164,13 @@ TYPE rx:z
 TYPE rx:none
 ZADD rx:z2 0.1 a 1e20 b -0.5 c 123456789012345 d 3.0 e -0 f
 ZRANGE rx:z2 0 -1 WITHSCORES
+ZRANGEBYSCORE rx:z2 -inf +inf WITHSCORES
+ZRANGEBYSCORE rx:z2 (0 3 LIMIT 1 2
+ZREVRANGEBYSCORE rx:z2 +inf (0 WITHSCORES LIMIT 0 2
+ZRANGEBYSCORE rx:z2 1 5 LIMIT -1 2
+ZRANGE rx:z2 3 (0 BYSCORE REV
+ZRANGE rx:z2 0 -1 LIMIT 0 1
+ZRANGEBYSCORE rx:z2 a 1
 DEL rx:l rx:h rx:s rx:z rx:z2 rx:str rx:l2
 # strings
 DEL rx:s1 rx:s2 rx:nos1 rx:nos2 rx:nos3 rx:nos4 rx:m1 rx:m2 rx:m3 rx:f rx:r1 rx:r2 rx:r3 rx:r4

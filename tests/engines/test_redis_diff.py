@@ -170,6 +170,16 @@ def gen(rng):
         lambda: ["ZREVRANGE", k(), n(), n()], lambda: ["ZPOPMIN", k()] + rng.choice([[], [n()]]),
         lambda: ["ZPOPMAX", k()], lambda: ["ZCOUNT", k(), f(), f()],
         lambda: ["ZMSCORE", k(), m(), m()],
+        lambda: ["ZRANGEBYSCORE" if rng.random() < 0.5 else "ZREVRANGEBYSCORE", k(),
+                 rng.choice(["-inf", "+inf", "(1", "0", "1.5", "(3", "x"]),
+                 rng.choice(["-inf", "+inf", "(1", "0", "1.5", "(3", "10"])]
+        + rng.choice([[], ["WITHSCORES"], ["LIMIT", rng.choice(["0", "1", "2"]),
+                                            rng.choice(["-1", "0", "1", "2"])],
+                      ["WITHSCORES", "LIMIT", "1", "-1"]]),
+        lambda: ["ZRANGE", k(), rng.choice(["-inf", "(1", "0", "2"]),
+                 rng.choice(["+inf", "(2", "1", "10"]), "BYSCORE"]
+        + rng.choice([[], ["REV"], ["WITHSCORES"], ["LIMIT", "1", "2"], ["REV", "LIMIT", "0", "1"]]),
+        lambda: ["ZRANGE", k(), "0", "-1", "LIMIT", "0", "1"],
         lambda: ["INCRBYFLOAT", k(), f()], lambda: ["HINCRBYFLOAT", k(), m(), f()],
         lambda: ["GETEX", k()] + rng.choice([[], ["PERSIST"], ["EX", n()]]),
         lambda: ["SETEX", k(), n(), m()], lambda: ["HMSET", k(), m(), m()],
