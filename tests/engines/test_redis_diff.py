@@ -227,9 +227,11 @@ def main():
     finally:
         kv.terminate()
         rp.terminate()
-        kv.wait(timeout=30)
+        kv_rc = kv.wait(timeout=30)
         rp.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
+    if kv_rc != 0:
+        raise SystemExit("kvserver exited with %d" % kv_rc)
     print("%d random commands: replies identical to redis-server's" % ops)
 
 
