@@ -54,8 +54,8 @@ typedef int (*engine_scan_fn)(const void *key, size_t klen, const void *val, siz
 
 /* Tuning knobs; a zero field means "the default". */
 struct engine_options {
-    size_t lsm_memtable_bytes;   /* bytes: an LSM memtable turns immutable past this */
-    unsigned lsm_max_immutables; /* count: immutable memtables kept before a merge */
+    size_t lsm_memtable_bytes; /* bytes: an LSM memtable turns immutable past this */
+    unsigned lsm_fanout;       /* count: LSM tables of one tier merged together (2..16) */
 };
 
 /* The operations an engine provides; engine.c dispatches through this table. */

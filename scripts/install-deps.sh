@@ -2,10 +2,11 @@
 # Installs what the build, the tests and the benchmarks need (Debian 12).
 set -euo pipefail
 # python3-matplotlib serves Debian's /usr/bin/python3 (the charts); dpkg-dev
-# gives cpack's DEB generator dpkg-shlibdeps (the package's dependencies).
+# gives cpack's DEB generator dpkg-shlibdeps (the package's dependencies);
+# redis-server and python3-redis are kvserver's references in its tests.
 pkgs=(build-essential cmake pkg-config libnuma-dev numactl libcmocka-dev libjemalloc2
-      libjemalloc-dev redis-tools git python3 python3-matplotlib procps valgrind binutils
-      dpkg-dev)
+      libjemalloc-dev redis-tools redis-server git python3 python3-matplotlib python3-redis
+      procps valgrind binutils dpkg-dev)
 # the NUMA guests (scripts/numa-guest.sh); their recommends (GUI, firmware) are not needed
 guest_pkgs=(qemu-system-x86 busybox-static)
 missing=() guest_missing=()

@@ -30,7 +30,8 @@ static int match_one(const char *pat, size_t plen, size_t *pi, unsigned char c)
         if (pat[p] == '\\' && p + 1 < plen) {
             hit |= (unsigned char)pat[p + 1] == c;
             p += 2;
-        } else if (p + 2 < plen && pat[p + 1] == '-' && pat[p + 2] != ']') {
+        } else if (p + 2 < plen && pat[p + 1] == '-') {
+            /* As Redis: a range may end in ']' ("[a-]" is ']'..'a'). */
             unsigned char lo = (unsigned char)pat[p], hi = (unsigned char)pat[p + 2];
             if (lo > hi) {
                 unsigned char t = lo;
@@ -53,6 +54,10 @@ int glob_match(const char *pat, size_t plen, const char *str, size_t slen)
     size_t p = 0, s = 0;
     size_t star_p = 0, star_s = 0;
     int have_star = 0;
+
+    /* Redis matches the empty string only with the empty pattern (its
+     * callers treat a lone "*" as "everything" before matching). */
+    if (slen == 0) return plen == 0;
 
     while (s < slen) {
         if (p < plen && pat[p] == '*') {

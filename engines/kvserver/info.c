@@ -132,17 +132,27 @@ static const struct section sections[] = {
     {"stats", section_stats},   {"keyspace", section_keyspace},
 };
 
-void info_reply(struct server *srv, struct client *c, const char *section, size_t slen)
+static int section_is(const char *s, size_t n, const char *word)
 {
-    struct kbuf b = {0};
-    int all = slen == 0 || (slen == 3 && strncasecmp(section, "all", 3) == 0) ||
-              (slen == 7 && strncasecmp(section, "default", 7) == 0) ||
-              (slen == 10 && strncasecmp(section, "everything", 10) == 0);
-    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-        const char *n = sections[i].name;
-        if (all || (strlen(n) == slen && strncasecmp(n, section, slen) == 0))
-            sections[i].fn(srv, &b);
+    return strlen(word) == n && strncasecmp(s, word, n) == 0;
+}
+
+void info_reply(struct server *srv, struct client *c, const char *const *names, const size_t *lens,
+                size_t n)
+{
+    enum { NS = sizeof(sections) / sizeof(sections[0]) };
+    int want[NS] = {0};
+    int all = n == 0;
+    for (size_t i = 0; i < n; i++) {
+        if (section_is(names[i], lens[i], "all") || section_is(names[i], lens[i], "default") ||
+            section_is(names[i], lens[i], "everything"))
+            all = 1;
+        for (size_t j = 0; j < NS; j++)
+            if (section_is(names[i], lens[i], sections[j].name)) want[j] = 1;
     }
+    struct kbuf b = {0};
+    for (size_t j = 0; j < NS; j++)
+        if (all || want[j]) sections[j].fn(srv, &b);
     /* No trailing blank line, as Redis. */
     if (!b.failed && b.len >= 2) b.len -= 2;
     if (b.failed) {

@@ -44,6 +44,10 @@ int main(int argc, char **argv)
         INLINE_MAX < srv.opt.max_request_bytes ? INLINE_MAX : srv.opt.max_request_bytes;
     srv.limits.max_args = ARGS_MAX;
 
+    if (!command_table_check()) {
+        fprintf(stderr, "kvserver: the command table is not sorted\n");
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);

@@ -47,17 +47,22 @@ static int fail(struct resp_parser *p, const char *msg)
     return RESP_ERROR;
 }
 
-/* Strict decimal: optional '-', 1..18 digits, nothing else. */
+/* Strict decimal as Redis's string2ll: "0", or an optional '-' and 1..18
+ * digits with no leading zero (so no "-0", "01" or "+1"). */
 static int parse_ll(const char *s, size_t n, long long *out)
 {
     int neg = 0;
     long long v = 0;
+    if (n == 1 && s[0] == '0') {
+        *out = 0;
+        return 0;
+    }
     if (n && *s == '-') {
         neg = 1;
         s++;
         n--;
     }
-    if (n == 0 || n > 18) return -1;
+    if (n == 0 || n > 18 || s[0] < '1' || s[0] > '9') return -1;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return -1;
         v = v * 10 + (s[i] - '0');
@@ -88,10 +93,17 @@ static int hex_digit(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Split an inline line into words, unquoting as redis-cli does. */
+/* Split an inline line into words exactly as Redis's sdssplitargs: words
+ * end at space, tab, CR or LF (other white space only separates words
+ * before they start); a quote may open anywhere in a word; inside "double"
+ * quotes \xHH and \n \r \t \b \a escapes work; inside 'single' quotes
+ * only \'; a closing quote must be followed by white space or the end. A NUL
+ * byte ends the line, as in Redis. */
 static int split_inline(struct resp_parser *p, const char *s, size_t n,
                         const struct resp_limits *lim)
 {
+    const char *nul = memchr(s, 0, n);
+    if (nul) n = (size_t)(nul - s);
     size_t i = 0;
     struct kbuf *sc = &p->scratch;
     for (;;) {
@@ -100,43 +112,57 @@ static int split_inline(struct resp_parser *p, const char *s, size_t n,
         if (i == n) return 0;
         if (p->argc == lim->max_args) return fail(p, "too many arguments in inline request");
         size_t start = sc->len;
-        if (s[i] == '"' || s[i] == '\'') {
-            char q = s[i++];
-            for (;;) {
-                if (i == n) return fail(p, "unbalanced quotes in request");
-                char c = s[i];
-                if (c == q) {
-                    i++;
-                    if (i < n && !isspace((unsigned char)s[i]))
+        int inq = 0, insq = 0, done = 0;
+        while (!done) {
+            char c = i < n ? s[i] : 0;
+            int more = i + 1 < n; /* a byte follows c */
+            if (inq) {
+                if (c == '\\' && more && s[i + 1] == 'x' && i + 3 < n && hex_digit(s[i + 2]) >= 0 &&
+                    hex_digit(s[i + 3]) >= 0) {
+                    char b = (char)(hex_digit(s[i + 2]) * 16 + hex_digit(s[i + 3]));
+                    kbuf_append(sc, &b, 1);
+                    i += 3;
+                } else if (c == '\\' && more) {
+                    char e = s[++i];
+                    e = e == 'n'   ? '\n'
+                        : e == 'r' ? '\r'
+                        : e == 't' ? '\t'
+                        : e == 'b' ? '\b'
+                        : e == 'a' ? '\a'
+                                   : e;
+                    kbuf_append(sc, &e, 1);
+                } else if (c == '"') {
+                    if (more && !isspace((unsigned char)s[i + 1]))
                         return fail(p, "unbalanced quotes in request");
-                    break;
-                }
-                if (q == '"' && c == '\\' && i + 3 < n && s[i + 1] == 'x' &&
-                    hex_digit(s[i + 2]) >= 0 && hex_digit(s[i + 3]) >= 0) {
-                    c = (char)(hex_digit(s[i + 2]) * 16 + hex_digit(s[i + 3]));
-                    i += 4;
-                } else if (q == '"' && c == '\\' && i + 1 < n) {
-                    c = s[i + 1];
-                    c = c == 'n'   ? '\n'
-                        : c == 'r' ? '\r'
-                        : c == 't' ? '\t'
-                        : c == 'b' ? '\b'
-                        : c == 'a' ? '\a'
-                                   : c;
-                    i += 2;
-                } else if (q == '\'' && c == '\\' && i + 1 < n && s[i + 1] == '\'') {
-                    i += 2;
+                    done = 1;
+                } else if (i == n) {
+                    return fail(p, "unbalanced quotes in request");
                 } else {
-                    i++;
+                    kbuf_append(sc, &c, 1);
                 }
+            } else if (insq) {
+                if (c == '\\' && more && s[i + 1] == '\'') {
+                    i++;
+                    kbuf_append(sc, "'", 1);
+                } else if (c == '\'') {
+                    if (more && !isspace((unsigned char)s[i + 1]))
+                        return fail(p, "unbalanced quotes in request");
+                    done = 1;
+                } else if (i == n) {
+                    return fail(p, "unbalanced quotes in request");
+                } else {
+                    kbuf_append(sc, &c, 1);
+                }
+            } else if (i == n || c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+                done = 1;
+            } else if (c == '"') {
+                inq = 1;
+            } else if (c == '\'') {
+                insq = 1;
+            } else {
                 kbuf_append(sc, &c, 1);
             }
-        } else {
-            size_t j = i;
-            while (j < n && !isspace((unsigned char)s[j]))
-                j++;
-            kbuf_append(sc, s + i, j - i);
-            i = j;
+            if (i < n) i++;
         }
         if (sc->failed || push_arg(p, start, sc->len - start) != 0) return RESP_NOMEM;
     }
@@ -273,14 +299,31 @@ void resp_errorf(struct kbuf *out, const char *fmt, ...)
     resp_error(out, msg);
 }
 
+/* "<type><number>\r\n" without printf: replies are mostly such lines. */
+static void append_header(struct kbuf *out, char type, long long v)
+{
+    char b[32];
+    char *p = b + sizeof(b);
+    *--p = '\n';
+    *--p = '\r';
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    *--p = type;
+    kbuf_append(out, p, (size_t)(b + sizeof(b) - p));
+}
+
 void resp_int(struct kbuf *out, long long v)
 {
-    kbuf_appendf(out, ":%lld\r\n", v);
+    append_header(out, ':', v);
 }
 
 void resp_bulk(struct kbuf *out, const void *p, size_t n)
 {
-    kbuf_appendf(out, "$%zu\r\n", n);
+    append_header(out, '$', (long long)n);
     if (kbuf_reserve(out, n + 2) != 0) return;
     kbuf_append(out, p, n);
     kbuf_append(out, "\r\n", 2);
@@ -293,5 +336,5 @@ void resp_null(struct kbuf *out)
 
 void resp_array(struct kbuf *out, size_t n)
 {
-    kbuf_appendf(out, "*%zu\r\n", n);
+    append_header(out, '*', (long long)n);
 }

@@ -12,7 +12,8 @@
  * input is not read (backpressure). A protocol error queues one
  * "-ERR Protocol error: ..." reply, and the client is closed once it is sent.
  *
- * Worker 0 also runs the expiry sweep every SWEEP_MS.
+ * Worker 0 also runs the expiry sweep: every SWEEP_MS, or after SWEEP_BUSY_MS
+ * while the last sweep still found many expired keys.
  */
 #include "server.h"
 
@@ -37,7 +38,9 @@
 #define ACCEPT_BUDGET 64           /* connections accepted per wakeup */
 #define MAX_EVENTS    128          /* epoll events handled per wakeup */
 #define SWEEP_MS      100          /* ms between expiry sweeps */
-#define SWEEP_VISIT   1024         /* keys looked at per sweep */
+#define SWEEP_BUSY_MS 1            /* ms to the next sweep after one that removed many keys */
+#define SWEEP_VISIT   1024         /* buckets of the expiry index looked at per sweep, at least */
+#define SWEEP_REMOVE  4096         /* keys removed per sweep, at most (bounds the lock hold) */
 
 struct worker {
     struct server *srv;
@@ -125,6 +128,7 @@ static void close_gently(int fd)
 
 static void client_free(struct worker *w, struct client *c)
 {
+    command_client_free(w->srv, c);
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     if (c->closing)
         close_gently(c->fd);
@@ -375,7 +379,12 @@ static void *worker_main(void *arg)
     int64_t next_sweep = store_now_ms() + SWEEP_MS;
 
     for (;;) {
-        int n = epoll_wait(w->epfd, evs, MAX_EVENTS, w->index == 0 ? SWEEP_MS : -1);
+        int timeout = -1;
+        if (w->index == 0) {
+            int64_t left = next_sweep - store_now_ms();
+            timeout = left < 0 ? 0 : left > SWEEP_MS ? SWEEP_MS : (int)left;
+        }
+        int n = epoll_wait(w->epfd, evs, MAX_EVENTS, timeout);
         if (n < 0 && errno != EINTR) break;
         int stop = 0;
         for (int i = 0; i < n && !stop; i++) {
@@ -389,8 +398,8 @@ static void *worker_main(void *arg)
         }
         if (stop) break;
         if (w->index == 0 && store_now_ms() >= next_sweep) {
-            store_sweep(srv->store, SWEEP_VISIT);
-            next_sweep = store_now_ms() + SWEEP_MS;
+            int busy = store_sweep(srv->store, SWEEP_VISIT, SWEEP_REMOVE);
+            next_sweep = store_now_ms() + (busy ? SWEEP_BUSY_MS : SWEEP_MS);
         }
     }
     while (w->clients)

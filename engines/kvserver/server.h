@@ -59,17 +59,24 @@ struct server {
 
 struct client {
     int fd;
-    uint64_t id;            /* unique, from 1 */
-    struct worker *w;       /* the loop that serves it */
-    struct kbuf in;         /* bytes received, not yet handled */
-    struct kbuf out;        /* reply bytes not yet sent */
-    struct resp_parser req; /* the command being received */
-    const char **argv;      /* arguments of the command being run */
-    size_t *argl;           /* bytes of each argument */
-    size_t argcap;          /* count: slots in argv and argl */
-    char *name;             /* CLIENT SETNAME; NULL when unset */
-    int closing;            /* 1: send what is in out, then close */
-    uint32_t events;        /* epoll events registered now */
+    uint64_t id;               /* unique, from 1 */
+    struct worker *w;          /* the loop that serves it */
+    struct kbuf in;            /* bytes received, not yet handled */
+    struct kbuf out;           /* reply bytes not yet sent */
+    struct resp_parser req;    /* the command being received */
+    const char **argv;         /* arguments of the command being run */
+    size_t *argl;              /* bytes of each argument */
+    size_t argcap;             /* count: slots in argv and argl */
+    char *name;                /* CLIENT SETNAME; NULL when unset */
+    int closing;               /* 1: send what is in out, then close */
+    int in_multi;              /* 1 between MULTI and EXEC/DISCARD */
+    int multi_failed;          /* 1: a command was refused while queuing; EXEC aborts */
+    int watch_dirty;           /* set under the store's write lock when a WATCHed key changes */
+    int watching;              /* 1 while keys are WATCHed */
+    struct queued_cmd **queue; /* commands queued since MULTI */
+    size_t nqueued;            /* count: commands queued */
+    size_t queue_cap;          /* count: slots in queue */
+    uint32_t events;           /* epoll events registered now */
     struct client *prev, *next;
 };
 
@@ -78,11 +85,17 @@ int server_listen(struct server *srv);
 int server_start_workers(struct server *srv);
 void server_stop_workers(struct server *srv);
 
-/* commands.c: run the command in c->argv, appending the reply to c->out. */
+/* commands.c: run the command in c->argv, appending the reply to c->out
+ * (inside MULTI: queue it). */
 void command_execute(struct server *srv, struct client *c, size_t argc);
+/* commands.c: 1 when the command table is in name order (binary search). */
+int command_table_check(void);
+/* commands.c: forget the client's WATCHed keys and queued commands. */
+void command_client_free(struct server *srv, struct client *c);
 
-/* info.c: the INFO reply for one section name ("" for the default set). */
-void info_reply(struct server *srv, struct client *c, const char *section, size_t slen);
+/* info.c: the INFO reply for the named sections (none: the default set). */
+void info_reply(struct server *srv, struct client *c, const char *const *names, const size_t *lens,
+                size_t n);
 
 /* options.c: 0 to run, 1 when --help was printed, 2 on a bad option. */
 int options_parse(int argc, char **argv, struct kv_options *opt);

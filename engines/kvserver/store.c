@@ -2,6 +2,7 @@
  * store.c - the shared keyspace: engine, lock, expiry, cursors (see store.h).
  */
 #include "store.h"
+#include "types.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -9,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#define TAG_PLAIN    0    /* value tag: payload follows */
-#define TAG_EXPIRES  1    /* value tag: 8-byte expiry, then payload */
+#define TAG_EXPIRES  1 /* value tag bit: an 8-byte expiry follows the tag */
+#define TAG_TYPE(t)  ((t) >> 4)
 #define ENCODE_STACK 512  /* bytes: values up to this size are encoded on the stack */
 #define CURSOR_SLOTS 1024 /* SCAN cursors remembered at once */
 
@@ -25,16 +26,29 @@ struct store {
     engine_t *eng;
     char engine[16];             /* engine name, for flush */
     struct engine_options opt;   /* engine options, for flush */
-    size_t expires;              /* count: keys with an expiry (maybe already due) */
+    struct dict *vol;            /* keys with an expiry (maybe already due) -> expiry ms */
     atomic_ullong expired_total; /* count: keys removed because they expired */
 
     pthread_mutex_t cursor_lock;
     struct cursor_slot cursors[CURSOR_SLOTS];
     uint64_t next_cursor; /* number of the next cursor handed out */
 
-    unsigned char *sweep_key; /* key the next sweep starts from; NULL: the beginning */
-    size_t sweep_klen;        /* bytes */
+    size_t sweep_pos; /* bucket of vol the next sweep starts at */
+
+    struct watch *watches; /* WATCHed keys of every client */
+    size_t nwatch;         /* count: entries in use */
+    size_t watch_cap;      /* count: entries allocated */
 };
+
+struct watch {
+    int *flag;          /* set to 1 when the key changes */
+    unsigned char *key; /* copied */
+    size_t klen;        /* bytes */
+    int64_t expire_ms;  /* the key's expiry when watched, if it was live; else 0 */
+};
+
+/* The thread that holds the write lock for a whole transaction. */
+static _Thread_local struct store *tl_exclusive;
 
 int64_t store_now_ms(void)
 {
@@ -46,19 +60,40 @@ int64_t store_now_ms(void)
 static int decode(const void *raw, size_t rawlen, struct kv_value *v)
 {
     const unsigned char *p = raw;
-    if (rawlen >= 1 && p[0] == TAG_PLAIN) {
-        v->data = p + 1;
-        v->len = rawlen - 1;
-        v->expire_ms = 0;
-        return 0;
+    if (rawlen < 1) return -1;
+    size_t hdr = (p[0] & TAG_EXPIRES) ? 9 : 1;
+    if (rawlen < hdr) return -1;
+    v->type = TAG_TYPE(p[0]);
+    v->expire_ms = 0;
+    if (hdr == 9) memcpy(&v->expire_ms, p + 1, 8);
+    v->data = p + hdr;
+    v->len = rawlen - hdr;
+    v->obj = NULL;
+    if (v->type != KV_STRING) {
+        if (v->len != sizeof(void *)) return -1;
+        memcpy(&v->obj, v->data, sizeof(void *));
     }
-    if (rawlen >= 9 && p[0] == TAG_EXPIRES) {
-        memcpy(&v->expire_ms, p + 1, 8);
-        v->data = p + 9;
-        v->len = rawlen - 9;
-        return 0;
+    return 0;
+}
+
+/* Free the object behind a decoded value, if it has one. */
+static void drop_obj(const struct kv_value *v)
+{
+    if (v->type != KV_STRING) kv_obj_free(v->type, v->obj);
+}
+
+/* Set every flag watching key. */
+static void signal_key(struct store *s, const void *key, size_t klen)
+{
+    for (size_t i = 0; i < s->nwatch; i++) {
+        struct watch *w = &s->watches[i];
+        if (w->klen == klen && (klen == 0 || memcmp(w->key, key, klen) == 0)) *w->flag = 1;
     }
-    return -1;
+}
+
+static int key_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
 
 static int is_due(const struct kv_value *v, int64_t now_ms)
@@ -77,7 +112,10 @@ struct store *store_create(const char *engine, const struct engine_options *opt)
     strcpy(s->engine, engine);
     if (opt) s->opt = *opt;
     s->eng = engine_create_ex(engine, &s->opt);
-    if (!s->eng) {
+    s->vol = dict_new();
+    if (!s->eng || !s->vol) {
+        if (s->eng) engine_destroy(s->eng);
+        dict_free(s->vol);
         free(s);
         return NULL;
     }
@@ -92,13 +130,33 @@ struct store *store_create(const char *engine, const struct engine_options *opt)
     return s;
 }
 
+static int free_objs_cb(const void *key, size_t klen, const void *raw, size_t rawlen, void *arg)
+{
+    (void)key;
+    (void)klen;
+    (void)arg;
+    struct kv_value v;
+    if (decode(raw, rawlen, &v) == 0) drop_obj(&v);
+    return 0;
+}
+
+/* Free every object the engine points to (before the engine goes). */
+static void free_all_objs(engine_t *e)
+{
+    engine_scan(e, NULL, 0, free_objs_cb, NULL);
+}
+
 void store_destroy(struct store *s)
 {
     if (!s) return;
+    free_all_objs(s->eng);
     engine_destroy(s->eng);
+    for (size_t i = 0; i < s->nwatch; i++)
+        free(s->watches[i].key);
+    free(s->watches);
     for (size_t i = 0; i < CURSOR_SLOTS; i++)
         free(s->cursors[i].key);
-    free(s->sweep_key);
+    dict_free(s->vol);
     pthread_rwlock_destroy(&s->lock);
     pthread_mutex_destroy(&s->cursor_lock);
     free(s);
@@ -106,16 +164,31 @@ void store_destroy(struct store *s)
 
 void store_rdlock(struct store *s)
 {
+    if (tl_exclusive == s) return;
     pthread_rwlock_rdlock(&s->lock);
 }
 
 void store_wrlock(struct store *s)
 {
+    if (tl_exclusive == s) return;
     pthread_rwlock_wrlock(&s->lock);
 }
 
 void store_unlock(struct store *s)
 {
+    if (tl_exclusive == s) return;
+    pthread_rwlock_unlock(&s->lock);
+}
+
+void store_exclusive_begin(struct store *s)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    tl_exclusive = s;
+}
+
+void store_exclusive_end(struct store *s)
+{
+    tl_exclusive = NULL;
     pthread_rwlock_unlock(&s->lock);
 }
 
@@ -128,19 +201,10 @@ int store_get(struct store *s, const void *key, size_t klen, int64_t now_ms, str
     return is_due(v, now_ms) ? STORE_EXPIRED : ENGINE_OK;
 }
 
-/* Whether the key's current raw value carries an expiry. */
-static int has_expiry(struct store *s, const void *key, size_t klen)
-{
-    const void *raw;
-    size_t rawlen;
-    struct kv_value v;
-    if (engine_get(s->eng, key, klen, &raw, &rawlen) != ENGINE_OK || decode(raw, rawlen, &v) != 0)
-        return 0;
-    return v.expire_ms != 0;
-}
-
-int store_set(struct store *s, const void *key, size_t klen, const void *val, size_t vlen,
-              int64_t expire_ms)
+/* Write the raw encoding of (type, payload, expiry) for key. The previous
+ * value's object is freed unless it is `keep`. */
+static int put_raw(struct store *s, const void *key, size_t klen, int type, const void *val,
+                   size_t vlen, int64_t expire_ms, const void *keep)
 {
     unsigned char stack[ENCODE_STACK];
     size_t hdr = expire_ms ? 9 : 1;
@@ -148,15 +212,113 @@ int store_set(struct store *s, const void *key, size_t klen, const void *val, si
     size_t total = hdr + vlen;
     unsigned char *enc = total <= sizeof(stack) ? stack : malloc(total);
     if (!enc) return ENGINE_ENOMEM;
-    enc[0] = expire_ms ? TAG_EXPIRES : TAG_PLAIN;
+    enc[0] = (unsigned char)((type << 4) | (expire_ms ? TAG_EXPIRES : 0));
     if (expire_ms) memcpy(enc + 1, &expire_ms, 8);
     if (vlen) memcpy(enc + hdr, val, vlen);
 
-    int had = has_expiry(s, key, klen);
+    const void *raw;
+    size_t rawlen;
+    struct kv_value old;
+    int had =
+        engine_get(s->eng, key, klen, &raw, &rawlen) == ENGINE_OK && decode(raw, rawlen, &old) == 0;
+    /* The expiry index first, so a failure leaves everything as it was. */
+    struct dent *ve = NULL;
+    int vol_added = 0;
+    double vol_old = 0;
+    if (expire_ms) {
+        ve = dict_put(s->vol, key, klen, NULL, 0, &vol_added);
+        if (!ve) {
+            if (enc != stack) free(enc);
+            return ENGINE_ENOMEM;
+        }
+        vol_old = ve->score;
+        ve->score = (double)expire_ms;
+    }
     int rc = engine_set(s->eng, key, klen, enc, total);
     if (enc != stack) free(enc);
-    if (rc == ENGINE_OK) s->expires = s->expires - (size_t)had + (expire_ms != 0);
+    if (rc != ENGINE_OK) {
+        if (vol_added)
+            dict_del(s->vol, key, klen);
+        else if (ve)
+            ve->score = vol_old;
+        return rc;
+    }
+    if (had && old.type != KV_STRING && old.obj != keep) drop_obj(&old);
+    if (!expire_ms && had && old.expire_ms) dict_del(s->vol, key, klen);
+    if (s->nwatch) signal_key(s, key, klen);
+    return ENGINE_OK;
+}
+
+int store_set(struct store *s, const void *key, size_t klen, const void *val, size_t vlen,
+              int64_t expire_ms)
+{
+    return put_raw(s, key, klen, KV_STRING, val, vlen, expire_ms, NULL);
+}
+
+int store_set_obj(struct store *s, const void *key, size_t klen, int type, void *obj,
+                  int64_t expire_ms)
+{
+    return put_raw(s, key, klen, type, &obj, sizeof(obj), expire_ms, obj);
+}
+
+int store_set_expiry(struct store *s, const void *key, size_t klen, int64_t expire_ms)
+{
+    const void *raw;
+    size_t rawlen;
+    struct kv_value v;
+    if (engine_get(s->eng, key, klen, &raw, &rawlen) != ENGINE_OK || decode(raw, rawlen, &v) != 0)
+        return ENGINE_NOTFOUND;
+    if (v.type != KV_STRING)
+        return put_raw(s, key, klen, v.type, &v.obj, sizeof(v.obj), expire_ms, v.obj);
+    /* The payload points into the engine: copy it before rewriting. */
+    unsigned char *copy = malloc(v.len ? v.len : 1);
+    if (!copy) return ENGINE_ENOMEM;
+    memcpy(copy, v.data, v.len);
+    int rc = put_raw(s, key, klen, KV_STRING, copy, v.len, expire_ms, NULL);
+    free(copy);
     return rc;
+}
+
+void store_touch(struct store *s, const void *key, size_t klen)
+{
+    if (s->nwatch) signal_key(s, key, klen);
+}
+
+/* Remove a key without freeing its object. */
+static int del_keep(struct store *s, const void *key, size_t klen, const struct kv_value *v)
+{
+    int rc = engine_delete(s->eng, key, klen);
+    if (rc != ENGINE_OK) return rc;
+    if (v->expire_ms) dict_del(s->vol, key, klen);
+    if (s->nwatch) signal_key(s, key, klen);
+    return ENGINE_OK;
+}
+
+int store_rename(struct store *s, const void *src, size_t slen, const void *dst, size_t dlen,
+                 int64_t now_ms)
+{
+    struct kv_value v;
+    int rc = store_get(s, src, slen, now_ms, &v);
+    if (rc == STORE_EXPIRED) store_del(s, src, slen, now_ms);
+    if (rc != ENGINE_OK) return ENGINE_NOTFOUND;
+    if (key_equal(src, slen, dst, dlen)) return ENGINE_OK;
+    if (v.type != KV_STRING) {
+        rc = put_raw(s, dst, dlen, v.type, &v.obj, sizeof(v.obj), v.expire_ms, v.obj);
+        if (rc != ENGINE_OK) return rc;
+        /* The engine may have moved src's value: look it up again. */
+        if (store_get(s, src, slen, 0, &v) != ENGINE_OK) return ENGINE_OK;
+        rc = del_keep(s, src, slen, &v);
+        return rc;
+    }
+    unsigned char *copy = malloc(v.len ? v.len : 1);
+    if (!copy) return ENGINE_ENOMEM;
+    memcpy(copy, v.data, v.len);
+    int64_t exp = v.expire_ms;
+    rc = put_raw(s, dst, dlen, KV_STRING, copy, v.len, exp, NULL);
+    free(copy);
+    if (rc != ENGINE_OK) return rc;
+    if (store_get(s, src, slen, 0, &v) != ENGINE_OK) return ENGINE_OK;
+    return del_keep(s, src, slen, &v);
 }
 
 int store_del(struct store *s, const void *key, size_t klen, int64_t now_ms)
@@ -170,7 +332,9 @@ int store_del(struct store *s, const void *key, size_t klen, int64_t now_ms)
     int had = valid && v.expire_ms != 0;
     int rc = engine_delete(s->eng, key, klen);
     if (rc != ENGINE_OK) return rc;
-    s->expires -= (size_t)had;
+    if (valid) drop_obj(&v);
+    if (had) dict_del(s->vol, key, klen);
+    if (s->nwatch) signal_key(s, key, klen);
     if (due) {
         atomic_fetch_add(&s->expired_total, 1);
         return ENGINE_NOTFOUND;
@@ -191,12 +355,24 @@ void store_expire_if_due(struct store *s, const void *key, size_t klen, int64_t 
 int store_flush(struct store *s)
 {
     engine_t *fresh = engine_create_ex(s->engine, &s->opt);
-    if (!fresh) return ENGINE_ENOMEM;
+    struct dict *vol = dict_new();
+    if (!fresh || !vol) {
+        if (fresh) engine_destroy(fresh);
+        dict_free(vol);
+        return ENGINE_ENOMEM;
+    }
+    for (size_t i = 0; i < s->nwatch; i++) {
+        const void *raw;
+        size_t rawlen;
+        struct watch *w = &s->watches[i];
+        if (engine_get(s->eng, w->key, w->klen, &raw, &rawlen) == ENGINE_OK) *w->flag = 1;
+    }
+    free_all_objs(s->eng);
     engine_destroy(s->eng);
     s->eng = fresh;
-    s->expires = 0;
-    free(s->sweep_key);
-    s->sweep_key = NULL;
+    dict_free(s->vol);
+    s->vol = vol;
+    s->sweep_pos = 0;
     return ENGINE_OK;
 }
 
@@ -228,7 +404,7 @@ size_t store_dbsize(struct store *s)
 
 size_t store_expires(struct store *s)
 {
-    return s->expires;
+    return s->vol->n;
 }
 
 int store_ordered(const struct store *s)
@@ -248,73 +424,139 @@ uint64_t store_expired_total(struct store *s)
 
 /* ---- the expiry sweep ---- */
 
-struct sweep {
-    size_t visit; /* count: keys still to look at */
-    int64_t now_ms;
-    unsigned char **keys; /* due keys found, copied */
-    size_t *klens;        /* bytes */
-    size_t n;             /* count: due keys found */
-    unsigned char *next;  /* key to resume from, copied; NULL at the end */
-    size_t next_len;      /* bytes */
-};
+#define SWEEP_CHAIN 64 /* due keys taken from one bucket per pass */
 
-static int sweep_cb(const void *key, size_t klen, const struct kv_value *v, void *arg)
+int store_sweep(struct store *s, size_t visit, size_t max_removed)
 {
-    struct sweep *sw = arg;
-    if (sw->visit == 0) {
-        sw->next = malloc(klen ? klen : 1);
-        if (sw->next) {
-            memcpy(sw->next, key, klen);
-            sw->next_len = klen;
+    store_rdlock(s);
+    size_t volatile_keys = s->vol->n;
+    store_unlock(s);
+    if (volatile_keys == 0) return 0;
+    store_wrlock(s);
+    int64_t now = store_now_ms();
+    size_t removed = 0, examined = 0;
+    /* A whole pass over the index takes at most 16 sweeps. */
+    size_t buckets = (s->vol->mask + 1) / 16;
+    if (buckets < visit) buckets = visit;
+    for (size_t b = 0; b < buckets && s->vol->n > 0 && removed < max_removed; b++) {
+        struct dict *d = s->vol;
+        size_t i = s->sweep_pos & d->mask;
+        /* Copy the due keys of this chain first: removing them frees the
+         * index entries. A chain with more than SWEEP_CHAIN due keys is
+         * visited again. */
+        unsigned char *keys[SWEEP_CHAIN];
+        size_t klens[SWEEP_CHAIN], n = 0;
+        int more = 0;
+        for (struct dent *e = d->bucket[i]; e; e = e->next) {
+            examined++;
+            if (e->score > (double)now) continue;
+            if (n == SWEEP_CHAIN) {
+                more = 1;
+                break;
+            }
+            keys[n] = malloc(e->klen ? e->klen : 1);
+            if (!keys[n]) {
+                more = 1;
+                break;
+            }
+            memcpy(keys[n], e->data, e->klen);
+            klens[n++] = e->klen;
         }
-        return 1;
+        for (size_t k = 0; k < n; k++) {
+            struct kv_value v;
+            if (store_get(s, keys[k], klens[k], now, &v) == STORE_EXPIRED) {
+                store_del(s, keys[k], klens[k], now);
+                removed++;
+            }
+            free(keys[k]);
+        }
+        if (!more) s->sweep_pos = i + 1;
     }
-    sw->visit--;
-    if (is_due(v, sw->now_ms)) {
-        unsigned char *k = malloc(klen ? klen : 1);
-        if (!k) return 2;
-        memcpy(k, key, klen);
-        sw->keys[sw->n] = k;
-        sw->klens[sw->n++] = klen;
+    store_unlock(s);
+    /* Busy while the removal cap was hit or a quarter of what was looked at
+     * had expired (Redis's active expiry repeats on the same condition). */
+    return removed > 0 && (removed >= max_removed || removed * 4 >= examined);
+}
+
+/* ---- WATCH ---- */
+
+int store_watch(struct store *s, const void *key, size_t klen, int *flag)
+{
+    for (size_t i = 0; i < s->nwatch; i++) {
+        struct watch *w = &s->watches[i];
+        if (w->flag == flag && key_equal(w->key, w->klen, key, klen)) return 0;
+    }
+    if (s->nwatch == s->watch_cap) {
+        size_t cap = s->watch_cap ? s->watch_cap * 2 : 16;
+        struct watch *nw = realloc(s->watches, cap * sizeof(*nw));
+        if (!nw) return -1;
+        s->watches = nw;
+        s->watch_cap = cap;
+    }
+    unsigned char *copy = malloc(klen ? klen : 1);
+    if (!copy) return -1;
+    memcpy(copy, key, klen);
+    struct kv_value v;
+    int64_t exp = store_get(s, key, klen, store_now_ms(), &v) == ENGINE_OK ? v.expire_ms : 0;
+    s->watches[s->nwatch++] = (struct watch){flag, copy, klen, exp};
+    return 0;
+}
+
+int store_watch_expired(struct store *s, const int *flag, int64_t now_ms)
+{
+    for (size_t i = 0; i < s->nwatch; i++) {
+        const struct watch *w = &s->watches[i];
+        if (w->flag == flag && w->expire_ms != 0 && w->expire_ms <= now_ms) return 1;
     }
     return 0;
 }
 
-void store_sweep(struct store *s, size_t visit)
+void store_unwatch(struct store *s, int *flag)
 {
-    store_rdlock(s);
-    size_t expires = s->expires;
-    store_unlock(s);
-    if (expires == 0) return;
-    store_wrlock(s);
-    if (s->expires == 0) {
-        store_unlock(s);
-        return;
+    size_t j = 0;
+    for (size_t i = 0; i < s->nwatch; i++) {
+        if (s->watches[i].flag == flag)
+            free(s->watches[i].key);
+        else
+            s->watches[j++] = s->watches[i];
     }
-    struct sweep sw = {.visit = visit, .now_ms = store_now_ms()};
-    sw.keys = malloc(visit * sizeof(*sw.keys));
-    sw.klens = malloc(visit * sizeof(*sw.klens));
-    if (sw.keys && sw.klens) {
-        /* now_ms 0: the adapter passes due keys through to us. */
-        struct scan_adapter a = {sweep_cb, &sw, 0};
-        int rc =
-            engine_scan(s->eng, s->sweep_key, s->sweep_key ? s->sweep_klen : 0, scan_adapt, &a);
-        for (size_t i = 0; i < sw.n; i++) {
-            store_del(s, sw.keys[i], sw.klens[i], sw.now_ms);
-            free(sw.keys[i]);
-        }
-        if (rc != 2) {
-            /* Resume at the next key, or from the beginning after the end. */
-            free(s->sweep_key);
-            s->sweep_key = sw.next;
-            s->sweep_klen = sw.next_len;
-            sw.next = NULL;
-        }
-        free(sw.next);
+    s->nwatch = j;
+    if (j == 0 && s->watch_cap > 64) {
+        free(s->watches);
+        s->watches = NULL;
+        s->watch_cap = 0;
     }
-    free(sw.keys);
-    free(sw.klens);
-    store_unlock(s);
+}
+
+/* ---- RANDOMKEY ---- */
+
+struct random_pick {
+    unsigned char *key; /* copied */
+    size_t klen;        /* bytes */
+};
+
+static int random_cb(const void *key, size_t klen, const struct kv_value *v, void *arg)
+{
+    (void)v;
+    struct random_pick *r = arg;
+    r->key = malloc(klen ? klen : 1);
+    if (r->key) {
+        memcpy(r->key, key, klen);
+        r->klen = klen;
+    }
+    return 1;
+}
+
+unsigned char *store_random_key(struct store *s, int64_t now_ms, size_t *klen)
+{
+    struct random_pick r = {0};
+    uint64_t x = kv_random();
+    unsigned char start[8];
+    memcpy(start, &x, 8);
+    store_scan(s, start, 1 + (size_t)(x % 8), now_ms, random_cb, &r);
+    if (!r.key) store_scan(s, NULL, 0, now_ms, random_cb, &r);
+    *klen = r.klen;
+    return r.key;
 }
 
 /* ---- SCAN cursors ---- */

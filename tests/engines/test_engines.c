@@ -80,7 +80,7 @@ static uint64_t rng_next(uint64_t *s)
 static engine_t *new_engine(void)
 {
     /* A small LSM memtable so rotations and merges happen all the time. */
-    struct engine_options opt = {.lsm_memtable_bytes = 8192, .lsm_max_immutables = 3};
+    struct engine_options opt = {.lsm_memtable_bytes = 8192, .lsm_fanout = 3};
     engine_t *e = engine_create_ex(g_engine, &opt);
     assert_non_null(e);
     return e;
@@ -609,13 +609,13 @@ static void test_out_of_memory(void **state)
     /* Creation itself under failure: NULL, never a crash. */
     for (long k = 0; k < 8; k++) {
         fail_after = k;
-        struct engine_options opt = {.lsm_memtable_bytes = 4096, .lsm_max_immutables = 2};
+        struct engine_options opt = {.lsm_memtable_bytes = 4096, .lsm_fanout = 2};
         engine_t *t = engine_create_ex(g_engine, &opt);
         fail_after = -1;
         engine_destroy(t);
     }
 
-    struct engine_options opt = {.lsm_memtable_bytes = 4096, .lsm_max_immutables = 2};
+    struct engine_options opt = {.lsm_memtable_bytes = 4096, .lsm_fanout = 2};
     engine_t *e = engine_create_ex(g_engine, &opt);
     assert_non_null(e);
     long enomem = 0;
