@@ -46,7 +46,7 @@ void wrong_args(struct client *c, const char *name);
  * WRONGTYPE error has been appended to the reply.
  */
 int lookup(struct server *srv, struct client *c, const char *key, size_t klen, int type, int write,
-           struct kv_value *v);
+           struct ks_value *v);
 
 /* cmd_types.c: the list, hash, set and sorted-set commands. */
 void cmd_lpush(struct server *srv, struct client *c, size_t argc);

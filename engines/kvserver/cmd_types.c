@@ -20,7 +20,7 @@
 static int attach(struct server *srv, struct client *c, int type, void *obj)
 {
     if (store_set_obj(srv->store, A(1), L(1), type, obj, 0) == ENGINE_OK) return 0;
-    kv_obj_free(type, obj);
+    ks_obj_free(type, obj);
     resp_error(&c->out, ERR_OOM);
     return -1;
 }
@@ -28,7 +28,7 @@ static int attach(struct server *srv, struct client *c, int type, void *obj)
 /* After a change: drop the key when its object is empty, else report it. */
 static void changed(struct server *srv, struct client *c, int type, void *obj)
 {
-    if (kv_obj_len(type, obj) == 0)
+    if (ks_obj_len(type, obj) == 0)
         store_del(srv->store, A(1), L(1), 0);
     else
         store_touch(srv->store, A(1), L(1));
@@ -53,7 +53,7 @@ static int clamp_range(long long start, long long end, size_t len, size_t *s, si
 
 static void push(struct server *srv, struct client *c, size_t argc, int left, int only_existing)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_LIST, 1, &v);
     if (f < 0) goto out;
@@ -61,7 +61,7 @@ static void push(struct server *srv, struct client *c, size_t argc, int left, in
         resp_int(&c->out, 0);
         goto out;
     }
-    struct kv_list *l = f ? v.obj : list_new();
+    struct ks_list *l = f ? v.obj : list_new();
     if (!l) {
         resp_error(&c->out, ERR_OOM);
         goto out;
@@ -129,7 +129,7 @@ static void pop(struct server *srv, struct client *c, size_t argc, int left)
     long long count = 1;
     int has_count = pop_count(c, argc, left ? "lpop" : "rpop", &count);
     if (has_count < 0) return;
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_LIST, 1, &v);
     if (f < 0) goto out;
@@ -140,11 +140,11 @@ static void pop(struct server *srv, struct client *c, size_t argc, int left)
             resp_null(&c->out);
         goto out;
     }
-    struct kv_list *l = v.obj;
+    struct ks_list *l = v.obj;
     size_t n = (size_t)count < l->len ? (size_t)count : l->len;
     if (has_count) resp_array(&c->out, n);
     for (size_t i = 0; i < n; i++) {
-        struct kv_str *s = list_pop(l, left);
+        struct ks_str *s = list_pop(l, left);
         resp_bulk(&c->out, s->data, s->len);
         free(s);
     }
@@ -166,10 +166,10 @@ void cmd_rpop(struct server *srv, struct client *c, size_t argc)
 void cmd_llen(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_LIST, 0, &v);
-    if (f >= 0) resp_int(&c->out, f ? (long long)((struct kv_list *)v.obj)->len : 0);
+    if (f >= 0) resp_int(&c->out, f ? (long long)((struct ks_list *)v.obj)->len : 0);
     store_unlock(srv->store);
 }
 
@@ -177,7 +177,7 @@ void cmd_lindex(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
     /* As Redis: the key and its type first, then the index. */
-    struct kv_value v;
+    struct ks_value v;
     long long idx;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_LIST, 0, &v);
@@ -185,12 +185,12 @@ void cmd_lindex(struct server *srv, struct client *c, size_t argc)
     if (f > 0 && parse_ll(A(2), L(2), &idx) != 0)
         resp_error(&c->out, ERR_NOT_INT);
     else if (f > 0) {
-        struct kv_list *l = v.obj;
+        struct ks_list *l = v.obj;
         if (idx < 0) idx += (long long)l->len;
         if (idx < 0 || idx >= (long long)l->len) {
             resp_null(&c->out);
         } else {
-            struct kv_str *s = list_at(l, (size_t)idx);
+            struct ks_str *s = list_at(l, (size_t)idx);
             resp_bulk(&c->out, s->data, s->len);
         }
     }
@@ -203,17 +203,17 @@ void cmd_lrange(struct server *srv, struct client *c, size_t argc)
     long long start, end;
     if (parse_ll(A(2), L(2), &start) != 0 || parse_ll(A(3), L(3), &end) != 0)
         return resp_error(&c->out, ERR_NOT_INT);
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_LIST, 0, &v);
     size_t s, e;
-    if (f == 0 || (f > 0 && !clamp_range(start, end, ((struct kv_list *)v.obj)->len, &s, &e))) {
+    if (f == 0 || (f > 0 && !clamp_range(start, end, ((struct ks_list *)v.obj)->len, &s, &e))) {
         resp_array(&c->out, 0);
     } else if (f > 0) {
-        struct kv_list *l = v.obj;
+        struct ks_list *l = v.obj;
         resp_array(&c->out, e - s + 1);
         for (size_t i = s; i <= e; i++) {
-            struct kv_str *x = list_at(l, i);
+            struct ks_str *x = list_at(l, i);
             resp_bulk(&c->out, x->data, x->len);
         }
     }
@@ -225,19 +225,19 @@ void cmd_lset(struct server *srv, struct client *c, size_t argc)
     (void)argc;
     /* As Redis: the key and its type first, then the index. */
     long long idx;
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_LIST, 1, &v);
     if (f == 0) resp_error(&c->out, "ERR no such key");
     if (f > 0 && parse_ll(A(2), L(2), &idx) != 0)
         resp_error(&c->out, ERR_NOT_INT);
     else if (f > 0) {
-        struct kv_list *l = v.obj;
+        struct ks_list *l = v.obj;
         if (idx < 0) idx += (long long)l->len;
         if (idx < 0 || idx >= (long long)l->len) {
             resp_error(&c->out, "ERR index out of range");
         } else {
-            struct kv_str *s = kv_str_new(A(3), L(3));
+            struct ks_str *s = ks_str_new(A(3), L(3));
             if (!s) {
                 resp_error(&c->out, ERR_OOM);
             } else {
@@ -258,12 +258,12 @@ void cmd_ltrim(struct server *srv, struct client *c, size_t argc)
     long long start, end;
     if (parse_ll(A(2), L(2), &start) != 0 || parse_ll(A(3), L(3), &end) != 0)
         return resp_error(&c->out, ERR_NOT_INT);
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_LIST, 1, &v);
     if (f == 0) resp_ok(&c->out);
     if (f > 0) {
-        struct kv_list *l = v.obj;
+        struct ks_list *l = v.obj;
         size_t s, e;
         if (clamp_range(start, end, l->len, &s, &e))
             list_trim(l, s, e);
@@ -280,19 +280,19 @@ void cmd_lrem(struct server *srv, struct client *c, size_t argc)
     (void)argc;
     long long count;
     if (parse_ll(A(2), L(2), &count) != 0) return resp_error(&c->out, ERR_NOT_INT);
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_LIST, 1, &v);
     if (f == 0) resp_int(&c->out, 0);
     if (f > 0) {
-        struct kv_list *l = v.obj;
+        struct ks_list *l = v.obj;
         long long removed = 0;
         unsigned long long limit = count == 0  ? ~0ull
                                    : count < 0 ? (unsigned long long)-(count + 1) + 1
                                                : (unsigned long long)count;
         if (count >= 0) {
             for (size_t i = 0; i < l->len && (unsigned long long)removed < limit;) {
-                struct kv_str *s = list_at(l, i);
+                struct ks_str *s = list_at(l, i);
                 if (s->len == L(3) && memcmp(s->data, A(3), s->len) == 0) {
                     list_remove(l, i);
                     removed++;
@@ -302,7 +302,7 @@ void cmd_lrem(struct server *srv, struct client *c, size_t argc)
             }
         } else {
             for (size_t i = l->len; i-- > 0 && (unsigned long long)removed < limit;) {
-                struct kv_str *s = list_at(l, i);
+                struct ks_str *s = list_at(l, i);
                 if (s->len == L(3) && memcmp(s->data, A(3), s->len) == 0) {
                     list_remove(l, i);
                     removed++;
@@ -321,7 +321,7 @@ void cmd_lrem(struct server *srv, struct client *c, size_t argc)
  * after an error reply. */
 static long long hash_set(struct server *srv, struct client *c, size_t argc, int nx)
 {
-    struct kv_value v;
+    struct ks_value v;
     int f = lookup(srv, c, A(1), L(1), KV_HASH, 1, &v);
     if (f < 0) return -1;
     struct dict *d = f ? v.obj : dict_new();
@@ -377,7 +377,7 @@ void cmd_hsetnx(struct server *srv, struct client *c, size_t argc)
 void cmd_hget(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_HASH, 0, &v);
     if (f >= 0) {
@@ -392,7 +392,7 @@ void cmd_hget(struct server *srv, struct client *c, size_t argc)
 
 void cmd_hmget(struct server *srv, struct client *c, size_t argc)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_HASH, 0, &v);
     if (f >= 0) {
@@ -410,7 +410,7 @@ void cmd_hmget(struct server *srv, struct client *c, size_t argc)
 
 void cmd_hdel(struct server *srv, struct client *c, size_t argc)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_HASH, 1, &v);
     if (f >= 0) {
@@ -426,10 +426,10 @@ void cmd_hdel(struct server *srv, struct client *c, size_t argc)
 /* HLEN, SCARD, ZCARD, LLEN: the element count of a key of one type. */
 static void card(struct server *srv, struct client *c, int type)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), type, 0, &v);
-    if (f >= 0) resp_int(&c->out, f ? (long long)kv_obj_len(type, v.obj) : 0);
+    if (f >= 0) resp_int(&c->out, f ? (long long)ks_obj_len(type, v.obj) : 0);
     store_unlock(srv->store);
 }
 
@@ -442,7 +442,7 @@ void cmd_hlen(struct server *srv, struct client *c, size_t argc)
 void cmd_hstrlen(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_HASH, 0, &v);
     if (f >= 0) {
@@ -455,7 +455,7 @@ void cmd_hstrlen(struct server *srv, struct client *c, size_t argc)
 /* HGETALL (keys and values), HKEYS, HVALS, SMEMBERS (keys). */
 static void dict_dump(struct server *srv, struct client *c, int type, int keys, int vals)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), type, 0, &v);
     if (f == 0) resp_array(&c->out, 0);
@@ -492,7 +492,7 @@ void cmd_hvals(struct server *srv, struct client *c, size_t argc)
 /* HEXISTS and SISMEMBER. */
 static void member_of(struct server *srv, struct client *c, int type)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), type, 0, &v);
     if (f >= 0) resp_int(&c->out, f && dict_find(v.obj, A(2), L(2)) ? 1 : 0);
@@ -529,7 +529,7 @@ void cmd_hincrby(struct server *srv, struct client *c, size_t argc)
     (void)argc;
     long long delta, cur = 0;
     if (parse_ll(A(3), L(3), &delta) != 0) return resp_error(&c->out, ERR_NOT_INT);
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_HASH, 1, &v);
     if (f < 0) goto out;
@@ -597,7 +597,7 @@ void cmd_hincrbyfloat(struct server *srv, struct client *c, size_t argc)
     long double delta, cur = 0;
     if (parse_long_double(A(3), L(3), &delta) != 0) return resp_error(&c->out, ERR_NOT_FLOAT);
     if (isinf(delta)) return resp_error(&c->out, "ERR value is NaN or Infinity");
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_HASH, 1, &v);
     if (f < 0) goto out;
@@ -624,7 +624,7 @@ out:
 
 void cmd_sadd(struct server *srv, struct client *c, size_t argc)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_SET, 1, &v);
     if (f < 0) goto out;
@@ -655,7 +655,7 @@ out:
 
 void cmd_srem(struct server *srv, struct client *c, size_t argc)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_SET, 1, &v);
     if (f >= 0) {
@@ -673,7 +673,7 @@ void cmd_spop(struct server *srv, struct client *c, size_t argc)
     long long count = 1;
     int has_count = pop_count(c, argc, "spop", &count);
     if (has_count < 0) return;
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_SET, 1, &v);
     if (f < 0) goto out;
@@ -688,7 +688,7 @@ void cmd_spop(struct server *srv, struct client *c, size_t argc)
     size_t n = (size_t)count < d->n ? (size_t)count : d->n;
     if (has_count) resp_array(&c->out, n);
     for (size_t i = 0; i < n; i++) {
-        struct dent *e = dict_random(d, kv_random());
+        struct dent *e = dict_random(d, ks_random());
         resp_bulk(&c->out, e->data, e->klen);
         dict_del(d, e->data, e->klen);
     }
@@ -702,7 +702,7 @@ void cmd_srandmember(struct server *srv, struct client *c, size_t argc)
     long long count = 1;
     if (argc > 3) return wrong_args(c, "srandmember");
     if (argc == 3 && parse_ll(A(2), L(2), &count) != 0) return resp_error(&c->out, ERR_NOT_INT);
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_SET, 0, &v);
     if (f < 0) goto out;
@@ -715,7 +715,7 @@ void cmd_srandmember(struct server *srv, struct client *c, size_t argc)
     }
     struct dict *d = v.obj;
     if (argc == 2) {
-        struct dent *e = dict_random(d, kv_random());
+        struct dent *e = dict_random(d, ks_random());
         resp_bulk(&c->out, e->data, e->klen);
     } else if (count < -LLONG_MAX / 2) {
         resp_error(&c->out, "ERR value is out of range");
@@ -724,14 +724,14 @@ void cmd_srandmember(struct server *srv, struct client *c, size_t argc)
         unsigned long long n = (unsigned long long)-count;
         resp_array(&c->out, (size_t)n);
         for (unsigned long long i = 0; i < n && !c->out.failed; i++) {
-            struct dent *e = dict_random(d, kv_random());
+            struct dent *e = dict_random(d, ks_random());
             resp_bulk(&c->out, e->data, e->klen);
         }
     } else {
         /* Positive: distinct members, walking from a random place. */
         size_t n = (size_t)count < d->n ? (size_t)count : d->n;
         resp_array(&c->out, n);
-        size_t pos = (size_t)(kv_random() & d->mask), done = 0;
+        size_t pos = (size_t)(ks_random() & d->mask), done = 0;
         struct dent *e = dict_next(d, &pos, NULL);
         while (done < n) {
             if (!e) {
@@ -767,7 +767,7 @@ void cmd_sismember(struct server *srv, struct client *c, size_t argc)
 
 void cmd_smismember(struct server *srv, struct client *c, size_t argc)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_SET, 0, &v);
     if (f >= 0) {
@@ -803,7 +803,7 @@ static void zadd_generic(struct server *srv, struct client *c, size_t argc, size
         double d;
         if (parse_double(A(i), L(i), &d) != 0) return resp_error(&c->out, ERR_NOT_FLOAT);
     }
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_ZSET, 1, &v);
     if (f < 0) goto out;
@@ -914,7 +914,7 @@ void cmd_zincrby(struct server *srv, struct client *c, size_t argc)
 
 void cmd_zrem(struct server *srv, struct client *c, size_t argc)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_ZSET, 1, &v);
     if (f >= 0) {
@@ -930,7 +930,7 @@ void cmd_zrem(struct server *srv, struct client *c, size_t argc)
 void cmd_zscore(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_ZSET, 0, &v);
     if (f >= 0) {
@@ -945,7 +945,7 @@ void cmd_zscore(struct server *srv, struct client *c, size_t argc)
 
 void cmd_zmscore(struct server *srv, struct client *c, size_t argc)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_ZSET, 0, &v);
     if (f >= 0) {
@@ -971,7 +971,7 @@ void cmd_zcard(struct server *srv, struct client *c, size_t argc)
 static void zrange_index(struct server *srv, struct client *c, long long start, long long end,
                          int rev, int withscores)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_ZSET, 0, &v);
     size_t s, e;
@@ -1008,7 +1008,7 @@ static int parse_bound(const char *s, size_t n, double *d, int *excl)
 static void zrange_score(struct server *srv, struct client *c, double min, int minx, double max,
                          int maxx, int rev, long long offset, long long limit, int withscores)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_ZSET, 0, &v);
     /* A negative offset selects nothing, as in Redis. */
@@ -1154,7 +1154,7 @@ void cmd_zrevrange(struct server *srv, struct client *c, size_t argc)
 
 static void zrank_generic(struct server *srv, struct client *c, int rev)
 {
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_ZSET, 0, &v);
     if (f >= 0) {
@@ -1184,7 +1184,7 @@ static void zpop(struct server *srv, struct client *c, size_t argc, int max)
     long long count = 1;
     int has_count = pop_count(c, argc, max ? "zpopmax" : "zpopmin", &count);
     if (has_count < 0) return;
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_ZSET, 1, &v);
     if (f < 0) goto out;
@@ -1223,7 +1223,7 @@ void cmd_zcount(struct server *srv, struct client *c, size_t argc)
     int minx, maxx;
     if (parse_bound(A(2), L(2), &min, &minx) != 0 || parse_bound(A(3), L(3), &max, &maxx) != 0)
         return resp_error(&c->out, "ERR min or max is not a float");
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_ZSET, 0, &v);
     if (f >= 0) {

@@ -114,7 +114,7 @@ void wrong_args(struct client *c, const char *name)
 }
 
 int lookup(struct server *srv, struct client *c, const char *key, size_t klen, int type, int write,
-           struct kv_value *v)
+           struct ks_value *v)
 {
     int64_t now = store_now_ms();
     int rc = store_get(srv->store, key, klen, now, v);
@@ -417,7 +417,7 @@ static void cmd_hello(struct server *srv, struct client *c, size_t argc)
 static void cmd_get(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_STRING, 0, &v);
     if (f > 0) resp_bulk(&c->out, v.data, v.len);
@@ -493,7 +493,7 @@ static void cmd_set(struct server *srv, struct client *c, size_t argc)
     }
 
     store_wrlock(srv->store);
-    struct kv_value old;
+    struct ks_value old;
     int rc = ENGINE_NOTFOUND;
     /* A plain SET need not look first (store_set finds what it replaces). */
     if (nx || xx || get || keepttl) rc = store_get(srv->store, A(1), L(1), now, &old);
@@ -527,7 +527,7 @@ static void cmd_set(struct server *srv, struct client *c, size_t argc)
 static void cmd_getset(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value old;
+    struct ks_value old;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_STRING, 1, &old);
     if (f >= 0) {
@@ -547,7 +547,7 @@ static void cmd_getset(struct server *srv, struct client *c, size_t argc)
 static void cmd_setnx(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int exists = store_get(srv->store, A(1), L(1), store_now_ms(), &v) == ENGINE_OK;
     if (exists)
@@ -586,7 +586,7 @@ static void cmd_psetex(struct server *srv, struct client *c, size_t argc)
 static void cmd_getdel(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_STRING, 1, &v);
     if (f == 0) resp_null(&c->out);
@@ -614,7 +614,7 @@ static void cmd_getex(struct server *srv, struct client *c, size_t argc)
         }
     }
     /* As Redis: the key and its type, then the expiry value. */
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_STRING, 1, &v);
     if (f == 0) resp_null(&c->out);
@@ -637,7 +637,7 @@ static void cmd_getex(struct server *srv, struct client *c, size_t argc)
 static void cmd_append(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_STRING, 1, &v);
     if (f < 0) goto out;
@@ -665,7 +665,7 @@ out:
 static void cmd_strlen(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_STRING, 0, &v);
     if (f >= 0) resp_int(&c->out, f ? (long long)v.len : 0);
@@ -678,7 +678,7 @@ static void cmd_getrange(struct server *srv, struct client *c, size_t argc)
     long long start, end;
     if (parse_ll(A(2), L(2), &start) != 0 || parse_ll(A(3), L(3), &end) != 0)
         return resp_error(&c->out, ERR_NOT_INT);
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_STRING, 0, &v);
     if (f == 0) resp_bulk(&c->out, "", 0);
@@ -708,7 +708,7 @@ static void cmd_setrange(struct server *srv, struct client *c, size_t argc)
     long long off;
     if (parse_ll(A(2), L(2), &off) != 0) return resp_error(&c->out, ERR_NOT_INT);
     if (off < 0) return resp_error(&c->out, "ERR offset is out of range");
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_STRING, 1, &v);
     if (f < 0) goto out;
@@ -754,7 +754,7 @@ static void cmd_msetnx(struct server *srv, struct client *c, size_t argc)
 {
     if (argc % 2 == 0) return wrong_args(c, "msetnx");
     int64_t now = store_now_ms();
-    struct kv_value v;
+    struct ks_value v;
     int rc = ENGINE_OK, any = 0;
     store_wrlock(srv->store);
     for (size_t i = 1; i < argc && !any; i += 2)
@@ -769,7 +769,7 @@ static void cmd_msetnx(struct server *srv, struct client *c, size_t argc)
 static void cmd_mget(struct server *srv, struct client *c, size_t argc)
 {
     int64_t now = store_now_ms();
-    struct kv_value v;
+    struct ks_value v;
     resp_array(&c->out, argc - 1);
     store_rdlock(srv->store);
     for (size_t i = 1; i < argc; i++) {
@@ -783,7 +783,7 @@ static void cmd_mget(struct server *srv, struct client *c, size_t argc)
 
 static void incr_by(struct server *srv, struct client *c, long long delta)
 {
-    struct kv_value v;
+    struct ks_value v;
     long long cur = 0;
     int64_t exp = 0;
     store_wrlock(srv->store);
@@ -847,7 +847,7 @@ static void cmd_incrbyfloat(struct server *srv, struct client *c, size_t argc)
     (void)argc;
     /* As Redis: the key's type, then its value, then the increment. */
     long double delta, cur = 0;
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     int f = lookup(srv, c, A(1), L(1), KV_STRING, 1, &v);
     if (f < 0) goto out;
@@ -876,7 +876,7 @@ out:
 /* TTL (0), PTTL (1), EXPIRETIME (2), PEXPIRETIME (3). */
 static void ttl_reply(struct server *srv, struct client *c, int what)
 {
-    struct kv_value v;
+    struct ks_value v;
     int64_t now = store_now_ms();
     long long r;
     store_rdlock(srv->store);
@@ -962,7 +962,7 @@ static void expire_generic(struct server *srv, struct client *c, size_t argc, in
             return resp_errorf(&c->out, "ERR invalid expire time in '%s' command", name);
         when += now;
     }
-    struct kv_value v;
+    struct ks_value v;
     long long done = 0;
     int rc = ENGINE_OK;
     store_wrlock(srv->store);
@@ -1007,7 +1007,7 @@ static void cmd_pexpireat(struct server *srv, struct client *c, size_t argc)
 static void cmd_persist(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value v;
+    struct ks_value v;
     long long done = 0;
     int rc = ENGINE_OK;
     store_wrlock(srv->store);
@@ -1025,10 +1025,10 @@ static void cmd_persist(struct server *srv, struct client *c, size_t argc)
 static void cmd_type(struct server *srv, struct client *c, size_t argc)
 {
     (void)argc;
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     int rc = store_get(srv->store, A(1), L(1), store_now_ms(), &v);
-    resp_simple(&c->out, rc == ENGINE_OK ? kv_type_name(v.type) : "none");
+    resp_simple(&c->out, rc == ENGINE_OK ? ks_type_name(v.type) : "none");
     store_unlock(srv->store);
 }
 
@@ -1036,7 +1036,7 @@ static void cmd_touch(struct server *srv, struct client *c, size_t argc)
 {
     long long n = 0;
     int64_t now = store_now_ms();
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     for (size_t i = 1; i < argc; i++)
         n += store_get(srv->store, A(i), L(i), now, &v) == ENGINE_OK;
@@ -1047,7 +1047,7 @@ static void cmd_touch(struct server *srv, struct client *c, size_t argc)
 static void rename_generic(struct server *srv, struct client *c, int nx)
 {
     int64_t now = store_now_ms();
-    struct kv_value v;
+    struct ks_value v;
     store_wrlock(srv->store);
     if (store_get(srv->store, A(1), L(1), now, &v) != ENGINE_OK) {
         resp_error(&c->out, "ERR no such key");
@@ -1093,7 +1093,7 @@ static void cmd_copy(struct server *srv, struct client *c, size_t argc)
     if (L(1) == L(2) && memcmp(A(1), A(2), L(1)) == 0)
         return resp_error(&c->out, "ERR source and destination objects are the same");
     int64_t now = store_now_ms();
-    struct kv_value v, d;
+    struct ks_value v, d;
     store_wrlock(srv->store);
     int rc = ENGINE_OK;
     long long done = 0;
@@ -1108,10 +1108,10 @@ static void cmd_copy(struct server *srv, struct client *c, size_t argc)
                 free(copy);
             }
         } else {
-            void *obj = kv_obj_copy(v.type, v.obj);
+            void *obj = ks_obj_copy(v.type, v.obj);
             rc = obj ? store_set_obj(srv->store, A(2), L(2), v.type, obj, v.expire_ms)
                      : ENGINE_ENOMEM;
-            if (obj && rc != ENGINE_OK) kv_obj_free(v.type, obj);
+            if (obj && rc != ENGINE_OK) ks_obj_free(v.type, obj);
         }
         done = rc == ENGINE_OK;
     }
@@ -1151,7 +1151,7 @@ static void cmd_exists(struct server *srv, struct client *c, size_t argc)
 {
     long long n = 0;
     int64_t now = store_now_ms();
-    struct kv_value v;
+    struct ks_value v;
     store_rdlock(srv->store);
     for (size_t i = 1; i < argc; i++)
         n += store_get(srv->store, A(i), L(i), now, &v) == ENGINE_OK;
@@ -1192,7 +1192,7 @@ struct key_list {
     int oom;
 };
 
-static int keys_cb(const void *key, size_t klen, const struct kv_value *v, void *arg)
+static int keys_cb(const void *key, size_t klen, const struct ks_value *v, void *arg)
 {
     struct key_list *kl = arg;
     (void)v;
@@ -1219,7 +1219,7 @@ static void cmd_keys(struct server *srv, struct client *c, size_t argc)
     kbuf_free(&kl.items);
 }
 
-static int scan_cb(const void *key, size_t klen, const struct kv_value *v, void *arg)
+static int scan_cb(const void *key, size_t klen, const struct ks_value *v, void *arg)
 {
     struct key_list *kl = arg;
     if (kl->visit == 0) {
@@ -1233,7 +1233,7 @@ static int scan_cb(const void *key, size_t klen, const struct kv_value *v, void 
         return 1;
     }
     kl->visit--;
-    if (kl->type && !arg_is(kl->type, kl->tlen, kv_type_name(v->type))) return 0;
+    if (kl->type && !arg_is(kl->type, kl->tlen, ks_type_name(v->type))) return 0;
     return keys_cb(key, klen, v, arg);
 }
 

@@ -75,7 +75,7 @@ static int bad(const char *opt, const char *val, const char *expected)
     return 2;
 }
 
-int options_parse(int argc, char **argv, struct kv_options *opt)
+int options_parse(int argc, char **argv, struct ks_options *opt)
 {
     opt->engine = "hash";
     opt->bind = "127.0.0.1";

@@ -21,7 +21,7 @@
 #include "resp.h"
 #include "store.h"
 
-struct kv_options {
+struct ks_options {
     const char *engine;        /* engine name */
     const char *bind;          /* address to listen on */
     int port;                  /* TCP port; 0: any free port */
@@ -42,7 +42,7 @@ struct server_stats {
 struct worker;
 
 struct server {
-    struct kv_options opt;
+    struct ks_options opt;
     struct resp_limits limits;
     struct store *store;
     int listen_fd;
@@ -98,6 +98,6 @@ void info_reply(struct server *srv, struct client *c, const char *const *names, 
                 size_t n);
 
 /* options.c: 0 to run, 1 when --help was printed, 2 on a bad option. */
-int options_parse(int argc, char **argv, struct kv_options *opt);
+int options_parse(int argc, char **argv, struct ks_options *opt);
 
 #endif

@@ -57,7 +57,7 @@ int64_t store_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int decode(const void *raw, size_t rawlen, struct kv_value *v)
+static int decode(const void *raw, size_t rawlen, struct ks_value *v)
 {
     const unsigned char *p = raw;
     if (rawlen < 1) return -1;
@@ -77,9 +77,9 @@ static int decode(const void *raw, size_t rawlen, struct kv_value *v)
 }
 
 /* Free the object behind a decoded value, if it has one. */
-static void drop_obj(const struct kv_value *v)
+static void drop_obj(const struct ks_value *v)
 {
-    if (v->type != KV_STRING) kv_obj_free(v->type, v->obj);
+    if (v->type != KV_STRING) ks_obj_free(v->type, v->obj);
 }
 
 /* Set every flag watching key. */
@@ -96,7 +96,7 @@ static int key_equal(const void *a, size_t alen, const void *b, size_t blen)
     return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
 
-static int is_due(const struct kv_value *v, int64_t now_ms)
+static int is_due(const struct ks_value *v, int64_t now_ms)
 {
     return v->expire_ms != 0 && v->expire_ms <= now_ms;
 }
@@ -135,7 +135,7 @@ static int free_objs_cb(const void *key, size_t klen, const void *raw, size_t ra
     (void)key;
     (void)klen;
     (void)arg;
-    struct kv_value v;
+    struct ks_value v;
     if (decode(raw, rawlen, &v) == 0) drop_obj(&v);
     return 0;
 }
@@ -192,7 +192,7 @@ void store_exclusive_end(struct store *s)
     pthread_rwlock_unlock(&s->lock);
 }
 
-int store_get(struct store *s, const void *key, size_t klen, int64_t now_ms, struct kv_value *v)
+int store_get(struct store *s, const void *key, size_t klen, int64_t now_ms, struct ks_value *v)
 {
     const void *raw;
     size_t rawlen;
@@ -218,7 +218,7 @@ static int put_raw(struct store *s, const void *key, size_t klen, int type, cons
 
     const void *raw;
     size_t rawlen;
-    struct kv_value old;
+    struct ks_value old;
     int had =
         engine_get(s->eng, key, klen, &raw, &rawlen) == ENGINE_OK && decode(raw, rawlen, &old) == 0;
     /* The expiry index first, so a failure leaves everything as it was. */
@@ -265,7 +265,7 @@ int store_set_expiry(struct store *s, const void *key, size_t klen, int64_t expi
 {
     const void *raw;
     size_t rawlen;
-    struct kv_value v;
+    struct ks_value v;
     if (engine_get(s->eng, key, klen, &raw, &rawlen) != ENGINE_OK || decode(raw, rawlen, &v) != 0)
         return ENGINE_NOTFOUND;
     if (v.type != KV_STRING)
@@ -285,7 +285,7 @@ void store_touch(struct store *s, const void *key, size_t klen)
 }
 
 /* Remove a key without freeing its object. */
-static int del_keep(struct store *s, const void *key, size_t klen, const struct kv_value *v)
+static int del_keep(struct store *s, const void *key, size_t klen, const struct ks_value *v)
 {
     int rc = engine_delete(s->eng, key, klen);
     if (rc != ENGINE_OK) return rc;
@@ -297,7 +297,7 @@ static int del_keep(struct store *s, const void *key, size_t klen, const struct 
 int store_rename(struct store *s, const void *src, size_t slen, const void *dst, size_t dlen,
                  int64_t now_ms)
 {
-    struct kv_value v;
+    struct ks_value v;
     int rc = store_get(s, src, slen, now_ms, &v);
     if (rc == STORE_EXPIRED) store_del(s, src, slen, now_ms);
     if (rc != ENGINE_OK) return ENGINE_NOTFOUND;
@@ -325,7 +325,7 @@ int store_del(struct store *s, const void *key, size_t klen, int64_t now_ms)
 {
     const void *raw;
     size_t rawlen;
-    struct kv_value v;
+    struct ks_value v;
     if (engine_get(s->eng, key, klen, &raw, &rawlen) != ENGINE_OK) return ENGINE_NOTFOUND;
     int valid = decode(raw, rawlen, &v) == 0;
     int due = valid && is_due(&v, now_ms);
@@ -346,7 +346,7 @@ void store_expire_if_due(struct store *s, const void *key, size_t klen, int64_t 
 {
     const void *raw;
     size_t rawlen;
-    struct kv_value v;
+    struct ks_value v;
     if (engine_get(s->eng, key, klen, &raw, &rawlen) != ENGINE_OK || decode(raw, rawlen, &v) != 0)
         return;
     if (is_due(&v, now_ms)) store_del(s, key, klen, now_ms);
@@ -385,7 +385,7 @@ struct scan_adapter {
 static int scan_adapt(const void *key, size_t klen, const void *raw, size_t rawlen, void *arg)
 {
     struct scan_adapter *a = arg;
-    struct kv_value v;
+    struct ks_value v;
     if (decode(raw, rawlen, &v) != 0 || (a->now_ms && is_due(&v, a->now_ms))) return 0;
     return a->fn(key, klen, &v, a->arg);
 }
@@ -463,7 +463,7 @@ int store_sweep(struct store *s, size_t visit, size_t max_removed)
             klens[n++] = e->klen;
         }
         for (size_t k = 0; k < n; k++) {
-            struct kv_value v;
+            struct ks_value v;
             if (store_get(s, keys[k], klens[k], now, &v) == STORE_EXPIRED) {
                 store_del(s, keys[k], klens[k], now);
                 removed++;
@@ -496,7 +496,7 @@ int store_watch(struct store *s, const void *key, size_t klen, int *flag)
     unsigned char *copy = malloc(klen ? klen : 1);
     if (!copy) return -1;
     memcpy(copy, key, klen);
-    struct kv_value v;
+    struct ks_value v;
     int64_t exp = store_get(s, key, klen, store_now_ms(), &v) == ENGINE_OK ? v.expire_ms : 0;
     s->watches[s->nwatch++] = (struct watch){flag, copy, klen, exp};
     return 0;
@@ -535,7 +535,7 @@ struct random_pick {
     size_t klen;        /* bytes */
 };
 
-static int random_cb(const void *key, size_t klen, const struct kv_value *v, void *arg)
+static int random_cb(const void *key, size_t klen, const struct ks_value *v, void *arg)
 {
     (void)v;
     struct random_pick *r = arg;
@@ -550,7 +550,7 @@ static int random_cb(const void *key, size_t klen, const struct kv_value *v, voi
 unsigned char *store_random_key(struct store *s, int64_t now_ms, size_t *klen)
 {
     struct random_pick r = {0};
-    uint64_t x = kv_random();
+    uint64_t x = ks_random();
     unsigned char start[8];
     memcpy(start, &x, 8);
     store_scan(s, start, 1 + (size_t)(x % 8), now_ms, random_cb, &r);

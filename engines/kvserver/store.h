@@ -35,15 +35,15 @@ struct store;
 
 /* A decoded value: points into the engine, valid until the lock is dropped
  * or the store is modified. */
-struct kv_value {
+struct ks_value {
     const unsigned char *data; /* string payload (KV_STRING only) */
     size_t len;                /* bytes of payload */
     int64_t expire_ms;         /* ms since the epoch; 0: never */
-    int type;                  /* enum kv_type */
+    int type;                  /* enum ks_type */
     void *obj;                 /* the object of a non-string type */
 };
 
-typedef int (*store_scan_fn)(const void *key, size_t klen, const struct kv_value *v, void *arg);
+typedef int (*store_scan_fn)(const void *key, size_t klen, const struct ks_value *v, void *arg);
 
 struct store *store_create(const char *engine, const struct engine_options *opt);
 void store_destroy(struct store *s);
@@ -60,7 +60,7 @@ int64_t store_now_ms(void);
 #define STORE_EXPIRED 2
 
 /* (rd) ENGINE_OK, ENGINE_NOTFOUND, or STORE_EXPIRED when expired at now_ms. */
-int store_get(struct store *s, const void *key, size_t klen, int64_t now_ms, struct kv_value *v);
+int store_get(struct store *s, const void *key, size_t klen, int64_t now_ms, struct ks_value *v);
 /* (wr) Insert or overwrite with an expiry (0: none). ENGINE_OK or ENGINE_ENOMEM. */
 int store_set(struct store *s, const void *key, size_t klen, const void *val, size_t vlen,
               int64_t expire_ms);

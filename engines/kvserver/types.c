@@ -10,7 +10,7 @@
 #define DICT_MIN     8 /* count: buckets of a dict's first table */
 #define HASH_SEED    0x9e3779b97f4a7c15ull
 
-const char *kv_type_name(int type)
+const char *ks_type_name(int type)
 {
     switch (type) {
     case KV_STRING:
@@ -39,10 +39,10 @@ static uint64_t next_random(void)
     return x;
 }
 
-struct kv_str *kv_str_new(const void *p, size_t n)
+struct ks_str *ks_str_new(const void *p, size_t n)
 {
-    if (n > SIZE_MAX - sizeof(struct kv_str)) return NULL;
-    struct kv_str *s = malloc(sizeof(*s) + n);
+    if (n > SIZE_MAX - sizeof(struct ks_str)) return NULL;
+    struct ks_str *s = malloc(sizeof(*s) + n);
     if (!s) return NULL;
     s->len = n;
     if (n) memcpy(s->data, p, n);
@@ -51,12 +51,12 @@ struct kv_str *kv_str_new(const void *p, size_t n)
 
 /* ---- lists ---- */
 
-struct kv_list *list_new(void)
+struct ks_list *list_new(void)
 {
-    return calloc(1, sizeof(struct kv_list));
+    return calloc(1, sizeof(struct ks_list));
 }
 
-void list_free(struct kv_list *l)
+void list_free(struct ks_list *l)
 {
     if (!l) return;
     for (size_t i = 0; i < l->len; i++)
@@ -66,9 +66,9 @@ void list_free(struct kv_list *l)
 }
 
 /* Move the elements into a buffer of cap slots, starting at slot 0. */
-static int list_resize(struct kv_list *l, size_t cap)
+static int list_resize(struct ks_list *l, size_t cap)
 {
-    struct kv_str **s = malloc(cap * sizeof(*s));
+    struct ks_str **s = malloc(cap * sizeof(*s));
     if (!s) return -1;
     for (size_t i = 0; i < l->len; i++)
         s[i] = list_at(l, i);
@@ -79,13 +79,13 @@ static int list_resize(struct kv_list *l, size_t cap)
     return 0;
 }
 
-int list_push(struct kv_list *l, int left, const void *p, size_t n)
+int list_push(struct ks_list *l, int left, const void *p, size_t n)
 {
     if (l->len == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : LIST_MIN_CAP;
         if (cap > SIZE_MAX / sizeof(void *) || list_resize(l, cap) != 0) return -1;
     }
-    struct kv_str *s = kv_str_new(p, n);
+    struct ks_str *s = ks_str_new(p, n);
     if (!s) return -1;
     if (left) {
         l->head = (l->head - 1) & (l->cap - 1);
@@ -98,15 +98,15 @@ int list_push(struct kv_list *l, int left, const void *p, size_t n)
 }
 
 /* Give memory back when a list has shrunk to a quarter of its buffer. */
-static void list_maybe_shrink(struct kv_list *l)
+static void list_maybe_shrink(struct ks_list *l)
 {
     if (l->cap > LIST_MIN_CAP && l->len < l->cap / 4) list_resize(l, l->cap / 2);
 }
 
-struct kv_str *list_pop(struct kv_list *l, int left)
+struct ks_str *list_pop(struct ks_list *l, int left)
 {
     if (l->len == 0) return NULL;
-    struct kv_str *s;
+    struct ks_str *s;
     if (left) {
         s = l->slot[l->head];
         l->head = (l->head + 1) & (l->cap - 1);
@@ -118,7 +118,7 @@ struct kv_str *list_pop(struct kv_list *l, int left)
     return s;
 }
 
-void list_trim(struct kv_list *l, size_t start, size_t stop)
+void list_trim(struct ks_list *l, size_t start, size_t stop)
 {
     for (size_t i = 0; i < start; i++) {
         free(l->slot[l->head]);
@@ -133,7 +133,7 @@ void list_trim(struct kv_list *l, size_t start, size_t stop)
     list_maybe_shrink(l);
 }
 
-void list_remove(struct kv_list *l, size_t i)
+void list_remove(struct ks_list *l, size_t i)
 {
     free(list_at(l, i));
     for (size_t j = i; j + 1 < l->len; j++)
@@ -144,7 +144,7 @@ void list_remove(struct kv_list *l, size_t i)
 
 /* ---- dicts ---- */
 
-uint64_t kv_hash(const void *p, size_t n)
+uint64_t ks_hash(const void *p, size_t n)
 {
     /* FNV-1a over the bytes, then a final mix so the top bits are good. */
     const unsigned char *s = p;
@@ -192,7 +192,7 @@ void dict_free(struct dict *d)
 struct dent *dict_find(const struct dict *d, const void *k, size_t klen)
 {
     if (!d->bucket) return NULL;
-    uint64_t h = kv_hash(k, klen);
+    uint64_t h = ks_hash(k, klen);
     for (struct dent *e = d->bucket[h & d->mask]; e; e = e->next)
         if (e->hash == h && e->klen == klen && (klen == 0 || memcmp(e->data, k, klen) == 0))
             return e;
@@ -233,7 +233,7 @@ struct dent *dict_put(struct dict *d, const void *k, size_t klen, const void *v,
     if (total == 0) return NULL;
     if (!d->bucket || d->n > d->mask) dict_grow(d);
     if (!d->bucket) return NULL;
-    uint64_t h = kv_hash(k, klen);
+    uint64_t h = ks_hash(k, klen);
     struct dent **pp = &d->bucket[h & d->mask];
     while (*pp && !((*pp)->hash == h && (*pp)->klen == klen &&
                     (klen == 0 || memcmp((*pp)->data, k, klen) == 0)))
@@ -269,7 +269,7 @@ struct dent *dict_put(struct dict *d, const void *k, size_t klen, const void *v,
 struct dent *dict_unlink(struct dict *d, const void *k, size_t klen)
 {
     if (!d->bucket) return NULL;
-    uint64_t h = kv_hash(k, klen);
+    uint64_t h = ks_hash(k, klen);
     for (struct dent **pp = &d->bucket[h & d->mask]; *pp; pp = &(*pp)->next) {
         struct dent *e = *pp;
         if (e->hash == h && e->klen == klen && (klen == 0 || memcmp(e->data, k, klen) == 0)) {
@@ -537,15 +537,15 @@ static struct dict *dict_copy(const struct dict *d)
     return c;
 }
 
-void *kv_obj_copy(int type, const void *obj)
+void *ks_obj_copy(int type, const void *obj)
 {
     switch (type) {
     case KV_LIST: {
-        const struct kv_list *l = obj;
-        struct kv_list *c = list_new();
+        const struct ks_list *l = obj;
+        struct ks_list *c = list_new();
         if (!c) return NULL;
         for (size_t i = 0; i < l->len; i++) {
-            const struct kv_str *s = list_at(l, i);
+            const struct ks_str *s = list_at(l, i);
             if (list_push(c, 0, s->data, s->len) != 0) {
                 list_free(c);
                 return NULL;
@@ -574,7 +574,7 @@ void *kv_obj_copy(int type, const void *obj)
     }
 }
 
-void kv_obj_free(int type, void *obj)
+void ks_obj_free(int type, void *obj)
 {
     switch (type) {
     case KV_LIST:
@@ -592,11 +592,11 @@ void kv_obj_free(int type, void *obj)
     }
 }
 
-size_t kv_obj_len(int type, const void *obj)
+size_t ks_obj_len(int type, const void *obj)
 {
     switch (type) {
     case KV_LIST:
-        return ((const struct kv_list *)obj)->len;
+        return ((const struct ks_list *)obj)->len;
     case KV_HASH:
     case KV_SET:
         return ((const struct dict *)obj)->n;
@@ -607,7 +607,7 @@ size_t kv_obj_len(int type, const void *obj)
     }
 }
 
-uint64_t kv_random(void)
+uint64_t ks_random(void)
 {
     return next_random();
 }

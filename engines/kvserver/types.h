@@ -10,7 +10,7 @@
  * entries in chains, skip-list nodes for sorted sets.
  *
  * Glossary
- *   kv_str   a length-prefixed byte string (a list element)
+ *   ks_str   a length-prefixed byte string (a list element)
  *   dict     a chained hash table of byte-string keys, each with either a
  *            byte-string value (hash) or a double (sorted set) or nothing (set)
  *   zset     a dict (member -> score) plus a skip list ordered by
@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum kv_type {
+enum ks_type {
     KV_STRING = 0,
     KV_LIST = 1,
     KV_HASH = 2,
@@ -34,43 +34,43 @@ enum kv_type {
 };
 
 /* "string", "list", "hash", "set", "zset" (or "none" for a bad type). */
-const char *kv_type_name(int type);
+const char *ks_type_name(int type);
 
 /* A per-thread pseudo-random number (SPOP, SRANDMEMBER, skip-list levels). */
-uint64_t kv_random(void);
+uint64_t ks_random(void);
 
 /* ---- strings ---- */
 
-struct kv_str {
+struct ks_str {
     size_t len;           /* bytes */
     unsigned char data[]; /* not NUL-terminated */
 };
 
-struct kv_str *kv_str_new(const void *p, size_t n);
+struct ks_str *ks_str_new(const void *p, size_t n);
 
 /* ---- lists: a ring buffer of element pointers ---- */
 
-struct kv_list {
-    struct kv_str **slot; /* cap slots; element i is slot[(head + i) & (cap - 1)] */
+struct ks_list {
+    struct ks_str **slot; /* cap slots; element i is slot[(head + i) & (cap - 1)] */
     size_t head;          /* index of the first element */
     size_t len;           /* count: elements */
     size_t cap;           /* count: slots, a power of two (0 before first use) */
 };
 
-struct kv_list *list_new(void);
-void list_free(struct kv_list *l);
+struct ks_list *list_new(void);
+void list_free(struct ks_list *l);
 /* Add at the head (left) or tail. 0, or -1 when out of memory. */
-int list_push(struct kv_list *l, int left, const void *p, size_t n);
+int list_push(struct ks_list *l, int left, const void *p, size_t n);
 /* Remove at the head or tail; the caller frees the string. NULL when empty. */
-struct kv_str *list_pop(struct kv_list *l, int left);
-static inline struct kv_str *list_at(const struct kv_list *l, size_t i)
+struct ks_str *list_pop(struct ks_list *l, int left);
+static inline struct ks_str *list_at(const struct ks_list *l, size_t i)
 {
     return l->slot[(l->head + i) & (l->cap - 1)];
 }
 /* Keep elements [start, stop] (inclusive, already clamped, start <= stop). */
-void list_trim(struct kv_list *l, size_t start, size_t stop);
+void list_trim(struct ks_list *l, size_t start, size_t stop);
 /* Remove element i; it is freed. */
-void list_remove(struct kv_list *l, size_t i);
+void list_remove(struct ks_list *l, size_t i);
 
 /* ---- dict: chained hash table ---- */
 
@@ -89,7 +89,7 @@ struct dict {
     size_t n;             /* count: entries */
 };
 
-uint64_t kv_hash(const void *p, size_t n);
+uint64_t ks_hash(const void *p, size_t n);
 struct dict *dict_new(void);
 void dict_free(struct dict *d);
 struct dent *dict_find(const struct dict *d, const void *k, size_t klen);
@@ -148,9 +148,9 @@ struct znode *zset_at(const struct zset *z, size_t rank);
 /* ---- copies and freeing, by type ---- */
 
 /* A deep copy of an object of the given type; NULL when out of memory. */
-void *kv_obj_copy(int type, const void *obj);
-void kv_obj_free(int type, void *obj);
+void *ks_obj_copy(int type, const void *obj);
+void ks_obj_free(int type, void *obj);
 /* Elements in the object (list length, fields, members). */
-size_t kv_obj_len(int type, const void *obj);
+size_t ks_obj_len(int type, const void *obj);
 
 #endif
