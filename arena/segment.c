@@ -63,6 +63,7 @@ static void ca_cache_unlink(ca_node_t *nd, ca_block_t *b)
         nd->cache_tail = b->prev;
     b->next = b->prev = NULL;
     b->dirty = 0;
+    ca_block_segment(b)->ndirty--;
     nd->cache_count--;
 }
 
@@ -76,6 +77,7 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
         nd->cache_tail = b;
     nd->cache = b;
     b->dirty = 1;
+    ca_block_segment(b)->ndirty++;
     nd->cache_count++;
 }
 
@@ -203,7 +205,11 @@ static void ca_segment_release(ca_node_t *nd, ca_segment_t *s, size_t idx, uint3
         s->listed = 1;
     }
     s->free_count += n;
-    if (s->free_count == CA_ALL_BLOCKS_FREE && nd->nsegments > 1) ca_segment_unmap(nd, s);
+    /* An empty segment stays while blocks of it wait in the cache (a program
+     * that frees and allocates again reuses them, pages resident); once the
+     * purge has decommitted them all, it goes, but for the node's last one. */
+    if (s->free_count == CA_ALL_BLOCKS_FREE && s->ndirty == 0 && nd->nsegments > 1)
+        ca_segment_unmap(nd, s);
 }
 
 void ca_purge_arm(uint32_t when)

@@ -11,7 +11,9 @@ uint32_t ca_class_size[CA_MAX_CLASSES];
 uint8_t ca_class_table[CA_TINY_TABLE];
 uint8_t ca_class_blocks[CA_MAX_CLASSES];
 
-#define CA_MEDIUM_SLOTS 8u /* slots a medium span aims to hold */
+#define CA_MEDIUM_SLOTS                                                                            \
+    4u /* slots a medium span aims to hold: few, so that a class with                              \
+         few live objects holds little more than them */
 
 /* Class of `n` by formula; the inline ca_size_class uses the table built here. */
 static uint32_t ca_class_of(size_t n)
