@@ -7,10 +7,11 @@
  * then from any segment with room, then from a new segment. The cache keeps
  * `cache_blocks` blocks; blocks beyond that are purged (madvise) once they have
  * sat unused for CA_PURGE_DELAY_MS, or at once past CA_PURGE_HARD times the
- * bound, so that a program cycling through large objects does not pay a
- * madvise and a page fault per block (the idea of jemalloc's and mimalloc's
- * delayed purging). A segment whose blocks are all free is unmapped, except the last one
- * of its node, which stays so that a loop of map/unmap cannot start.
+ * bound (or half the node's blocks, when that is more), so that a program
+ * cycling through large objects does not pay a madvise and a page fault per
+ * block (the idea of jemalloc's and mimalloc's delayed purging). A segment
+ * whose blocks are all free stays while some of them wait in the cache; once
+ * they are all decommitted it is unmapped, except the last one of its node.
  * Everything here runs under the node's lock: it is the slow path.
  */
 #include "segment.h"
@@ -234,7 +235,12 @@ static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
     ca_block_t *purge[CA_PURGE_BATCH];
     for (;;) {
         uint32_t npurge = 0;
+        /* past this many, blocks go at once: 8 times the bound, or half the
+         * node's blocks when that is more (a big heap that churns keeps its
+         * pages while the delay runs) */
         uint64_t hard = (uint64_t)ca_cfg.cache_blocks * CA_PURGE_HARD;
+        uint64_t half = (uint64_t)nd->nsegments * CA_ALL_BLOCKS_FREE / 2;
+        if (half > hard) hard = half;
         while (npurge < CA_PURGE_BATCH && nd->cache_count > ca_cfg.cache_blocks) {
             ca_block_t *old = nd->cache_tail;
             if (nd->cache_count <= hard && now - old->stamp < CA_PURGE_DELAY_MS) {
