@@ -161,7 +161,9 @@ int ca_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
     return r;
 }
 
-ca_sighandler_t ca_signal_bsd(int sig, ca_sighandler_t handler)
+/* signal() and its relatives: set `handler` with `flags`, the signal itself
+ * blocked while it runs when `block_self`; the previous handler, or SIG_ERR. */
+static ca_sighandler_t ca_signal_set(int sig, ca_sighandler_t handler, int flags, int block_self)
 {
     if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
         errno = EINVAL;
@@ -171,28 +173,26 @@ ca_sighandler_t ca_signal_bsd(int sig, ca_sighandler_t handler)
     memset(&act, 0, sizeof(act));
     act.sa_handler = handler;
     sigemptyset(&act.sa_mask);
-    sigaddset(&act.sa_mask, sig);
-    act.sa_flags =
-        atomic_load_explicit(&ca_sig_interrupting, memory_order_relaxed) & ca_sig_bit(sig)
-            ? 0
-            : SA_RESTART;
+    if (block_self) sigaddset(&act.sa_mask, sig);
+    act.sa_flags = flags;
     if (ca_sigaction(sig, &act, &old) < 0) return SIG_ERR;
     return old.sa_handler;
 }
 
+/* BSD semantics: restarting (unless siginterrupt said otherwise), the
+ * handler kept, the signal blocked while it runs. */
+ca_sighandler_t ca_signal_bsd(int sig, ca_sighandler_t handler)
+{
+    int restart =
+        sig >= 1 && sig <= 64 &&
+        !(atomic_load_explicit(&ca_sig_interrupting, memory_order_relaxed) & ca_sig_bit(sig));
+    return ca_signal_set(sig, handler, restart ? SA_RESTART : 0, 1);
+}
+
+/* System V semantics: one shot, not blocked, not restarting. */
 ca_sighandler_t ca_signal_sysv(int sig, ca_sighandler_t handler)
 {
-    if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
-        errno = EINVAL;
-        return SIG_ERR;
-    }
-    struct sigaction act, old;
-    memset(&act, 0, sizeof(act));
-    act.sa_handler = handler;
-    sigemptyset(&act.sa_mask);
-    act.sa_flags = (SA_RESETHAND | SA_NODEFER | SA_INTERRUPT) & ~SA_RESTART;
-    if (ca_sigaction(sig, &act, &old) < 0) return SIG_ERR;
-    return old.sa_handler;
+    return ca_signal_set(sig, handler, (SA_RESETHAND | SA_NODEFER | SA_INTERRUPT) & ~SA_RESTART, 0);
 }
 
 ca_sighandler_t ca_sigset(int sig, ca_sighandler_t disp)

@@ -124,20 +124,25 @@ _Noreturn void ca_assert_fail(const char *what, const char *file, int line)
     ca_os_abort();
 }
 
-const char *ca_u64_text(char mem[24], uint64_t v)
+/* `v` in decimal or as "0x..." in `mem`, NUL-terminated. */
+static const char *ca_number_text(char mem[24], uint64_t v, int hex)
 {
     ca_buf_t b;
     ca_buf_init(&b, mem, 23, -1);
-    ca_buf_u64(&b, v);
+    if (hex)
+        ca_buf_hex(&b, (uintptr_t)v);
+    else
+        ca_buf_u64(&b, v);
     mem[b.len] = '\0';
     return mem;
 }
 
+const char *ca_u64_text(char mem[24], uint64_t v)
+{
+    return ca_number_text(mem, v, 0);
+}
+
 const char *ca_hex_text(char mem[24], uintptr_t p)
 {
-    ca_buf_t b;
-    ca_buf_init(&b, mem, 23, -1);
-    ca_buf_hex(&b, p);
-    mem[b.len] = '\0';
-    return mem;
+    return ca_number_text(mem, p, 1);
 }
