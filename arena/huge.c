@@ -141,11 +141,16 @@ void *ca_huge_realloc(ca_huge_t *h, size_t n, ca_arena_t *a)
             return NULL;
         }
     } else {
+        /* The old range's chunks become tombstones before the pages move:
+         * once mremap has freed the range, another thread's new mapping may
+         * land there and register itself, and nothing of ours may write over
+         * it afterwards. A failed move registers the object again. */
+        ca_huge_unregister(h);
         ca_huge_t *moved = ca_os_remap_aligned(h, old_size, new_size, ca_cfg.seg_size);
-        if (moved == NULL) return NULL;
-        /* The old range is gone: its chunks remember the old pointer. */
-        for (size_t off = 0; off < old_size; off += ca_cfg.seg_size)
-            ca_registry_forget((uintptr_t)h + off, (uintptr_t)h + hdr);
+        if (moved == NULL) {
+            ca_huge_register(h);
+            return NULL;
+        }
         h = moved;
         h->user = (char *)h + hdr;
         h->map_size = new_size;
