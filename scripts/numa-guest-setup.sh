@@ -69,7 +69,7 @@ done
 cat > "$ir/init" << EOF
 #!/bin/busybox sh
 # Mounts the host's / read-only at /host, the guest's own proc, sys, dev,
-# /run and /tmp over it, the output share at /host/run/out; runs its cmd
+# /run and /tmp over it (the host's directories in /tmp bound back in), the output share at /host/run/out; runs its cmd
 # chrooted into the host root; writes output and status there; powers off.
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -86,7 +86,16 @@ if mount -t 9p -o ro,cache=loose,\$opts hostroot /host; then
     mount -t devpts devpts /host/dev/pts
     mount -t tmpfs tmpfs /host/dev/shm
     mount -t tmpfs tmpfs /host/run
+    # /tmp is the guest's own (writable), but the host's directories in it
+    # stay visible (read-only): a build tree may live there
+    mkdir -p /hosttmp
+    mount -o bind /host/tmp /hosttmp
     mount -t tmpfs tmpfs /host/tmp
+    for d in /hosttmp/*; do
+        [ -d "\$d" ] || continue
+        n=\${d#/hosttmp/}
+        mkdir -p "/host/tmp/\$n" && mount -o bind "\$d" "/host/tmp/\$n"
+    done
     mkdir /host/run/out
     mount -t 9p -o \$opts out /host/run/out
     ip link set lo up

@@ -9,7 +9,8 @@
 # and initramfs that scripts/numa-guest-setup.sh put in DIR (default
 # build/numa-guest), sees the host's / read-only over 9p and runs COMMAND
 # chrooted into it, in the current directory, with its own /proc, /sys, /dev,
-# /run and /tmp. COMMAND's output is printed and its exit status is returned.
+# /run and /tmp (the host's directories in /tmp are bound back in, read-only,
+# so a build tree under /tmp works). COMMAND's output is printed and its exit status is returned.
 # Exits 77 (skipped) when qemu or the kernel is missing.
 # KVM is used when it can run the kernel, TCG otherwise.
 set -euo pipefail
