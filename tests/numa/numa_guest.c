@@ -292,7 +292,7 @@ static void *worker(void *arg)
         w->ok = 0;
     }
 #endif
-    w->ok = w->ok && all_on("large span", w->large, 200000, home) &&
+    w->ok = w->ok && all_on("medium object", w->large, 200000, home) &&
             all_on("huge", w->huge, 8 * MIB, home);
     FREE(w->huge); /* its mapping is cached: the dump counts it on the node */
     w->huge = NULL;
@@ -354,7 +354,7 @@ static void *step(void *arg)
 {
     step_t *s = arg;
     pin(s->cpu);
-    if (s->op != 1) s->p = MALLOC(60000); /* a large span of one block */
+    if (s->op != 1) s->p = MALLOC(60000); /* a medium object: its span of blocks */
     if (s->p && s->op != 0) FREE(s->p);
     return NULL;
 }
@@ -469,7 +469,7 @@ static void *spill_thread(void *arg)
     const char *f = read_text(path, text, sizeof(text)) == 0 ? strstr(text, "MemFree:") : NULL;
     if (f == NULL) return (void *)4;
     size_t want = (size_t)atol(f + 8) * 1024 + 32 * MIB, got = 0; /* more than the node has free */
-    size_t obj = MIB; /* a large span: in the node's segments */
+    size_t obj = MIB; /* a medium object: in the node's segments */
     size_t max = want / obj + 1;
     void **objs = MALLOC(max * sizeof(void *));
     long on = 0, off = 0;
