@@ -50,28 +50,38 @@ static int ca_huge_registered(ca_huge_t *h)
     return 1;
 }
 
-/* A cached mapping of `a`'s node made `map_size` bytes long: its tail
- * unmapped, or grown in place or by moving its pages (the pages it had stay
- * resident: no fault on them again); NULL when none fits. */
+/* Make mapping `h` (`have` bytes) `want` bytes long without copying: its
+ * tail unmapped, or grown in place, or its pages moved to a fresh range
+ * aligned to the segment size (the pages it had stay resident). The mapping,
+ * perhaps moved, or NULL with `h` unchanged when the OS refuses. Registry
+ * entries are the caller's business, before and after. */
+static ca_huge_t *ca_huge_remap(ca_huge_t *h, size_t have, size_t want)
+{
+    if (want < have) {
+        ca_os_unmap((char *)h + want, have - want);
+        return h;
+    }
+    if (want == have || ca_os_resize_in_place(h, have, want) == 0) return h;
+    ca_huge_t *moved = ca_os_remap_aligned(h, have, want, ca_cfg.seg_size);
+    if (moved != NULL && ca_cfg.numa_bind) ca_os_bind(moved, want, moved->hdr.node);
+    return moved;
+}
+
+/* A cached mapping of `a`'s node made `map_size` bytes long (see
+ * ca_huge_remap); NULL when none fits. */
 static ca_huge_t *ca_huge_reuse(ca_arena_t *a, size_t map_size)
 {
     ca_huge_t *h = ca_hugecache_take(a->node, map_size);
     if (h == NULL) return NULL;
     size_t have = h->map_size;
-    if (have > map_size) {
-        ca_os_unmap((char *)h + map_size, have - map_size);
-    } else if (have < map_size && ca_os_resize_in_place(h, have, map_size) != 0) {
-        ca_huge_t *moved = ca_os_remap_aligned(h, have, map_size, ca_cfg.seg_size);
-        if (moved == NULL) {
-            ca_os_unmap(h, have);
-            return NULL;
-        }
-        h = moved;
-        if (ca_cfg.numa_bind) ca_os_bind(h, map_size, a->node);
+    ca_huge_t *m = ca_huge_remap(h, have, map_size);
+    if (m == NULL) {
+        ca_os_unmap(h, have);
+        return NULL;
     }
-    h->fresh = 0;
+    m->fresh = 0;
     a->stats.huge_reused++;
-    return h;
+    return m;
 }
 
 void *ca_huge_alloc(size_t n, size_t align, ca_arena_t *a)
@@ -123,42 +133,34 @@ void *ca_huge_realloc(ca_huge_t *h, size_t n, ca_arena_t *a)
     size_t hdr = (size_t)((char *)h->user - (char *)h);
     size_t new_size = ca_page_round(hdr + n);
     size_t old_size = h->map_size;
-    if (new_size == old_size) {
-        /* nothing to move */
-    } else if (new_size < old_size) {
+    if (new_size != old_size) {
+        /* The old chunks become tombstones before the pages go or move: once
+         * the kernel has freed a range, another thread's new mapping may land
+         * there and register itself, and nothing of ours may write over it
+         * afterwards. A refused resize registers the object again. */
         ca_huge_unregister(h);
-        ca_os_unmap((char *)h + new_size, old_size - new_size);
-        h->map_size = new_size;
-        ca_huge_register(h);
-    } else if (ca_os_resize_in_place(h, old_size, new_size) == 0) {
-        h->map_size = new_size;
-        ca_huge_register(h);
-        if (!ca_huge_registered(h)) { /* no registry memory: back to the old size */
-            ca_huge_unregister(h);
-            ca_os_unmap((char *)h + old_size, new_size - old_size);
-            h->map_size = old_size;
+        ca_huge_t *m = ca_huge_remap(h, old_size, new_size);
+        if (m == NULL) {
             ca_huge_register(h);
             return NULL;
         }
-    } else {
-        /* The old range's chunks become tombstones before the pages move:
-         * once mremap has freed the range, another thread's new mapping may
-         * land there and register itself, and nothing of ours may write over
-         * it afterwards. A failed move registers the object again. */
-        ca_huge_unregister(h);
-        ca_huge_t *moved = ca_os_remap_aligned(h, old_size, new_size, ca_cfg.seg_size);
-        if (moved == NULL) {
-            ca_huge_register(h);
-            return NULL;
-        }
-        h = moved;
+        int moved = m != h;
+        h = m;
         h->user = (char *)h + hdr;
         h->map_size = new_size;
         ca_huge_register(h);
-        if (ca_cfg.numa_bind) ca_os_bind(h, new_size, h->hdr.node);
-        if (!ca_huge_registered(h)) /* moved already: it must be handed back */
-            ca_message("no memory for the registry: a huge object will be reported as not ours",
-                       NULL);
+        if (!ca_huge_registered(h)) {
+            if (moved) /* it must be handed back: its old range is gone */
+                ca_message("no memory for the registry: a huge object will be reported as not ours",
+                           NULL);
+            else if (new_size > old_size) { /* grown in place: back to the old size */
+                ca_huge_unregister(h);
+                ca_os_unmap((char *)h + old_size, new_size - old_size);
+                h->map_size = old_size;
+                ca_huge_register(h);
+                return NULL;
+            }
+        }
     }
     int64_t delta = (int64_t)new_size - (int64_t)old_size;
     h->fresh = 0;
