@@ -314,24 +314,29 @@ static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
     return b;
 }
 
-static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
+/* Emptied block `b` (a small block or a medium span) stops serving `a`:
+ * kept in the arena's own cache when `keep` and there is room (single blocks
+ * only), else back to its node whole. */
+static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep)
 {
-    ca_purge_tick(); /* a free's slow path: idle cached blocks may be due */
+    uint32_t blocks = ca_class_blocks[b->size_class];
     ca_block_clear(b);
     b->was = CA_BLOCK_SMALL;
-    ca_held(a, -((int64_t)(b->span > 1 ? b->span : 1) << ca_cfg.block_shift));
-    if (b->span > 1) { /* a medium span goes back whole */
-        ca_node_give(b, b->span);
-        return;
-    }
-    if (a->ncache < CA_ARENA_CACHE && a != ca_arena_fallback) {
+    ca_held(a, -((int64_t)blocks << ca_cfg.block_shift));
+    if (keep && blocks == 1 && a->ncache < CA_ARENA_CACHE && a != ca_arena_fallback) {
         b->kind = CA_BLOCK_KEPT;
         b->next = a->cache;
         a->cache = b;
         a->ncache++;
-    } else {
-        ca_node_give(b, 1);
+        return;
     }
+    ca_node_give(b, blocks);
+}
+
+static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
+{
+    ca_purge_tick(); /* a free's slow path: idle cached blocks may be due */
+    ca_arena_drop_block(a, b, 1);
 }
 
 static void ca_arena_trim_cache(ca_arena_t *a)
@@ -361,10 +366,8 @@ void ca_arena_release_empty(ca_arena_t *a)
         while (b != &ca_block_empty && b != NULL) {
             ca_block_t *next = b->next;
             if (b->used == 0) {
-                uint32_t blocks = b->span > 1 ? b->span : 1;
                 ca_bin_unlink(a, b);
-                ca_held(a, -((int64_t)blocks << ca_cfg.block_shift));
-                ca_node_give(b, blocks); /* straight to the node */
+                ca_arena_drop_block(a, b, 0); /* straight to the node */
             }
             b = next;
         }
