@@ -50,11 +50,13 @@ void ca_stat_big_free(ca_arena_t *a, size_t got)
 CA_SNAPSHOT static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
 {
     const ca_stats_t *s = &a->stats;
+    int64_t small_in_use = 0; /* derived: the fast paths count only per class */
     for (unsigned c = 1; c < CA_MAX_CLASSES; c++) {
         t->allocs += s->cls_alloc[c];
         t->frees += s->cls_free[c];
         if (s->cls_alloc[c]) t->size_buckets[ca_size_bucket(ca_class_size[c])] += s->cls_alloc[c];
         t->slot_bytes += s->cls_alloc[c] * ca_class_size[c];
+        small_in_use += ((int64_t)s->cls_alloc[c] - (int64_t)s->cls_free[c]) * ca_class_size[c];
     }
     for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++) {
         t->allocs += s->big_alloc[i];
@@ -66,9 +68,6 @@ CA_SNAPSHOT static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
     t->remote_frees += s->remote_frees;
     t->req_bytes += s->req_bytes;
     t->slot_bytes += s->big_bytes;
-    int64_t small_in_use = 0;
-    for (unsigned c = 1; c < CA_MAX_CLASSES; c++)
-        small_in_use += ((int64_t)s->cls_alloc[c] - (int64_t)s->cls_free[c]) * ca_class_size[c];
     t->in_use += s->in_use_base + small_in_use + s->big_in_use;
     t->peak += s->peak_held;
     t->blocks_fresh += s->blocks_fresh;
