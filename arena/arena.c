@@ -228,9 +228,9 @@ void ca_arena_collect(ca_arena_t *a)
                 tail[0] = b->free;
                 b->free = list;
             }
-            ca_assert(b->used >= n);
-            b->used -= n;
-            if (b->used == 0 || b->full) ca_block_event(a, b);
+            ca_assert(ca_block_used(b) >= n);
+            b->used -= (int32_t)n;
+            if (b->used <= 0) ca_block_event(a, b); /* emptied, or full until now */
         }
         b = next;
     }
@@ -242,14 +242,16 @@ static void ca_block_setup(ca_arena_t *a, ca_block_t *b, uint32_t cls)
     b->kind = CA_BLOCK_SMALL;
     b->size_class = (uint8_t)cls;
     b->slot_size = slot;
-    b->divmagic = UINT64_MAX / slot + 1;
+    b->magic = ca_slot_magic(slot);
+    b->magic_base = (uint64_t)(uintptr_t)ca_block_start(b) * b->magic;
     uint32_t blocks = ca_class_blocks[cls];
     b->capacity = (uint32_t)(((size_t)blocks << ca_cfg.block_shift) / slot);
-    __atomic_store_n(&b->limit, 0, __ATOMIC_RELAXED); /* grows as slots are carved */
+    /* Both grow as slots are carved. */
+    __atomic_store_n(&b->magic_limit, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->limit, 0, __ATOMIC_RELAXED);
     b->bump = 0;
     b->used = 0;
     b->free = NULL;
-    b->full = 0;
     b->span = blocks > 1 ? blocks : 0;
     b->next = b->prev = NULL;
     atomic_store_explicit(&b->remote, 0, memory_order_relaxed);
@@ -365,7 +367,7 @@ void ca_arena_release_empty(ca_arena_t *a)
         ca_block_t *b = a->bins[c].current;
         while (b != &ca_block_empty && b != NULL) {
             ca_block_t *next = b->next;
-            if (b->used == 0) {
+            if (ca_block_used(b) == 0) {
                 ca_bin_unlink(a, b);
                 ca_arena_drop_block(a, b, 0); /* straight to the node */
             }
@@ -407,8 +409,8 @@ static void ca_bin_unlink(ca_arena_t *a, ca_block_t *b)
 /* A small block became empty, or got room while out of its bin. */
 void ca_block_event(ca_arena_t *a, ca_block_t *b)
 {
-    if (b->full) {
-        b->full = 0;
+    if (ca_block_full(b)) {
+        b->used = (int32_t)ca_block_used(b);
         if (b->used == 0)
             ca_arena_retire_block(a, b);
         else
@@ -442,6 +444,7 @@ static void ca_block_carve(ca_block_t *b)
     b->free = start;
     b->bump += n;
     __atomic_store_n(&b->limit, b->bump * slot, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->magic_limit, b->bump * (b->magic * slot), __ATOMIC_RELAXED);
 }
 
 /* A block of class `cls` with a free slot, made current; NULL when out of memory. */
@@ -456,7 +459,7 @@ static ca_noinline ca_block_t *ca_bin_refill(ca_arena_t *a, uint32_t cls)
             return b;
         }
         ca_bin_unlink(a, b); /* exhausted: out of the bin until a slot comes back */
-        b->full = 1;
+        b->used += CA_USED_FULL;
     }
     ca_block_t *b = ca_arena_take_block(a, cls);
     if (b == NULL) return NULL;

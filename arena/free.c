@@ -28,15 +28,12 @@ ca_noinline void ca_free_slow(void *p);
 static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
 {
     void **q = (void **)p;
-    q[0] = b->free;
     q[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FREE);
+    q[0] = b->free;
     b->free = q;
     CA_STAT_FREE(a, b->size_class);
-    uint32_t used = b->used - 1;
-    b->used = used;
-    /* Empty, or back from full: tell the bin, unless it is the bin's only block. */
-    if (ca_unlikely(used == 0 || b->full))
-        if (b->full || b->prev != NULL || b->next != NULL) ca_block_event(a, b);
+    /* Emptied, or full until now (CA_USED_FULL): tell the bin. */
+    if (ca_unlikely(ca_dec_le_zero(&b->used))) ca_block_event(a, b);
 }
 
 static inline void ca_free_inline(void *p)
@@ -49,16 +46,13 @@ static inline void ca_free_inline(void *p)
         ca_free_slow(p);
         return;
     }
-    uintptr_t boff;
-    ca_block_t *b = ca_block_of(s, p, &boff);
-    /* Not a slot start of a small block that was carved (other kinds have
-     * limit 0), or a slot that is not handed out as itself (free, never
-     * handed out, holding an aligned object): the slow path sorts it out.
-     * limit grows while the owner carves: relaxed, as a pointer handed out
-     * was carved before the program passed it here. */
-    if (ca_unlikely(boff * b->divmagic >= b->divmagic ||
-                    boff >= __atomic_load_n(&b->limit, __ATOMIC_RELAXED) ||
-                    ca_slot_state(p) < CA_SLOT_STATES)) {
+    ca_block_t *b = ca_block_at(s, p);
+    /* Not a carved slot start of a small block (other kinds fail the slot
+     * test), or a slot that is not handed out as itself (free, never handed
+     * out, holding an aligned object): the slow path sorts it out. The slot
+     * test's bound grows while the owner carves: relaxed, as a pointer handed
+     * out was carved before the program passed it here. */
+    if (ca_unlikely(!ca_slot_test(b, p) || ca_slot_state(p) < CA_SLOT_STATES)) {
         ca_free_slow(p);
         return;
     }

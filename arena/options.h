@@ -16,31 +16,32 @@
 #endif
 
 typedef struct ca_config_s {
-    size_t block_size;        /* bytes per block, power of two */
-    unsigned block_shift;     /* log2(block_size) */
-    size_t seg_size;          /* bytes per segment: CA_SEG_BLOCKS * block_size */
-    unsigned seg_shift;       /* log2(seg_size) */
-    uintptr_t seg_base_mask;  /* ~(seg_size - 1): a pointer & this is its segment */
-    uintptr_t block_off_mask; /* block_size - 1: a segment offset & this is its block offset */
-    size_t small_max;         /* bytes: largest small class (block_size / 4) */
-    size_t large_max;         /* bytes: largest medium class (half a segment); past it, huge */
-    unsigned nclasses;        /* small and medium classes, index 1..nclasses */
-    uint32_t cache_blocks;    /* blocks per node cache */
-    int numa_node;            /* -1: node of the thread's CPU */
-    int numa_bind;            /* 1: bind segments with mbind */
-    int stats_signal;         /* 0: no signal dump */
-    int stats_fd;             /* where dumps go */
-    int stats_fd_is_stderr;   /* 1: stats_fd is our copy of the starting stderr */
-    uint64_t stats_dev;       /* st_dev of the stats file when it was opened, 0 for stderr */
-    uint64_t stats_ino;       /* st_ino of the stats file when it was opened */
-    int stats_json;           /* 1: JSON dumps */
-    int stats_at_exit;        /* 1: dump at exit */
-    int verbose;              /* 1: print options at start */
-    int background_purge;     /* 1: a thread purges idle cached blocks */
-    int abort_on_error;       /* 1: abort on a bad pointer; 0: report it, leave it alone */
-    uintptr_t secret;         /* random, for free-slot cookies */
-    uint8_t *segmap;          /* one byte per segment-sized chunk below 2^48: 1 holds a segment */
-    uintptr_t segmap_len;     /* entries of segmap; 0 before start-up (every free goes slow) */
+    size_t block_size;         /* bytes per block, power of two */
+    unsigned block_shift;      /* log2(block_size) */
+    unsigned block_meta_shift; /* block_shift - log2(sizeof(ca_block_t)): see ca_block_at */
+    size_t seg_size;           /* bytes per segment: CA_SEG_BLOCKS * block_size */
+    unsigned seg_shift;        /* log2(seg_size) */
+    uintptr_t seg_base_mask;   /* ~(seg_size - 1): a pointer & this is its segment */
+    uintptr_t block_off_mask;  /* block_size - 1: a segment offset & this is its block offset */
+    size_t small_max;          /* bytes: largest small class (block_size / 4) */
+    size_t large_max;          /* bytes: largest medium class (half a segment); past it, huge */
+    unsigned nclasses;         /* small and medium classes, index 1..nclasses */
+    uint32_t cache_blocks;     /* blocks per node cache */
+    int numa_node;             /* -1: node of the thread's CPU */
+    int numa_bind;             /* 1: bind segments with mbind */
+    int stats_signal;          /* 0: no signal dump */
+    int stats_fd;              /* where dumps go */
+    int stats_fd_is_stderr;    /* 1: stats_fd is our copy of the starting stderr */
+    uint64_t stats_dev;        /* st_dev of the stats file when it was opened, 0 for stderr */
+    uint64_t stats_ino;        /* st_ino of the stats file when it was opened */
+    int stats_json;            /* 1: JSON dumps */
+    int stats_at_exit;         /* 1: dump at exit */
+    int verbose;               /* 1: print options at start */
+    int background_purge;      /* 1: a thread purges idle cached blocks */
+    int abort_on_error;        /* 1: abort on a bad pointer; 0: report it, leave it alone */
+    uintptr_t secret;          /* random, for free-slot cookies */
+    uint8_t *segmap;           /* one byte per segment-sized chunk below 2^48: 1 holds a segment */
+    uintptr_t segmap_len;      /* entries of segmap; 0 before start-up (every free goes slow) */
 } ca_config_t;
 
 /* Valid before start-up too (the defaults): a free() of a foreign pointer

@@ -278,7 +278,6 @@ void ca_node_give(ca_block_t *b, uint32_t n)
         x->kind = CA_BLOCK_FREE;
         ca_block_clear(x);
         x->used = 0;
-        x->full = 0;
         x->stamp = now;
     }
     pthread_mutex_lock(&nd->lock);

@@ -61,9 +61,45 @@ static inline char *ca_block_start(const ca_block_t *b)
 static inline void ca_block_clear(ca_block_t *b)
 {
     b->owner = NULL;
-    b->divmagic = 0;
+    __atomic_store_n(&b->magic_limit, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&b->limit, 0, __ATOMIC_RELAXED);
     b->free = NULL;
+}
+
+/* Used slots of `b`, whether or not it is full. */
+static inline uint32_t ca_block_used(const ca_block_t *b)
+{
+    return (uint32_t)b->used & (uint32_t)INT32_MAX;
+}
+static inline int ca_block_full(const ca_block_t *b)
+{
+    return b->used < 0;
+}
+
+/* The slot test. For slot size d, magic c = ceil(2^64 / d) (one more when d
+ * is a power of two), so e = c * d mod 2^64 is in [1, d]. For an address
+ * n bytes past slot 0 (n < 2^32), (n * c) mod 2^64 is k * e when n = k * d,
+ * and at least c (far above any k * e) otherwise. One multiply and one
+ * compare against slots carved * e thus ask both "a slot start?" and
+ * "carved?". */
+static inline uint64_t ca_slot_magic(uint32_t size)
+{
+    uint64_t c = UINT64_MAX / size + 1;
+    return (size & (size - 1)) == 0 ? c + 1 : c;
+}
+static inline int ca_slot_test(const ca_block_t *b, const void *p)
+{
+    uint64_t m = (uint64_t)(uintptr_t)p * b->magic - b->magic_base;
+    return m < __atomic_load_n(&b->magic_limit, __ATOMIC_RELAXED);
+}
+
+/* The block metadata of pointer `p` in segment `s`: the segment is aligned to
+ * its size, so the block index is bits block_shift.. of `p`. */
+static inline ca_block_t *ca_block_at(ca_segment_t *s, const void *p)
+{
+    uintptr_t idx = ((uintptr_t)p >> ca_cfg.block_meta_shift) &
+                    ((uintptr_t)(CA_SEG_BLOCKS - 1) * sizeof(ca_block_t));
+    return (ca_block_t *)((char *)s->blocks + idx);
 }
 
 /* The block holding `p` in segment `s`, and `p`'s offset into it. */

@@ -68,30 +68,36 @@ struct ca_arena_s;
  * there, so remote pushers do not bounce the owner's line). */
 typedef struct __attribute__((aligned(64))) ca_block_s {
     void *free;               /* local free list; owner thread only */
-    uint32_t used;            /* slots out and not freed locally or collected */
-    uint32_t slot_size;       /* bytes per slot (small), 0 otherwise */
-    uint64_t divmagic;        /* UINT64_MAX / slot_size + 1: divisibility test */
+    uint64_t magic;           /* slot test multiplier (ca_slot_magic of the slot size) */
+    uint64_t magic_base;      /* magic * the address of slot 0 */
+    uint64_t magic_limit;     /* slots carved * (magic * slot_size): the slot test passes below
+                                 it (see ca_slot_test); 0 when the block serves no slot */
     struct ca_arena_s *owner; /* owning arena of a small block, else NULL */
+    int32_t used;             /* slots out and not freed locally or collected; CA_USED_FULL
+                                 added while the block is out of its bin's list (full) */
+    uint32_t slot_size;       /* bytes per slot (small), 0 otherwise */
     uint32_t limit;           /* bytes: slots carved so far * slot_size; 0 unless small */
-    uint32_t capacity;        /* slots in the block */
-    uint32_t bump;            /* slots carved into the free list so far */
     uint8_t kind;             /* enum ca_block_kind */
     uint8_t size_class;       /* small: class index */
-    uint8_t full;             /* small: 1 while out of its bin's list */
-    struct ca_block_s *next;  /* bin list, arena cache or node cache */
-    struct ca_block_s *prev;  /* bin list or node cache */
     /* second cache line */
-    _Atomic(uintptr_t) remote;      /* remote free list: bits 1..47 the head, bit 0 set while
-                                       queued, bits 48..63 how many (CA_REMOTE_MANY: unknown) */
-    struct ca_block_s *next_queued; /* arena's stack of blocks with remote frees */
-    uint32_t stamp;                 /* free: milliseconds clock when it entered the node cache */
-    uint32_t span;                  /* large, medium: blocks in the span; cont: blocks back to
-                                       the head */
-    uint8_t dirty;                  /* free: pages may be resident (in the node cache) */
-    uint8_t was;                    /* free or kept: the kind it had when last in use, so a
-                                       late second free is told from a foreign pointer */
+    _Alignas(
+        64) _Atomic(uintptr_t) remote; /* remote free list: bits 1..47 the head, bit 0 set while
+                                  queued, bits 48..63 how many (CA_REMOTE_MANY: unknown) */
+    struct ca_block_s *next_queued;    /* arena's stack of blocks with remote frees */
+    struct ca_block_s *next;           /* bin list, arena cache or node cache */
+    struct ca_block_s *prev;           /* bin list or node cache */
+    uint32_t capacity;                 /* slots in the block */
+    uint32_t bump;                     /* slots carved into the free list so far */
+    uint32_t stamp;                    /* free: milliseconds clock when it entered the node cache */
+    uint32_t span;                     /* large, medium: blocks in the span; cont: blocks back to
+                                          the head */
+    uint8_t dirty;                     /* free: pages may be resident (in the node cache) */
+    uint8_t was;                       /* free or kept: the kind it had when last in use, so a
+                                          late second free is told from a foreign pointer */
 } ca_block_t;
 _Static_assert(offsetof(ca_block_t, remote) == 64, "fast-path fields fill one cache line");
+_Static_assert(sizeof(ca_block_t) == 128, "the free fast path finds a block by shifting");
+#define CA_USED_FULL INT32_MIN /* added to a block's used while it is full */
 
 /* A segment: this header fills block 0. */
 typedef struct ca_segment_s {

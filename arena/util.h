@@ -14,6 +14,19 @@
 #define ca_unlikely(x) __builtin_expect(!!(x), 0)
 #define ca_noinline    __attribute__((noinline))
 
+/* --*v <= 0, as one decrement of memory and a branch on its flags (not
+ * atomic: for a counter only its owner writes). */
+static inline int ca_dec_le_zero(int32_t *v)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+    int le;
+    __asm__("decl %0" : "+m"(*v), "=@ccle"(le));
+    return le;
+#else
+    return --*v <= 0;
+#endif
+}
+
 #if CA_DEBUG
 #define ca_assert(x) ((x) ? (void)0 : ca_assert_fail(#x, __FILE__, __LINE__))
 #else
