@@ -38,11 +38,10 @@ static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
 
 static inline void ca_free_inline(void *p)
 {
-    /* The segment address comes from the pointer itself, so the block's
-     * metadata can load while the segment map confirms it. NULL, pointers of
-     * huge objects, and anything not in a segment go slow. */
+    /* NULL, pointers of huge objects, and anything not in the segment
+     * range go slow. */
     ca_segment_t *s = (ca_segment_t *)((uintptr_t)p & ca_cfg.seg_base_mask);
-    if (ca_unlikely(!ca_registry_has_segment(p))) {
+    if (ca_unlikely(!ca_segment_ours(p))) {
         ca_free_slow(p);
         return;
     }

@@ -40,8 +40,9 @@ typedef struct ca_config_s {
     int background_purge;      /* 1: a thread purges idle cached blocks */
     int abort_on_error;        /* 1: abort on a bad pointer; 0: report it, leave it alone */
     uintptr_t secret;          /* random, for free-slot cookies */
-    uint8_t *segmap;           /* one byte per segment-sized chunk below 2^48: 1 holds a segment */
-    uintptr_t segmap_len;      /* entries of segmap; 0 before start-up (every free goes slow) */
+    uintptr_t range_base;      /* the segment range (segment.c): its first slot */
+    uintptr_t range_len;       /* bytes of it ever used: every slot below is readable; 0 before
+                                  start-up (every free goes slow) */
 } ca_config_t;
 
 /* Valid before start-up too (the defaults): a free() of a foreign pointer

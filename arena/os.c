@@ -93,6 +93,18 @@ void *ca_os_reserve(size_t size)
     return p == MAP_FAILED ? NULL : p;
 }
 
+void *ca_os_reserve_none(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int ca_os_commit(void *p, size_t size)
+{
+    if (ca_os_injected_failure()) return ENOMEM;
+    return mprotect(p, size, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+}
+
 int ca_os_unmap(void *p, size_t size)
 {
     return munmap(p, size) == 0 ? 0 : errno;

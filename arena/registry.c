@@ -9,8 +9,6 @@
 
 #include "os.h"
 
-static void ca_segmap_mark(uintptr_t addr, uint8_t v);
-
 _Atomic(ca_hdr_t **) ca_registry_top[CA_REG_TOP_SIZE];
 
 static ca_hdr_t **ca_registry_leaf(uintptr_t chunk, int create)
@@ -35,33 +33,13 @@ void ca_registry_set(uintptr_t addr, ca_hdr_t *hdr)
     /* A leaf that cannot be mapped: the caller checks with a lookup. */
     if (leaf == NULL) return;
     __atomic_store_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)], hdr, __ATOMIC_RELEASE);
-    if (((uintptr_t)hdr & (CA_REG_HUGE | CA_REG_GONE)) == 0 && hdr->magic == CA_MAGIC_SEG)
-        ca_segmap_mark(addr, 1);
 }
 
 void ca_registry_forget(uintptr_t addr, uintptr_t what)
 {
     uintptr_t chunk = addr >> ca_cfg.seg_shift;
     ca_hdr_t **leaf = ca_registry_leaf(chunk, 0);
-    ca_segmap_mark(addr, 0);
     if (leaf != NULL)
         __atomic_store_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)],
                          (ca_hdr_t *)(what | CA_REG_GONE), __ATOMIC_RELEASE);
-}
-
-void ca_registry_init(void)
-{
-    uintptr_t len =
-        (uintptr_t)1 << (CA_REMOTE_SHIFT - ca_cfg.seg_shift); /* segments live below 2^48 */
-    uint8_t *map = ca_os_reserve(len);
-    if (map == NULL) return; /* every free takes the slow path: slower, still right */
-    ca_cfg.segmap = map;
-    ca_cfg.segmap_len = len;
-}
-
-/* The segment map's byte for `addr`'s chunk, if there is a map. */
-static void ca_segmap_mark(uintptr_t addr, uint8_t v)
-{
-    uintptr_t chunk = addr >> ca_cfg.seg_shift;
-    if (chunk < ca_cfg.segmap_len) __atomic_store_n(&ca_cfg.segmap[chunk], v, __ATOMIC_RELAXED);
 }

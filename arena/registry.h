@@ -1,9 +1,7 @@
 /*
  * Layer 6. The registry: which segment-sized chunks of the address space hold
  * one of our headers (a segment's or a huge mapping's), or held one that was
- * given back. A lookup is two dependent loads and never takes a lock; the
- * free fast path asks a flat map of one byte per chunk instead ("a segment
- * here"), one load.
+ * given back. A lookup is two dependent loads and never takes a lock.
  * Uses: options.h, os.h.
  */
 #ifndef CA_REGISTRY_H
@@ -22,8 +20,6 @@
 #define CA_REG_TOP_SIZE  (1u << 15)
 extern _Atomic(ca_hdr_t **) ca_registry_top[CA_REG_TOP_SIZE];
 
-/* Reserve the segment map (at start-up, once the segment size is known). */
-void ca_registry_init(void);
 void ca_registry_set(uintptr_t addr, ca_hdr_t *hdr);
 /* The chunk of `addr` was ours and is unmapped now: remember `what` (the
  * segment's address, or a huge object's user pointer) so that a late second
@@ -42,14 +38,6 @@ static inline uintptr_t ca_registry_raw(const void *p)
     if (ca_unlikely(leaf == NULL)) return 0;
     return (uintptr_t)__atomic_load_n(&leaf[chunk & ((1u << CA_REG_LEAF_BITS) - 1)],
                                       __ATOMIC_ACQUIRE);
-}
-
-/* Does a segment hold `p`? For the free fast path: one byte of the flat
- * segment map (a pointer past 2^48, or before start-up, says no). */
-static inline int ca_registry_has_segment(const void *p)
-{
-    uintptr_t chunk = (uintptr_t)p >> ca_cfg.seg_shift;
-    return chunk < ca_cfg.segmap_len && __atomic_load_n(&ca_cfg.segmap[chunk], __ATOMIC_RELAXED);
 }
 
 static inline ca_hdr_t *ca_registry_lookup(const void *p)

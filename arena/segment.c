@@ -82,14 +82,126 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
     nd->cache_count++;
 }
 
-static ca_segment_t *ca_segment_map(unsigned node)
+/* ---- the segment range ----
+ *
+ * Segments are carved from one reserved range of address space, so that the
+ * free fast path asks "in a segment of ours?" with one subtraction and one
+ * compare (ca_segment_ours): every segment-sized slot below the range's
+ * high-water mark is readable, a live segment or, once given back, pages
+ * that read as zero (decommitted: its blocks then read as free and pass no
+ * slot test). Slots given back are taken again first, lowest first. Only
+ * address space is reserved (no access, no memory) until a slot is first
+ * used. When the range cannot be reserved, or is full, segments are mapped
+ * anywhere; their frees take the slow path. The range lock nests inside a
+ * node lock (the fork handlers take those). */
+
+#define CA_RANGE_BYTES ((size_t)1 << 40) /* tried first; a quarter as much until one fits */
+
+static pthread_mutex_t ca_range_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t ca_range_slots;    /* slots reserved */
+static size_t ca_range_top;      /* slots ever used */
+static uint64_t *ca_range_given; /* bit i: slot i was given back */
+static size_t ca_range_hint;     /* words of ca_range_given below this have no bit set */
+size_t ca_range_limit = SIZE_MAX; /* see segment.h */
+
+void ca_segment_range_init(void)
 {
-    ca_segment_t *s = ca_os_map_aligned(ca_cfg.seg_size, ca_cfg.seg_size);
+    for (size_t bytes = CA_RANGE_BYTES; bytes >= 64 * ca_cfg.seg_size; bytes /= 4) {
+        size_t slots = bytes >> ca_cfg.seg_shift;
+        size_t map_bytes = (slots + 63) / 64 * sizeof(uint64_t);
+        uint64_t *given = ca_os_reserve(map_bytes);
+        if (given == NULL) continue;
+        char *raw = ca_os_reserve_none(bytes + ca_cfg.seg_size);
+        if (raw == NULL) {
+            ca_os_unmap(given, map_bytes);
+            continue;
+        }
+        uintptr_t base = ((uintptr_t)raw + ca_cfg.seg_size - 1) & ca_cfg.seg_base_mask;
+        if (base + bytes > ((uintptr_t)1 << CA_REMOTE_SHIFT)) {
+            /* remote lists keep a count above bit 47 */
+            ca_os_unmap(raw, bytes + ca_cfg.seg_size);
+            ca_os_unmap(given, map_bytes);
+            return;
+        }
+        ca_range_given = given;
+        ca_range_slots = slots;
+        ca_cfg.range_base = base;
+        return;
+    }
+}
+
+/* A slot of the range, read-write; NULL when the range is full or the OS
+ * refuses. */
+static ca_segment_t *ca_range_take(void)
+{
+    if (ca_range_slots == 0) return NULL;
+    pthread_mutex_lock(&ca_range_lock);
+    size_t words = (ca_range_top + 63) / 64;
+    size_t slot = SIZE_MAX;
+    for (size_t w = ca_range_hint; w < words; w++) {
+        if (ca_range_given[w] != 0) {
+            slot = w * 64 + (size_t)__builtin_ctzll(ca_range_given[w]);
+            ca_range_given[w] &= ca_range_given[w] - 1;
+            break;
+        }
+        ca_range_hint = w + 1;
+    }
+    ca_segment_t *s = NULL;
+    if (slot != SIZE_MAX) { /* given back: still read-write */
+        s = (ca_segment_t *)(ca_cfg.range_base + (slot << ca_cfg.seg_shift));
+    } else if (ca_range_top < ca_range_slots && ca_range_top < ca_range_limit) {
+        s = (ca_segment_t *)(ca_cfg.range_base + (ca_range_top << ca_cfg.seg_shift));
+        if (ca_os_commit(s, ca_cfg.seg_size) == 0) {
+            ca_range_top++;
+            /* Published once readable: the fast path reads headers below it. */
+            __atomic_store_n(&ca_cfg.range_len, ca_range_top << ca_cfg.seg_shift, __ATOMIC_RELEASE);
+        } else {
+            s = NULL;
+        }
+    }
+    pthread_mutex_unlock(&ca_range_lock);
+    return s;
+}
+
+/* Give `s` back: its pages go, and its slot is taken again first. 0 if it
+ * was a slot of the range (else the caller unmaps it). */
+static int ca_range_give(ca_segment_t *s)
+{
+    uintptr_t off = (uintptr_t)s - ca_cfg.range_base;
+    if (off >= ((uintptr_t)ca_range_slots << ca_cfg.seg_shift)) return -1;
+    ca_os_decommit(s, ca_cfg.seg_size);
+    size_t slot = off >> ca_cfg.seg_shift;
+    pthread_mutex_lock(&ca_range_lock);
+    ca_range_given[slot / 64] |= (uint64_t)1 << (slot % 64);
+    if (slot / 64 < ca_range_hint) ca_range_hint = slot / 64;
+    pthread_mutex_unlock(&ca_range_lock);
+    return 0;
+}
+
+/* A new segment-sized mapping aligned to its size: a slot of the range, or
+ * one mapped anywhere (below 2^48); NULL when the OS says no. */
+static ca_segment_t *ca_segment_memory(void)
+{
+    ca_segment_t *s = ca_range_take();
+    if (s != NULL) return s;
+    s = ca_os_map_aligned(ca_cfg.seg_size, ca_cfg.seg_size);
     if (s == NULL) return NULL;
     if ((uintptr_t)s + ca_cfg.seg_size > ((uintptr_t)1 << CA_REMOTE_SHIFT)) {
         ca_os_unmap(s, ca_cfg.seg_size); /* remote lists keep a count above bit 47 */
         return NULL;
     }
+    return s;
+}
+
+static void ca_segment_memory_give(ca_segment_t *s)
+{
+    if (ca_range_give(s) != 0) ca_os_unmap(s, ca_cfg.seg_size);
+}
+
+static ca_segment_t *ca_segment_map(unsigned node)
+{
+    ca_segment_t *s = ca_segment_memory();
+    if (s == NULL) return NULL;
     if (ca_cfg.numa_bind) {
         int rc = ca_os_bind(s, ca_cfg.seg_size, node);
         if (rc != 0) {
@@ -107,7 +219,8 @@ static ca_segment_t *ca_segment_map(unsigned node)
     s->blocks[0].kind = CA_BLOCK_HEADER;
     ca_registry_set((uintptr_t)s, &s->hdr);
     if (ca_registry_lookup(s) != &s->hdr) { /* no memory for the registry */
-        ca_os_unmap(s, ca_cfg.seg_size);
+        s->hdr.magic = 0;
+        ca_segment_memory_give(s);
         return NULL;
     }
     ca_node_t *nd = &ca_nodes[node];
@@ -126,7 +239,7 @@ static void ca_segment_unmap(ca_node_t *nd, ca_segment_t *s)
     ca_registry_forget((uintptr_t)s, (uintptr_t)s);
     nd->nsegments--;
     nd->segments_unmapped++;
-    ca_os_unmap(s, s->size);
+    ca_segment_memory_give(s);
 }
 
 /* Lowest index of a run of `n` set bits in `mask`, or -1. */

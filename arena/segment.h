@@ -1,5 +1,5 @@
 /*
- * Layer 8. Segments (what one mmap gives, aligned to its size, blocks inside),
+ * Layer 8. Segments (slots of one reserved range, aligned to their size, blocks inside),
  * spans of blocks, and each NUMA node's block cache with its delayed purge.
  * Everything here runs under the node's lock: it is the slow path.
  * Uses: registry.h, numa.h, options.h, util.h, os.h.
@@ -14,6 +14,20 @@
 #include <stdint.h>
 
 extern ca_node_t ca_nodes[CA_MAX_NODES];
+
+/* Reserve the segment range (at start-up, once the segment size is known). */
+void ca_segment_range_init(void);
+/* Test hook: new slots of the range stop past this many (given-back slots are
+ * still taken); later segments are mapped outside it. */
+extern size_t ca_range_limit;
+
+/* Is `p` in the segment range's used part? Then its segment header is
+ * readable (a live segment, or one given back whose blocks read as free);
+ * a segment outside the range says no and its frees take the slow path. */
+static inline int ca_segment_ours(const void *p)
+{
+    return (uintptr_t)p - ca_cfg.range_base < __atomic_load_n(&ca_cfg.range_len, __ATOMIC_RELAXED);
+}
 
 /* Take `n` contiguous free blocks on `node`; *reused says whether they came
  * from the cache. NULL when the OS refuses memory. */

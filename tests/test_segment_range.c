@@ -1,0 +1,153 @@
+/* The segment range: segments come from one reserved range, so the free fast
+ * path asks "ours?" with one compare. Slots given back are taken again first,
+ * a late free into a given-back slot is still named, and segments mapped
+ * outside the range (range full) are served by the slow path, every bad
+ * pointer still reported. Each case runs in a fresh process of this binary
+ * (the range is set up once per process), with bad pointers left alone. */
+#include "test_util.h"
+
+#include "concord.h"
+#include "options.h"
+#include "registry.h"
+#include "segment.h"
+
+#include <string.h>
+
+static char out[16384];
+
+static uint64_t segments_unmapped(void)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < CA_MAX_NODES; i++)
+        n += ca_nodes[i].segments_unmapped;
+    return n;
+}
+
+#define SPANS 24
+
+/* Large objects of 8 blocks each: 24 of them fill three segments or more. */
+static void take_spans(unsigned char **v, unsigned char tag)
+{
+    size_t n = ca_cfg.block_size * 8;
+    for (int i = 0; i < SPANS; i++) {
+        v[i] = ca_malloc(n);
+        if (v[i] == NULL) exit(10);
+        memset(v[i], tag + i, n);
+    }
+}
+
+static int child_inside(void)
+{
+    void *first = ca_malloc(100);
+    if (ca_cfg.range_base == 0 || !ca_segment_ours(first)) return 11;
+    unsigned char *v[SPANS];
+    take_spans(v, 1);
+    for (int i = 0; i < SPANS; i++) {
+        if (!ca_segment_ours(v[i])) return 12;
+        if (v[i][0] != (unsigned char)(1 + i)) return 13;
+    }
+    uintptr_t len = ca_cfg.range_len;
+    if (len < 3 * ca_cfg.seg_size) return 14;
+    uint64_t unmapped = segments_unmapped();
+    for (int i = 0; i < SPANS; i++)
+        ca_free(v[i]);
+    ca_trim();
+    if (segments_unmapped() < unmapped + 2) return 15; /* empty segments were given back */
+    /* A late second free into a slot given back: named, left alone. */
+    unsigned char *late = NULL;
+    for (int i = 0; i < SPANS && late == NULL; i++)
+        if (ca_registry_lookup(v[i]) == NULL) late = v[i]; /* its segment is gone */
+    if (late == NULL || (uintptr_t)late - ca_cfg.range_base >= len) return 16;
+    printf("late free\n");
+    fflush(stdout);
+    ca_free(late);
+    /* The slots given back are taken again before the range grows. */
+    take_spans(v, 7);
+    if (ca_cfg.range_len != len) return 17;
+    for (int i = 0; i < SPANS; i++)
+        if (v[i][ca_cfg.block_size] != (unsigned char)(7 + i)) return 18;
+    for (int i = 0; i < SPANS; i++)
+        ca_free(v[i]);
+    ca_free(first);
+    printf("survived\n");
+    return 0;
+}
+
+static int child_outside(void)
+{
+    ca_range_limit = 0; /* no new slot: every segment is mapped outside the range */
+    unsigned char *small[512];
+    for (int i = 0; i < 512; i++) {
+        size_t n = 16 + (size_t)(i % 40) * 24;
+        small[i] = ca_malloc(n);
+        if (small[i] == NULL || ca_segment_ours(small[i])) return 21;
+        if (ca_malloc_usable_size(small[i]) < n) return 22;
+        memset(small[i], i & 0xff, n);
+    }
+    if (ca_cfg.range_len != 0) return 23;
+    unsigned char *v[SPANS];
+    take_spans(v, 3);
+    for (int i = 0; i < 512; i += 2)
+        ca_free(small[i]);
+    printf("interior\n");
+    fflush(stdout);
+    ca_free(small[1] + 8);
+    printf("twice\n");
+    fflush(stdout);
+    ca_free(small[0]);
+    for (int i = 1; i < 512; i += 2)
+        if (small[i][0] != (unsigned char)(i & 0xff)) return 24;
+    for (int i = 1; i < 512; i += 2)
+        ca_free(small[i]);
+    for (int i = 0; i < SPANS; i++) {
+        if (v[i][0] != (unsigned char)(3 + i)) return 25;
+        ca_free(v[i]);
+    }
+    printf("survived\n");
+    return 0;
+}
+
+static void run_child(const char *mode)
+{
+    int st = tu_run_self(mode, "CONCORD_ARENA_ABORT_ON_ERROR=0", out, sizeof(out));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || strstr(out, "survived") == NULL)
+        fail_msg("%s: status %#x:\n%s", mode, st, out);
+}
+
+static void test_slots_reused_and_named(void **state)
+{
+    (void)state;
+    run_child("inside");
+    const char *late = strstr(out, "late free\n");
+    assert_non_null(late);
+    assert_non_null(strstr(late, "free(): invalid pointer"));
+    assert_non_null(strstr(late, "freed twice; left alone"));
+    assert_int_equal(tu_count(out, "invalid pointer"), 1);
+}
+
+static void test_outside_the_range(void **state)
+{
+    (void)state;
+    run_child("outside");
+    const char *interior = strstr(out, "interior\n");
+    const char *twice = strstr(out, "twice\n");
+    assert_non_null(interior);
+    assert_non_null(twice);
+    assert_non_null(strstr(interior, "inside an object; left alone"));
+    assert_non_null(strstr(twice, "freed twice; left alone"));
+    assert_int_equal(tu_count(out, "invalid pointer"), 2);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        if (!strcmp(argv[1], "inside")) return child_inside();
+        if (!strcmp(argv[1], "outside")) return child_outside();
+        return 99;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_slots_reused_and_named),
+        cmocka_unit_test(test_outside_the_range),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
