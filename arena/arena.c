@@ -27,10 +27,18 @@
         [0 ... CA_MAX_CLASSES - 1] = { &ca_block_empty }                                           \
     }
 
+/* The stand-in arenas' sizes all lead to a bin whose block has no free slot. */
+#define CA_DIRECT_EMPTY(arena)                                                                     \
+    {                                                                                              \
+        [0 ... CA_TINY_TABLE - 1] = &(arena).bins[0]                                               \
+    }
+
 ca_block_t ca_block_empty;
-ca_arena_t ca_arena_empty = {.bins = CA_BINS_EMPTY};
-ca_arena_t ca_arena_exited = {.bins = CA_BINS_EMPTY};
-static ca_arena_t ca_arena_fallback_storage = {.bins = CA_BINS_EMPTY, .state = CA_ARENA_FALLBACK};
+ca_arena_t ca_arena_empty = {.direct = CA_DIRECT_EMPTY(ca_arena_empty), .bins = CA_BINS_EMPTY};
+ca_arena_t ca_arena_exited = {.direct = CA_DIRECT_EMPTY(ca_arena_exited), .bins = CA_BINS_EMPTY};
+static ca_arena_t ca_arena_fallback_storage = {.direct = CA_DIRECT_EMPTY(ca_arena_fallback_storage),
+                                               .bins = CA_BINS_EMPTY,
+                                               .state = CA_ARENA_FALLBACK};
 ca_arena_t *ca_arena_fallback = &ca_arena_fallback_storage;
 
 __thread ca_arena_t *ca_tls_arena __attribute__((tls_model("initial-exec"))) = &ca_arena_empty;
@@ -98,6 +106,8 @@ static ca_arena_t *ca_arena_new_locked(void)
     ca_arena_chunk_left -= need;
     for (unsigned i = 0; i < CA_MAX_CLASSES; i++)
         a->bins[i].current = &ca_block_empty;
+    for (unsigned i = 0; i < CA_TINY_TABLE; i++)
+        a->direct[i] = &a->bins[ca_class_table[i]];
     a->id = ++ca_arena_count;
     a->next_all = atomic_load_explicit(&ca_all_arenas, memory_order_relaxed);
     atomic_store_explicit(&ca_all_arenas, a, memory_order_release);
@@ -481,7 +491,7 @@ void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n)
     b->free = p[0];
     p[1] = NULL;
     b->used++;
-    CA_STAT_ALLOC(a, cls, n);
+    CA_STAT_ALLOC(a, &a->bins[cls], n);
     return p;
 }
 

@@ -98,10 +98,10 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
 #define CA_RANGE_BYTES ((size_t)1 << 40) /* tried first; a quarter as much until one fits */
 
 static pthread_mutex_t ca_range_lock = PTHREAD_MUTEX_INITIALIZER;
-static size_t ca_range_slots;    /* slots reserved */
-static size_t ca_range_top;      /* slots ever used */
-static uint64_t *ca_range_given; /* bit i: slot i was given back */
-static size_t ca_range_hint;     /* words of ca_range_given below this have no bit set */
+static size_t ca_range_slots;     /* slots reserved */
+static size_t ca_range_top;       /* slots ever used */
+static uint64_t *ca_range_given;  /* bit i: slot i was given back */
+static size_t ca_range_hint;      /* words of ca_range_given below this have no bit set */
 size_t ca_range_limit = SIZE_MAX; /* see segment.h */
 
 void ca_segment_range_init(void)
