@@ -32,20 +32,22 @@ static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
     q[0] = b->free;
     b->free = q;
     CA_STAT_FREE(a, b->size_class);
-    /* Emptied, or full until now (CA_USED_FULL): tell the bin. */
-    if (ca_unlikely(ca_dec_le_zero(&b->used))) ca_block_event(a, b);
+    /* Full until now (CA_USED_FULL), or emptied and not the bin's only
+     * block: tell the bin. */
+    if (ca_unlikely(ca_dec_le_zero(&b->used)))
+        if (b->used < 0 || b->prev != NULL || b->next != NULL) ca_block_event(a, b);
 }
 
 static inline void ca_free_inline(void *p)
 {
     /* NULL, pointers of huge objects, and anything not in the segment
      * range go slow. */
-    ca_segment_t *s = (ca_segment_t *)((uintptr_t)p & ca_cfg.seg_base_mask);
-    if (ca_unlikely(!ca_segment_ours(p))) {
+    uintptr_t off = ca_range_offset(p);
+    if (ca_unlikely(off >= ca_cfg.range_size)) {
         ca_free_slow(p);
         return;
     }
-    ca_block_t *b = ca_block_at(s, p);
+    ca_block_t *b = ca_block_at(p, off);
     /* Not a carved slot start of a small block (other kinds fail the slot
      * test), or a slot that is not handed out as itself (free, never handed
      * out, holding an aligned object): the slow path sorts it out. The slot

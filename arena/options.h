@@ -41,8 +41,8 @@ typedef struct ca_config_s {
     int abort_on_error;        /* 1: abort on a bad pointer; 0: report it, leave it alone */
     uintptr_t secret;          /* random, for free-slot cookies */
     uintptr_t range_base;      /* the segment range (segment.c): its first slot */
-    uintptr_t range_len;       /* bytes of it ever used: every slot below is readable; 0 before
-                                  start-up (every free goes slow) */
+    uintptr_t range_size;      /* its bytes, every one readable; 0 before start-up (every free
+                                  goes slow) */
 } ca_config_t;
 
 /* Valid before start-up too (the defaults): a free() of a foreign pointer

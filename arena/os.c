@@ -93,16 +93,20 @@ void *ca_os_reserve(size_t size)
     return p == MAP_FAILED ? NULL : p;
 }
 
-void *ca_os_reserve_none(size_t size)
+void *ca_os_reserve_readable(size_t size)
 {
-    void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    madvise(p, size, MADV_DONTDUMP); /* a core piped out would be this size in zeros */
+    return p;
 }
 
 int ca_os_commit(void *p, size_t size)
 {
     if (ca_os_injected_failure()) return ENOMEM;
-    return mprotect(p, size, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+    if (mprotect(p, size, PROT_READ | PROT_WRITE) != 0) return errno;
+    madvise(p, size, MADV_DODUMP);
+    return 0;
 }
 
 int ca_os_unmap(void *p, size_t size)

@@ -29,12 +29,14 @@ void *ca_os_map_aligned(size_t size, size_t align);
  * when written (MAP_NORESERVE); NULL when the OS says no. */
 void *ca_os_reserve(size_t size);
 
-/* Reserve `size` bytes of address space with no access and no memory; NULL
- * when the OS says no. ca_os_commit makes parts of it usable. */
-void *ca_os_reserve_none(size_t size);
+/* Reserve `size` bytes of address space that read as zero, cannot be written,
+ * hold no memory and stay out of core dumps; NULL when the OS says no.
+ * ca_os_commit makes parts of it writable. */
+void *ca_os_reserve_readable(size_t size);
 
-/* Make `size` bytes of a ca_os_reserve_none range read-write (pages get memory
- * when touched); 0, or an errno value (the failure hook applies). */
+/* Make `size` bytes of a ca_os_reserve_readable range read-write (pages get
+ * memory when touched, and go into core dumps); 0, or an errno value (the
+ * failure hook applies). */
 int ca_os_commit(void *p, size_t size);
 
 /* Unmap a range that ca_os_map_aligned or ca_os_remap gave. */

@@ -86,14 +86,13 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
  *
  * Segments are carved from one reserved range of address space, so that the
  * free fast path asks "in a segment of ours?" with one subtraction and one
- * compare (ca_segment_ours): every segment-sized slot below the range's
- * high-water mark is readable, a live segment or, once given back, pages
- * that read as zero (decommitted: its blocks then read as free and pass no
- * slot test). Slots given back are taken again first, lowest first. Only
- * address space is reserved (no access, no memory) until a slot is first
- * used. When the range cannot be reserved, or is full, segments are mapped
- * anywhere; their frees take the slow path. The range lock nests inside a
- * node lock (the fork handlers take those). */
+ * compare (ca_range_offset). The whole range is readable: slots never used
+ * read as zero (no access to write, no memory, left out of core dumps), and
+ * a slot given back is decommitted, so its blocks read as free and pass no
+ * slot test. A slot is made writable when first used; slots given back are
+ * taken again first, lowest first. When the range cannot be reserved, or is
+ * full, segments are mapped anywhere, and their frees take the slow path.
+ * The range lock nests inside a node lock (the fork handlers take those). */
 
 #define CA_RANGE_BYTES ((size_t)1 << 40) /* tried first; a quarter as much until one fits */
 
@@ -111,7 +110,7 @@ void ca_segment_range_init(void)
         size_t map_bytes = (slots + 63) / 64 * sizeof(uint64_t);
         uint64_t *given = ca_os_reserve(map_bytes);
         if (given == NULL) continue;
-        char *raw = ca_os_reserve_none(bytes + ca_cfg.seg_size);
+        char *raw = ca_os_reserve_readable(bytes + ca_cfg.seg_size);
         if (raw == NULL) {
             ca_os_unmap(given, map_bytes);
             continue;
@@ -126,8 +125,14 @@ void ca_segment_range_init(void)
         ca_range_given = given;
         ca_range_slots = slots;
         ca_cfg.range_base = base;
+        ca_cfg.range_size = bytes;
         return;
     }
+}
+
+uintptr_t ca_segment_range_used(void)
+{
+    return (uintptr_t)__atomic_load_n(&ca_range_top, __ATOMIC_RELAXED) << ca_cfg.seg_shift;
 }
 
 /* A slot of the range, read-write; NULL when the range is full or the OS
@@ -151,13 +156,10 @@ static ca_segment_t *ca_range_take(void)
         s = (ca_segment_t *)(ca_cfg.range_base + (slot << ca_cfg.seg_shift));
     } else if (ca_range_top < ca_range_slots && ca_range_top < ca_range_limit) {
         s = (ca_segment_t *)(ca_cfg.range_base + (ca_range_top << ca_cfg.seg_shift));
-        if (ca_os_commit(s, ca_cfg.seg_size) == 0) {
-            ca_range_top++;
-            /* Published once readable: the fast path reads headers below it. */
-            __atomic_store_n(&ca_cfg.range_len, ca_range_top << ca_cfg.seg_shift, __ATOMIC_RELEASE);
-        } else {
+        if (ca_os_commit(s, ca_cfg.seg_size) == 0)
+            __atomic_store_n(&ca_range_top, ca_range_top + 1, __ATOMIC_RELAXED);
+        else
             s = NULL;
-        }
     }
     pthread_mutex_unlock(&ca_range_lock);
     return s;

@@ -9,6 +9,7 @@
 
 #include "options.h"
 #include "types.h"
+#include "util.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -21,14 +22,17 @@ void ca_segment_range_init(void);
  * still taken); later segments are mapped outside it. */
 extern size_t ca_range_limit;
 
-/* Is `p` in the segment range's used part? Then its segment header is
- * readable (a live segment, or one given back whose blocks read as free);
- * a segment outside the range says no and its frees take the slow path. */
-static inline int ca_segment_ours(const void *p)
-{
-    return (uintptr_t)p - ca_cfg.range_base < __atomic_load_n(&ca_cfg.range_len, __ATOMIC_RELAXED);
-}
+/* Bytes of the segment range used so far (its high-water mark). */
+uintptr_t ca_segment_range_used(void);
 
+/* `p`'s offset into the segment range. Below ca_cfg.range_size, its segment
+ * header is readable: a live segment, one given back, or pages never used,
+ * whose blocks read as free. A segment outside the range is not in it, and
+ * its frees take the slow path. */
+static inline uintptr_t ca_range_offset(const void *p)
+{
+    return (uintptr_t)p - ca_cfg.range_base;
+}
 /* Take `n` contiguous free blocks on `node`; *reused says whether they came
  * from the cache. NULL when the OS refuses memory. */
 ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused);
@@ -104,15 +108,17 @@ static inline uint64_t ca_slot_magic(uint32_t size)
 static inline int ca_slot_test(const ca_block_t *b, const void *p)
 {
     uint64_t m = (uint64_t)(uintptr_t)p * b->magic - b->magic_base;
-    return m < __atomic_load_n(&b->magic_limit, __ATOMIC_RELAXED);
+    return ca_below_relaxed(m, &b->magic_limit);
 }
 
-/* The block metadata of pointer `p` in segment `s`: the segment is aligned to
- * its size, so the block index is bits block_shift.. of `p`. */
-static inline ca_block_t *ca_block_at(ca_segment_t *s, const void *p)
+/* The block metadata of `p`, `off` bytes into the segment range: the range
+ * and its segments are aligned to the segment size, so the block index is
+ * bits block_shift.. of either. */
+static inline ca_block_t *ca_block_at(const void *p, uintptr_t off)
 {
-    uintptr_t idx = ((uintptr_t)p >> ca_cfg.block_meta_shift) &
-                    ((uintptr_t)(CA_SEG_BLOCKS - 1) * sizeof(ca_block_t));
+    ca_segment_t *s = (ca_segment_t *)((uintptr_t)p & ca_cfg.seg_base_mask);
+    uintptr_t idx =
+        (off >> ca_cfg.block_meta_shift) & ((uintptr_t)(CA_SEG_BLOCKS - 1) * sizeof(ca_block_t));
     return (ca_block_t *)((char *)s->blocks + idx);
 }
 

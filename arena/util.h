@@ -14,6 +14,19 @@
 #define ca_unlikely(x) __builtin_expect(!!(x), 0)
 #define ca_noinline    __attribute__((noinline))
 
+/* v < *bound, *bound read as a relaxed atomic load that the compare itself
+ * does (another thread may be raising it). */
+static inline int ca_below_relaxed(uint64_t v, const uint64_t *bound)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__) && !defined(__SANITIZE_THREAD__)
+    int below;
+    __asm__("cmpq %2, %1" : "=@ccb"(below) : "r"(v), "m"(*bound));
+    return below;
+#else
+    return v < __atomic_load_n(bound, __ATOMIC_RELAXED);
+#endif
+}
+
 /* --*v <= 0, as one decrement of memory and a branch on its flags (not
  * atomic: for a counter only its owner writes). */
 static inline int ca_dec_le_zero(int32_t *v)

@@ -39,14 +39,14 @@ static void take_spans(unsigned char **v, unsigned char tag)
 static int child_inside(void)
 {
     void *first = ca_malloc(100);
-    if (ca_cfg.range_base == 0 || !ca_segment_ours(first)) return 11;
+    if (ca_cfg.range_base == 0 || ca_range_offset(first) >= ca_cfg.range_size) return 11;
     unsigned char *v[SPANS];
     take_spans(v, 1);
     for (int i = 0; i < SPANS; i++) {
-        if (!ca_segment_ours(v[i])) return 12;
+        if (ca_range_offset(v[i]) >= ca_cfg.range_size) return 12;
         if (v[i][0] != (unsigned char)(1 + i)) return 13;
     }
-    uintptr_t len = ca_cfg.range_len;
+    uintptr_t len = ca_segment_range_used();
     if (len < 3 * ca_cfg.seg_size) return 14;
     uint64_t unmapped = segments_unmapped();
     for (int i = 0; i < SPANS; i++)
@@ -63,7 +63,7 @@ static int child_inside(void)
     ca_free(late);
     /* The slots given back are taken again before the range grows. */
     take_spans(v, 7);
-    if (ca_cfg.range_len != len) return 17;
+    if (ca_segment_range_used() != len) return 17;
     for (int i = 0; i < SPANS; i++)
         if (v[i][ca_cfg.block_size] != (unsigned char)(7 + i)) return 18;
     for (int i = 0; i < SPANS; i++)
@@ -80,11 +80,11 @@ static int child_outside(void)
     for (int i = 0; i < 512; i++) {
         size_t n = 16 + (size_t)(i % 40) * 24;
         small[i] = ca_malloc(n);
-        if (small[i] == NULL || ca_segment_ours(small[i])) return 21;
+        if (small[i] == NULL || ca_range_offset(small[i]) < ca_cfg.range_size) return 21;
         if (ca_malloc_usable_size(small[i]) < n) return 22;
         memset(small[i], i & 0xff, n);
     }
-    if (ca_cfg.range_len != 0) return 23;
+    if (ca_segment_range_used() != 0) return 23;
     unsigned char *v[SPANS];
     take_spans(v, 3);
     for (int i = 0; i < 512; i += 2)
