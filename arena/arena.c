@@ -434,14 +434,19 @@ void ca_block_event(ca_arena_t *a, ca_block_t *b)
     ca_arena_retire_block(a, b);
 }
 
-/* Thread more slots of `b` onto its free list: about two pages at a time, so
- * a fresh block's memory is touched only as it is used. */
+/* Thread more slots of `b` onto its free list: those that start in the page
+ * where carving stands (one slot when slots are a page or more), so a fresh
+ * block's memory is touched only as it is used: a size class that holds a
+ * few objects costs a page, not two, and a class of page-sized slots or
+ * larger touches no slot before it hands it out. */
 static void ca_block_carve(ca_block_t *b)
 {
     uint32_t slot = b->slot_size;
     uint32_t n = b->capacity - b->bump;
-    uint32_t batch = 8192u / slot;
-    if (batch < 4) batch = 4;
+    size_t ps = ca_os_page_size();
+    size_t at = (size_t)b->bump * slot; /* bytes into the block: pages are block-aligned */
+    size_t in_page = ps - (at & (ps - 1));
+    uint32_t batch = (uint32_t)((in_page + slot - 1) / slot); /* >= 1 */
     if (n > batch) n = batch;
     char *start = ca_block_start(b) + (size_t)b->bump * slot;
     char *p = start;

@@ -4,7 +4,8 @@
  * Each NUMA node owns its segments. A segment's free blocks are either dirty
  * (pages possibly resident, linked in the node's cache) or clean (decommitted
  * or never touched). Blocks are taken from the cache first (newest first),
- * then from any segment with room, then from a new segment. The cache keeps
+ * then from any segment with room (a run with cached blocks at its ends
+ * first), then from a new segment. The cache keeps
  * `cache_blocks` blocks; blocks beyond that are purged (madvise) once they have
  * sat unused for CA_PURGE_DELAY_MS, or at once past CA_PURGE_HARD times the
  * bound (or half the node's blocks, when that is more), so that a program
@@ -64,7 +65,9 @@ static void ca_cache_unlink(ca_node_t *nd, ca_block_t *b)
         nd->cache_tail = b->prev;
     b->next = b->prev = NULL;
     b->dirty = 0;
-    ca_block_segment(b)->ndirty--;
+    ca_segment_t *s = ca_block_segment(b);
+    s->ndirty--;
+    s->dirty_mask &= ~((uint64_t)1 << ca_block_index(b));
     nd->cache_count--;
 }
 
@@ -78,7 +81,9 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
         nd->cache_tail = b;
     nd->cache = b;
     b->dirty = 1;
-    ca_block_segment(b)->ndirty++;
+    ca_segment_t *s = ca_block_segment(b);
+    s->ndirty++;
+    s->dirty_mask |= (uint64_t)1 << ca_block_index(b);
     nd->cache_count++;
 }
 
@@ -244,13 +249,50 @@ static void ca_segment_unmap(ca_node_t *nd, ca_segment_t *s)
     ca_segment_memory_give(s);
 }
 
-/* Lowest index of a run of `n` set bits in `mask`, or -1. */
-static int ca_find_run(uint64_t mask, uint32_t n)
+/* Bit i set: bits i..i+n-1 of `mask` are all set (a run of `n` starts at i). */
+static uint64_t ca_runs(uint64_t mask, uint32_t n)
 {
     uint64_t r = mask;
     for (uint32_t i = 1; i < n && r; i++)
         r &= mask >> i;
-    return r ? __builtin_ctzll(r) : -1;
+    return r;
+}
+
+/* Segments looked at past the first that has room, for a run with blocks of
+ * the cache at both ends: bounds the walk in a node of many segments. */
+#define CA_FIT_LOOK 32u
+
+/* A run of `n` free blocks of the node for a span: the first whose first
+ * and last blocks wait in the cache (their pages resident, likely a whole
+ * span freed lately: no page faults, and the cache shrinks instead of being
+ * purged while fresh pages are faulted in), else the first with one such
+ * end, else the first run. NULL when no segment has one. */
+static ca_segment_t *ca_node_fit(ca_node_t *nd, uint32_t n, int *idx)
+{
+    ca_segment_t *got = NULL;
+    int score = -1;
+    uint32_t look = 0;
+    for (ca_segment_t *s = nd->avail; s != NULL && look <= CA_FIT_LOOK; s = s->next) {
+        if (s->free_count < n) continue;
+        uint64_t r = ca_runs(s->free_mask, n);
+        if (r == 0) continue;
+        if (got != NULL) look++;
+        uint64_t d = s->dirty_mask, last = d >> (n - 1);
+        if ((r & d & last) != 0) {
+            *idx = __builtin_ctzll(r & d & last);
+            return s;
+        }
+        if (score < 1 && (r & (d | last)) != 0) {
+            got = s;
+            score = 1;
+            *idx = __builtin_ctzll(r & (d | last));
+        } else if (score < 0) {
+            got = s;
+            score = 0;
+            *idx = __builtin_ctzll(r);
+        }
+    }
+    return got;
 }
 
 /* Mark blocks [idx, idx+n) of `s` taken. Returns 1 if any was from the cache. */
@@ -284,20 +326,14 @@ ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused)
         ca_segment_t *s = ca_block_segment(got);
         *reused = ca_segment_take(nd, s, (int)ca_block_index(got), 1);
     } else {
-        for (ca_segment_t *s = nd->avail; s != NULL; s = s->next) {
-            if (s->free_count < n) continue;
-            int idx = ca_find_run(s->free_mask, n);
-            if (idx < 0) continue;
+        int idx;
+        ca_segment_t *s = ca_node_fit(nd, n, &idx);
+        if (s != NULL) {
             *reused = ca_segment_take(nd, s, idx, n);
             got = &s->blocks[idx];
-            break;
-        }
-        if (got == NULL) {
-            ca_segment_t *s = ca_segment_map(node);
-            if (s != NULL) {
-                *reused = ca_segment_take(nd, s, 1, n);
-                got = &s->blocks[1];
-            }
+        } else if ((s = ca_segment_map(node)) != NULL) {
+            *reused = ca_segment_take(nd, s, 1, n);
+            got = &s->blocks[1];
         }
     }
     if (got != NULL) {

@@ -12,8 +12,8 @@ uint8_t ca_class_table[CA_TINY_TABLE];
 uint8_t ca_class_blocks[CA_MAX_CLASSES];
 
 #define CA_MEDIUM_SLOTS                                                                            \
-    4u /* slots a medium span aims to hold: few, so that a class with                              \
-         few live objects holds little more than them */
+    4u /* slots a medium span of slots smaller than a block aims to hold: few, so                  \
+          that a class with few live objects holds little more than them */
 
 /* Class of `n` by formula; the inline ca_size_class uses the table built here. */
 static uint32_t ca_class_of(size_t n)
@@ -37,7 +37,11 @@ void ca_classes_init(void)
         n++;
     ca_cfg.nclasses = n;
     /* A medium span: enough blocks for CA_MEDIUM_SLOTS slots, at most half a
-     * segment; its tail past the last slot is less than a block. */
+     * segment; its tail past the last slot is less than a block. A slot of a
+     * block or more gets a span of its own (as mimalloc's large pages and
+     * tcmalloc's spans do): freed, it goes back to the node cache whole,
+     * where a span of any class can reuse its pages, instead of waiting,
+     * resident, for another object of its class beside live neighbours. */
     uint32_t max_blocks = CA_SEG_BLOCKS / 2;
     for (unsigned c = 1; c <= n; c++) {
         size_t slot = ca_class_size[c];
@@ -45,7 +49,7 @@ void ca_classes_init(void)
             ca_class_blocks[c] = 1;
             continue;
         }
-        size_t want = CA_MEDIUM_SLOTS * slot;
+        size_t want = slot >= ca_cfg.block_size ? slot : CA_MEDIUM_SLOTS * slot;
         size_t blocks = (want + ca_cfg.block_size - 1) >> ca_cfg.block_shift;
         if (blocks > max_blocks) {
             size_t fit = ((size_t)max_blocks << ca_cfg.block_shift) / slot; /* >= 1 */

@@ -9,7 +9,7 @@
 # prefix, check the installed files and the installed launcher, and build
 # tests/consumer/ against the install (CMake package, or pkg-config).
 # deb: `cpack -G DEB` into a temporary directory; the package's metadata
-# (dpkg-deb -I: libnuma1 among the dependencies) and its contents (dpkg -c,
+# (dpkg-deb -I: libnuma1 among the dependencies when built with libnuma) and its contents (dpkg -c,
 # and dpkg-deb -x into a temporary directory, compared with a staged
 # install to /usr) are checked, and `apt-get install -s` (a simulation)
 # accepts it. The package is not installed on this machine.

@@ -1,0 +1,114 @@
+/*
+ * What the allocator keeps resident, in one process (the tests run in order
+ * and build on an otherwise untouched heap):
+ *   - carving a fresh block touches only the page where carving stands: one
+ *     small object of a class costs one page, and a class of page-sized slots
+ *     touches no slot before handing it out (mincore);
+ *   - a medium slot of a block or more has a span of its own, which goes back
+ *     to the node cache whole when its object is freed;
+ *   - a span is taken from blocks that wait in the node cache (pages
+ *     resident) before a lower run of decommitted blocks.
+ */
+#include "test_util.h"
+
+#include "concord.h"
+
+#include <sys/mman.h>
+
+#define BLOCK ((size_t)64 << 10)
+
+/* A fresh segment may be backed by a transparent huge page on first touch
+ * when THP is "always": then a page count says nothing. */
+static int thp_always(void)
+{
+    char buf[128] = {0};
+    int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    return n > 0 && strstr(buf, "[always]") != NULL;
+}
+
+/* Resident pages of the block that starts at `p`. */
+static unsigned resident_pages(void *p)
+{
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char vec[BLOCK / 4096];
+    assert_true(BLOCK / ps <= sizeof vec);
+    assert_int_equal(mincore(p, BLOCK, vec), 0);
+    unsigned n = 0;
+    for (size_t i = 0; i < BLOCK / ps; i++)
+        n += vec[i] & 1;
+    return n;
+}
+
+static void test_carve_touches_one_page(void **state)
+{
+    (void)state;
+    if (thp_always()) skip();
+    /* 3072-byte slots: the second one starts in the first page too; an
+     * 8 KiB slot: one slot a carve */
+    void *a = ca_malloc(3000);
+    void *b = ca_malloc(8000);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal((uintptr_t)a & (BLOCK - 1), 0); /* the first slot of a fresh block */
+    assert_int_equal((uintptr_t)b & (BLOCK - 1), 0);
+    assert_int_equal(resident_pages(a), 1);
+    assert_int_equal(resident_pages(b), 1);
+    ca_free(a);
+    ca_free(b);
+}
+
+static uint64_t cached(void)
+{
+    ca_totals_t t;
+    ca_stats_totals(&t);
+    return t.blocks_cached;
+}
+
+static void test_block_sized_slot_has_own_span(void **state)
+{
+    (void)state;
+    void *a = ca_malloc(200000); /* 212992-byte slots: 4 blocks */
+    void *b = ca_malloc(200000);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(ca_malloc_usable_size(a), 212992);
+    uint64_t before = cached();
+    ca_free(a); /* its span held only it: back to the node */
+    assert_int_equal(cached(), before + 4);
+    ca_free(b);
+}
+
+static void test_span_reuses_cached_blocks(void **state)
+{
+    (void)state;
+    void *x = ca_malloc(200000);
+    void *y = ca_malloc(200000);
+    void *z = ca_malloc(200000); /* the bin's current span: stays */
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_non_null(z);
+    ca_free(x);
+    ca_trim();  /* x's blocks decommitted: free, no longer cached */
+    ca_free(y); /* y's blocks wait in the cache */
+    ca_totals_t t0, t1;
+    ca_stats_totals(&t0);
+    void *w = ca_malloc(150000); /* 163840-byte slot: 3 blocks */
+    ca_stats_totals(&t1);
+    assert_ptr_equal(w, y);
+    assert_int_equal(t1.blocks_reused, t0.blocks_reused + 3);
+    ca_free(w);
+    ca_free(z);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_carve_touches_one_page),
+        cmocka_unit_test(test_block_sized_slot_has_own_span),
+        cmocka_unit_test(test_span_reuses_cached_blocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
