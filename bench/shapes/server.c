@@ -8,8 +8,17 @@
  *
  * What it stresses: frees of another (often exited) thread's objects and the
  * cost of thread start and exit.
+ *
+ * server_sized.c builds the same program over C++'s operator new and sized
+ * operator delete (SHAPE_NEW, SHAPE_DELETE, SHAPE_NAME).
  */
 #include "shape.h"
+
+#ifndef SHAPE_NEW
+#define SHAPE_NEW(n)       malloc(n)
+#define SHAPE_DELETE(p, n) free(p)
+#define SHAPE_NAME         "server"
+#endif
 
 #define OBJECTS 4000
 
@@ -27,8 +36,8 @@ static void put(lane_state *l, int i)
 {
     size_t n = shape_range(&l->r, 8, 1000);
     uint64_t tag = shape_tag(l->lane, l->serial++);
-    unsigned char *p = malloc(n);
-    if (!p) shape_fail("server", "out of memory");
+    unsigned char *p = SHAPE_NEW(n);
+    if (!p) shape_fail(SHAPE_NAME, "out of memory");
     memcpy(p, &tag, 8);
     if (n > 8) p[n - 1] = (unsigned char)(tag >> 8);
     l->p[i] = p;
@@ -42,9 +51,9 @@ static void take(lane_state *l, int i)
     size_t n = l->size[i];
     memcpy(&tag, l->p[i], 8);
     if (tag != l->tag[i] || (n > 8 && l->p[i][n - 1] != (unsigned char)(tag >> 8)))
-        shape_fail("server", "an object changed under its owner");
+        shape_fail(SHAPE_NAME, "an object changed under its owner");
     l->sum += tag;
-    free(l->p[i]);
+    SHAPE_DELETE(l->p[i], n);
 }
 
 static void *generation(void *arg)
@@ -61,7 +70,7 @@ static void *generation(void *arg)
 static void *lane_main(void *arg)
 {
     lane_state *l = malloc(sizeof *l);
-    if (!l) shape_fail("server", "out of memory");
+    if (!l) shape_fail(SHAPE_NAME, "out of memory");
     l->lane = (uint64_t)(intptr_t)arg;
     l->serial = l->sum = 0;
     shape_seed(&l->r, 3000 + l->lane);
@@ -70,7 +79,7 @@ static void *lane_main(void *arg)
     for (long g = 0; g < generations; g++) {
         pthread_t t;
         if (pthread_create(&t, NULL, generation, l) != 0)
-            shape_fail("server", "pthread_create failed");
+            shape_fail(SHAPE_NAME, "pthread_create failed");
         pthread_join(t, NULL);
     }
     for (int i = 0; i < OBJECTS; i++)
@@ -86,6 +95,6 @@ int main(int argc, char **argv)
     generations = shape_scaled(800, a.scale, 2);
     rounds = 10000;
     double dt = shape_run_threads(lane_main, a.threads);
-    shape_report("server", a, generations * rounds * a.threads, dt, atomic_load(&shape_sum));
+    shape_report(SHAPE_NAME, a, generations * rounds * a.threads, dt, atomic_load(&shape_sum));
     return 0;
 }

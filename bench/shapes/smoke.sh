@@ -7,7 +7,7 @@ set -euo pipefail
 bin=${1:?usage: smoke.sh BIN_DIR LIB}
 lib=${2:?usage: smoke.sh BIN_DIR LIB}
 fail=0
-for shape in large medium server xthread local heavy prodcons; do
+for shape in large medium server server-sized xthread local heavy prodcons; do
     for threads in 1 2; do
         [ "$shape" = large ] && [ "$threads" = 2 ] && continue # 300 MiB a thread
         ref=$(env -u LD_PRELOAD "$bin/shape_$shape" 0.005 "$threads") || {
