@@ -121,7 +121,7 @@ done
 
 # ---- the programs: NAME PROGRAM THREADS ----
 entries=("large shape_large 1" "medium shape_medium 2" "server shape_server 2"
-         "xthread shape_xthread 2" "local shape_local 2" "heavy-1t shape_heavy 1"
+         "server-sized shape_server-sized 2" "xthread shape_xthread 2" "local shape_local 2" "heavy-1t shape_heavy 1"
          "heavy-2t shape_heavy 2" "prodcons shape_prodcons 2")
 
 {
@@ -199,7 +199,8 @@ fi
 cs="$out/callgrind_shapes.csv"
 echo "program,threads,scale,allocator,collected,ops" >"$cs"
 if [ "${INSTR:-1}" != 0 ] && [ "${CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
-    for e in "medium shape_medium 2 0.1" "server shape_server 2 0.02" "xthread shape_xthread 2 0.02" \
+    for e in "medium shape_medium 2 0.1" "server shape_server 2 0.02" \
+             "server-sized shape_server-sized 2 0.02" "xthread shape_xthread 2 0.02" \
              "local shape_local 2 0.02" "heavy-1t shape_heavy 1 0.02" "heavy-2t shape_heavy 2 0.02"; do
         read -r name prog threads s <<<"$e"
         for i in "${!names[@]}"; do
