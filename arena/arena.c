@@ -302,11 +302,38 @@ ca_block_t *ca_arena_take_blocks(ca_arena_t *a, uint32_t n)
     return b;
 }
 
+/* See arena.h. */
+int ca_arena_keep_span(ca_arena_t *a, ca_block_t *b)
+{
+    if (b->span > CA_SPAN_KEEP_MAX || a->nspans >= CA_ARENA_SPANS) return 0;
+    /* Marked as an arena block, so a second free into it is a double free. */
+    b->kind = CA_BLOCK_KEPT;
+    b->next = a->spans;
+    a->spans = b;
+    a->nspans++;
+    return 1;
+}
+
+ca_block_t *ca_arena_take_kept_span(ca_arena_t *a, uint32_t n)
+{
+    for (ca_block_t **link = &a->spans; *link != NULL; link = &(*link)->next) {
+        ca_block_t *b = *link;
+        if (b->span != n) continue;
+        *link = b->next;
+        a->nspans--;
+        b->next = NULL;
+        a->stats.blocks_reused += n;
+        return b;
+    }
+    return NULL;
+}
+
 static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 {
     uint32_t blocks = ca_class_blocks[cls];
     if (blocks > 1) { /* a medium span: its later blocks lead to this one */
-        ca_block_t *b = ca_arena_take_blocks(a, blocks);
+        ca_block_t *b = ca_arena_take_kept_span(a, blocks);
+        if (b == NULL) b = ca_arena_take_blocks(a, blocks);
         if (b == NULL) return NULL;
         ca_span_mark(b, blocks, CA_BLOCK_SMALL);
         ca_block_setup(a, b, cls);
@@ -335,12 +362,15 @@ static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep)
     ca_block_clear(b);
     b->was = CA_BLOCK_SMALL;
     ca_held(a, -((int64_t)blocks << ca_cfg.block_shift));
-    if (keep && blocks == 1 && a->ncache < CA_ARENA_CACHE && a != ca_arena_fallback) {
-        b->kind = CA_BLOCK_KEPT;
-        b->next = a->cache;
-        a->cache = b;
-        a->ncache++;
-        return;
+    if (keep && a != ca_arena_fallback) {
+        if (blocks == 1 && a->ncache < CA_ARENA_CACHE) {
+            b->kind = CA_BLOCK_KEPT;
+            b->next = a->cache;
+            a->cache = b;
+            a->ncache++;
+            return;
+        }
+        if (blocks > 1 && ca_arena_keep_span(a, b)) return;
     }
     ca_node_give(b, blocks);
 }

@@ -1,9 +1,8 @@
 /*
- * Large objects: past the small classes up to half a segment, a span of
- * whole blocks each. An arena keeps up to CA_ARENA_SPANS freed spans of up to
- * CA_SPAN_KEEP_MAX blocks for its own reuse, off the node lock (a buffer that
- * grows and shrinks stays there); they go back to the node at thread exit
- * and on malloc_trim.
+ * Large objects (aligned requests past the small classes, up to half a
+ * segment): a span of whole blocks each. Freed spans go to the arena's kept
+ * spans (ca_arena_keep_span: a few, off the node lock, shared with emptied
+ * medium spans), else back to the node.
  */
 #include "large.h"
 
@@ -16,18 +15,8 @@ void *ca_large_alloc(ca_arena_t *a, size_t n)
     uint32_t nb = (uint32_t)((n + ca_cfg.block_size - 1) >> ca_cfg.block_shift);
     if (nb == 0) nb = 1;
     /* A span of the same size this thread freed lately: no lock. */
-    for (ca_block_t **link = &a->spans; *link != NULL; link = &(*link)->next) {
-        ca_block_t *b = *link;
-        if (b->span != nb) continue;
-        *link = b->next;
-        a->nspans--;
-        b->next = NULL;
-        b->kind = CA_BLOCK_LARGE;
-        a->stats.blocks_reused += nb;
-        ca_stat_big(a, n, (size_t)nb << ca_cfg.block_shift);
-        return ca_block_start(b);
-    }
-    ca_block_t *b = ca_arena_take_blocks(a, nb);
+    ca_block_t *b = ca_arena_take_kept_span(a, nb);
+    if (b == NULL) b = ca_arena_take_blocks(a, nb);
     if (b == NULL) return NULL;
     ca_span_mark(b, nb, CA_BLOCK_LARGE);
     ca_stat_big(a, n, (size_t)nb << ca_cfg.block_shift);
@@ -38,16 +27,9 @@ void ca_large_free(ca_arena_t *a, ca_block_t *b)
 {
     uint32_t nb = b->span;
     ca_stat_big_free(a, (size_t)nb << ca_cfg.block_shift);
-    if (nb <= CA_SPAN_KEEP_MAX && a->nspans < CA_ARENA_SPANS && a != ca_arena_fallback) {
-        /* Kept by the freeing thread (a buffer that grows and shrinks stays
-         * off the node lock). Marked as an arena block, so a second free of it
-         * is a double free. */
-        b->kind = CA_BLOCK_KEPT;
-        b->was = CA_BLOCK_LARGE;
-        b->next = a->spans;
-        a->spans = b;
-        a->nspans++;
-        return;
-    }
+    /* Kept by the freeing thread (a buffer that grows and shrinks stays off
+     * the node lock). */
+    b->was = CA_BLOCK_LARGE;
+    if (a != ca_arena_fallback && ca_arena_keep_span(a, b)) return;
     ca_node_give(b, nb);
 }

@@ -28,7 +28,7 @@
 #define CA_PURGE_HARD     8u
 #define CA_PURGE_BATCH    64u
 
-ca_node_t ca_nodes[CA_MAX_NODES] = {[0 ... CA_MAX_NODES - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER}};
+ca_node_t ca_nodes[CA_MAX_NODES] = {[0 ... CA_MAX_NODES - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
 
 /* See segment.h. Armed under a node lock; cleared by the tick that runs it. */
 _Atomic uint32_t ca_purge_due;

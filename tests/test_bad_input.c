@@ -50,6 +50,7 @@ enum what {
     W_DOUBLE_NEIGHBOURS,  /* its neighbours reused in between */
     W_DOUBLE_EMPTIED,     /* every object of its size freed in between */
     W_DOUBLE_REMOTE,      /* allocated by a thread that exited, freed twice by another */
+    W_DOUBLE_SPAN_LATER,  /* a medium slot in a later block of a span its arena keeps */
     W_NEVER,              /* the next slot, carved but never handed out */
     W_NEVER_FAR,          /* a slot far past the carved ones */
     W_ALIGNED_INTERIOR,   /* inside a live object of a block that held aligned objects */
@@ -90,6 +91,7 @@ static const struct bad_case cases[] = {
     SIZES(W_DOUBLE_NEIGHBOURS, TWICE),
     SIZES(W_DOUBLE_EMPTIED, TWICE),
     SIZES(W_DOUBLE_REMOTE, TWICE),
+    {W_DOUBLE_SPAN_LATER, 20000, "free", TWICE},
     {W_NEVER, 48, "free", "never handed out"},
     {W_NEVER, 1000, "free", "never handed out"},
     {W_NEVER_FAR, 48, "free", "never handed out"},
@@ -244,6 +246,19 @@ static int run_case(const struct bad_case *c)
         other_traffic(n);
         announce(many[0]);
         FREE(many[0]);
+        break;
+    }
+    case W_DOUBLE_SPAN_LATER: {
+        /* Two spans of six 20 KiB slots (two blocks each); all freed, the
+         * first span empties beside the bin's current one and its arena keeps
+         * it; slot 5 lies in the span's second block. */
+        static char *two[12];
+        for (int i = 0; i < 12; i++)
+            two[i] = MALLOC(n);
+        for (int i = 12; i-- > 0;)
+            FREE(two[i]);
+        announce(two[5]);
+        FREE(two[5]);
         break;
     }
     case W_DOUBLE_REMOTE: {

@@ -76,17 +76,22 @@ static void test_block_sized_slot_has_own_span(void **state)
     assert_non_null(b);
     assert_int_equal(ca_malloc_usable_size(a), 212992);
     uint64_t before = cached();
-    ca_free(a); /* its span held only it: back to the node */
-    assert_int_equal(cached(), before + 4);
+    ca_free(a); /* its span held only it: kept by the arena, off the node lock */
+    assert_int_equal(cached(), before);
+    void *c = ca_malloc(240000); /* another class, a span of the same 4 blocks */
+    assert_ptr_equal(c, a);
+    assert_int_equal(ca_malloc_usable_size(c), 245760);
+    ca_free(c);
     ca_free(b);
 }
 
 static void test_span_reuses_cached_blocks(void **state)
 {
     (void)state;
-    void *x = ca_malloc(200000);
-    void *y = ca_malloc(200000);
-    void *z = ca_malloc(200000); /* the bin's current span: stays */
+    /* Spans of 10 blocks: too long for the arena to keep, back to the node. */
+    void *x = ca_malloc(600000);
+    void *y = ca_malloc(600000);
+    void *z = ca_malloc(600000); /* the bin's current span: stays */
     assert_non_null(x);
     assert_non_null(y);
     assert_non_null(z);
@@ -95,10 +100,10 @@ static void test_span_reuses_cached_blocks(void **state)
     ca_free(y); /* y's blocks wait in the cache */
     ca_totals_t t0, t1;
     ca_stats_totals(&t0);
-    void *w = ca_malloc(150000); /* 163840-byte slot: 3 blocks */
+    void *w = ca_malloc(550000); /* 589824-byte slot: 9 blocks */
     ca_stats_totals(&t1);
     assert_ptr_equal(w, y);
-    assert_int_equal(t1.blocks_reused, t0.blocks_reused + 3);
+    assert_int_equal(t1.blocks_reused, t0.blocks_reused + 9);
     ca_free(w);
     ca_free(z);
 }
