@@ -2,9 +2,11 @@
  * ConcordArena core types.
  *
  * Glossary
- *   segment  what one mmap gives us: `seg_size` bytes aligned to `seg_size`,
- *            CA_SEG_BLOCKS blocks; block 0 holds this header, blocks 1.. serve.
- *            Bound to one NUMA node. Found from any pointer by the registry.
+ *   segment  `seg_size` bytes aligned to `seg_size`, CA_SEG_BLOCKS blocks;
+ *            block 0 holds this header, blocks 1.. serve. A slot of the
+ *            segment range (segment.c), or one mmap when the range is full.
+ *            Bound to one NUMA node. Found from any pointer by masking (in
+ *            the range) or by the registry.
  *   block    `block_size` bytes of a segment. Either free (in a node's cache or
  *            decommitted), small (carved into equal slots of one size class and
  *            owned by one arena), or part of a large span.
@@ -18,7 +20,8 @@
  *   huge     a request bigger than a large span: a mapping of its own with a
  *            ca_huge_t header at its start.
  *   registry maps every segment-sized chunk of the address space that holds a
- *            segment or a huge header to that header: the O(1) ownership check.
+ *            segment or a huge header to that header: the slow path's O(1)
+ *            ownership check (the fast path asks the segment range).
  */
 #ifndef CA_TYPES_H
 #define CA_TYPES_H
