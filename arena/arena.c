@@ -55,7 +55,7 @@ static pthread_key_t ca_arena_key;
 static void ca_arena_thread_exit(void *arg);
 static void ca_bin_unlink(ca_arena_t *a, ca_block_t *b);
 static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b);
-static void ca_arena_trim_cache(ca_arena_t *a);
+static void ca_arena_trim_cache(ca_arena_t *a, int lazy);
 
 void ca_arenas_setup(void)
 {
@@ -354,8 +354,9 @@ static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 }
 
 /* Emptied block `b` (a small block or a medium span) stops serving `a`:
- * kept in the arena's own cache when `keep` and there is room (single blocks
- * only), else back to its node whole. */
+ * kept by the arena when `keep` and there is room, else back to its node
+ * whole (without `keep`, the arena is being emptied: what the node must purge
+ * waits for the next purge tick). */
 static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep)
 {
     uint32_t blocks = ca_class_blocks[b->size_class];
@@ -372,7 +373,7 @@ static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep)
         }
         if (blocks > 1 && ca_arena_keep_span(a, b)) return;
     }
-    ca_node_give(b, blocks);
+    ca_node_give_to(b, blocks, !keep);
 }
 
 static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
@@ -381,19 +382,19 @@ static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
     ca_arena_drop_block(a, b, 1);
 }
 
-static void ca_arena_trim_cache(ca_arena_t *a)
+static void ca_arena_trim_cache(ca_arena_t *a, int lazy)
 {
     while (a->cache != NULL) {
         ca_block_t *b = a->cache;
         a->cache = b->next;
         a->ncache--;
-        ca_node_give(b, 1);
+        ca_node_give_to(b, 1, lazy);
     }
     while (a->spans != NULL) {
         ca_block_t *b = a->spans;
         a->spans = b->next;
         a->nspans--;
-        ca_node_give(b, b->span);
+        ca_node_give_to(b, b->span, lazy);
     }
 }
 
@@ -414,7 +415,7 @@ void ca_arena_release_empty(ca_arena_t *a)
             b = next;
         }
     }
-    ca_arena_trim_cache(a);
+    ca_arena_trim_cache(a, 1);
 }
 
 /* ---- bins and blocks ---- */

@@ -196,7 +196,7 @@ static int ca_locate(void *p, ca_obj_t *o)
         ca_block_t *head = b - b->span;
         uintptr_t from_head = boff + ((uintptr_t)b->span << ca_cfg.block_shift);
         if (head->kind == CA_BLOCK_SMALL)
-            return ca_locate_small(p, head, from_head, o); /* medium */
+            return ca_locate_small(p, head, from_head, o);                         /* medium */
         if (head->kind == CA_BLOCK_KEPT) return 1 + ca_late_free(head, from_head); /* kept span */
         return 1 + (head->kind == CA_BLOCK_LARGE ? CA_BAD_INTERIOR : CA_BAD_NOT_OURS);
     }

@@ -28,7 +28,8 @@
 #define CA_PURGE_HARD     8u
 #define CA_PURGE_BATCH    64u
 
-ca_node_t ca_nodes[CA_MAX_NODES] = {[0 ... CA_MAX_NODES - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
+ca_node_t ca_nodes[CA_MAX_NODES] = {
+    [0 ... CA_MAX_NODES - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
 
 /* See segment.h. Armed under a node lock; cleared by the tick that runs it. */
 _Atomic uint32_t ca_purge_due;
@@ -381,6 +382,26 @@ void ca_purge_arm(uint32_t when)
  * once past CA_PURGE_HARD times the bound); they are marked taken while
  * madvise runs outside the lock, so nobody gets them half-purged. Blocks that
  * must still wait arm the purge tick. */
+/* Decommit the pages of blocks `v[0..n)`: blocks adjacent in memory in one
+ * call (the order of `v` is changed). */
+static void ca_decommit_runs(ca_block_t **v, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) /* by address: metadata order is block order */
+        for (uint32_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            ca_block_t *t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    for (uint32_t i = 0; i < n;) {
+        uint32_t run = 1;
+        while (i + run < n && v[i + run] == v[i] + run &&
+               ca_block_segment(v[i + run]) == ca_block_segment(v[i]))
+            run++;
+        ca_os_decommit(ca_block_start(v[i]), (size_t)run << ca_cfg.block_shift);
+        i += run;
+    }
+}
+
 static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
 {
     ca_block_t *purge[CA_PURGE_BATCH];
@@ -403,8 +424,7 @@ static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
         }
         pthread_mutex_unlock(&nd->lock);
         if (npurge == 0) return;
-        for (uint32_t i = 0; i < npurge; i++)
-            ca_os_decommit(ca_block_start(purge[i]), ca_cfg.block_size);
+        ca_decommit_runs(purge, npurge);
         pthread_mutex_lock(&nd->lock);
         nd->blocks_decommitted += npurge;
         for (uint32_t i = 0; i < npurge; i++)
@@ -417,6 +437,11 @@ static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
 }
 
 void ca_node_give(ca_block_t *b, uint32_t n)
+{
+    ca_node_give_to(b, n, 0);
+}
+
+void ca_node_give_to(ca_block_t *b, uint32_t n, int lazy)
 {
     int saved = errno;
     ca_segment_t *s = ca_block_segment(b);
@@ -435,7 +460,12 @@ void ca_node_give(ca_block_t *b, uint32_t n)
     for (uint32_t i = 0; i < n; i++)
         ca_cache_push(nd, b + i);
     ca_segment_release(nd, s, idx, n);
-    ca_node_purge_locked(nd, now); /* unlocks */
+    if (lazy) {
+        ca_purge_arm(now); /* the next tick purges what is due */
+        pthread_mutex_unlock(&nd->lock);
+    } else {
+        ca_node_purge_locked(nd, now); /* unlocks */
+    }
     errno = saved;
 }
 

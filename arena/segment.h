@@ -39,6 +39,10 @@ ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused);
 /* Give back `n` blocks starting at `b` (a span or one block); each keeps in
  * `was` the kind it had. */
 void ca_node_give(ca_block_t *b, uint32_t n);
+/* The same; with `lazy`, blocks past the cache's bounds are left for the next
+ * purge tick instead of purged now (a thread that exits, a parked arena
+ * reclaimed: the process may be ending, or about to allocate again). */
+void ca_node_give_to(ca_block_t *b, uint32_t n, int lazy);
 /* Mark `n` blocks from `b` as one span of `kind` (head) and CA_BLOCK_CONT. */
 void ca_span_mark(ca_block_t *b, uint32_t n, uint8_t kind);
 /* Return every cached block's pages and every empty segment. */

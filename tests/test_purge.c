@@ -8,13 +8,19 @@
  *   - a dump interrupted on its own thread (a signal handler that calls
  *     exit() while malloc_stats() writes) is skipped, not waited for;
  *   - aligned objects freed and measured by another thread (ThreadSanitizer
- *     runs this file too).
+ *     runs this file too);
+ *   - blocks given back by an arena being emptied (a thread's exit) wait for
+ *     the next purge tick even past the cache's hard bound; others past it
+ *     are purged at once.
  */
 #include "test_util.h"
 
 #include "concord.h"
 #include "options.h"
 #include "os.h"
+#include "segment.h"
+
+void ca_purge_tick(void);
 
 #include <pthread.h>
 #include <signal.h>
@@ -67,6 +73,47 @@ static void test_slow_path_purges_when_due(void **state)
     for (int i = 0; i < NOBJ; i++)
         ca_free(objs[i]);
     free(objs);
+}
+
+/* `n` single blocks of node 0, taken and given back, lazily or not. */
+#define NGIVE 1400
+static ca_block_t *given[NGIVE];
+
+static void take_blocks(void)
+{
+    for (int i = 0; i < NGIVE; i++) {
+        int reused = 0;
+        given[i] = ca_node_take(0, 1, &reused);
+        assert_non_null(given[i]);
+    }
+}
+
+static void test_lazy_give_waits_for_the_tick(void **state)
+{
+    (void)state;
+    ca_trim(); /* an empty cache to start from */
+    uint64_t start = cached();
+    take_blocks();
+    for (int i = 0; i < NGIVE; i++)
+        ca_node_give_to(given[i], 1, 1);
+    uint64_t lazy = cached();
+    print_message("cached after lazy gives: %llu blocks\n", (unsigned long long)lazy);
+    assert_int_equal(lazy, start + NGIVE); /* nothing purged yet, past every bound */
+    ca_purge_tick();                       /* due at once */
+    uint64_t ticked = cached();
+    print_message("after the tick: %llu\n", (unsigned long long)ticked);
+    assert_true(ticked < lazy);
+    assert_true(ticked <= NGIVE / 2 + 64);
+
+    /* The same given back eagerly: the excess goes at once. */
+    ca_trim();
+    take_blocks();
+    for (int i = 0; i < NGIVE; i++)
+        ca_node_give(given[i], 1);
+    uint64_t eager = cached();
+    print_message("cached after eager gives: %llu\n", (unsigned long long)eager);
+    assert_true(eager < start + NGIVE);
+    ca_trim();
 }
 
 /* Child: frees most, then idles until the purger has brought the cache down
@@ -287,6 +334,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aligned_cross_thread),
         cmocka_unit_test(test_slow_path_purges_when_due),
+        cmocka_unit_test(test_lazy_give_waits_for_the_tick),
         cmocka_unit_test(test_background_purge),
         cmocka_unit_test(test_exit_during_dump),
         cmocka_unit_test(test_huge_cache),
