@@ -95,8 +95,14 @@ void *ca_calloc(size_t count, size_t size)
     void *p = ca_malloc_inline(total);
     if (p == NULL) return NULL;
     ca_hdr_t *h = ca_registry_lookup(p);
-    if (h != NULL && h->magic == CA_MAGIC_HUGE && ((ca_huge_t *)h)->fresh) return p;
-    memset(p, 0, total);
+    size_t dirty = total;
+    if (h != NULL && h->magic == CA_MAGIC_HUGE) { /* only its cached pages need zeroing */
+        size_t at = (size_t)((char *)p - (char *)h);
+        size_t old = ((ca_huge_t *)h)->dirty;
+        dirty = old > at ? old - at : 0;
+        if (dirty > total) dirty = total;
+    }
+    memset(p, 0, dirty);
     return p;
 }
 
@@ -212,8 +218,7 @@ void *ca_realloc(void *p, size_t n)
         ca_arena_t *a = ca_arena_enter();
         void *q = ca_huge_realloc((ca_huge_t *)h, n, a);
         ca_arena_leave(a);
-        if (q == NULL) errno = ENOMEM;
-        return q;
+        if (q != NULL) return q; /* else copied, below */
     }
     void *q = ca_malloc(n);
     if (q == NULL) return NULL;

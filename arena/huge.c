@@ -1,8 +1,10 @@
 /*
  * Huge objects: bigger than a large span (or aligned beyond a block), each in
  * a mapping of its own aligned to the segment size, with a ca_huge_t header at
- * its start so the registry finds it. realloc moves pages with mremap; freed
- * mappings wait in a bounded, decaying cache (hugecache.c) for reuse.
+ * its start so the registry finds it. A new mapping is filled from its start
+ * with cached pages of freed huge objects (hugecache.c: moved with mremap, no
+ * copy, no page fault); realloc grows or moves with mremap (the grown part
+ * filled the same way) and gives a shrunk object's tail to the cache.
  */
 #include "huge.h"
 
@@ -51,36 +53,30 @@ static int ca_huge_registered(ca_huge_t *h)
 }
 
 /* Make mapping `h` (`have` bytes) `want` bytes long without copying: its
- * tail unmapped, or grown in place, or its pages moved to a fresh range
- * aligned to the segment size (the pages it had stay resident). The mapping,
- * perhaps moved, or NULL with `h` unchanged when the OS refuses. Registry
- * entries are the caller's business, before and after. */
+ * tail given to the cache (or unmapped), or grown in place, or its pages
+ * moved to a fresh range aligned to the segment size; a grown part is filled
+ * with cached pages where there are some. The mapping, perhaps moved, or
+ * NULL with `h` unchanged when that cannot be done (no memory, or a mapping
+ * assembled from several that the kernel will not move as one: the caller
+ * copies). Registry entries are the caller's business, before and after. */
 static ca_huge_t *ca_huge_remap(ca_huge_t *h, size_t have, size_t want)
 {
+    unsigned node = h->hdr.node;
     if (want < have) {
-        ca_os_unmap((char *)h + want, have - want);
+        char *tail = (char *)h + want;
+        if (ca_hugecache_put(tail, have - want, node) != 0) ca_os_unmap(tail, have - want);
+        if (h->dirty > want) h->dirty = want;
         return h;
     }
-    if (want == have || ca_os_resize_in_place(h, have, want) == 0) return h;
-    ca_huge_t *moved = ca_os_remap_aligned(h, have, want, ca_cfg.seg_size);
-    if (moved != NULL && ca_cfg.numa_bind) ca_os_bind(moved, want, moved->hdr.node);
-    return moved;
-}
-
-/* A cached mapping of `a`'s node made `map_size` bytes long (see
- * ca_huge_remap); NULL when none fits. */
-static ca_huge_t *ca_huge_reuse(ca_arena_t *a, size_t map_size)
-{
-    ca_huge_t *h = ca_hugecache_take(a->node, map_size);
-    if (h == NULL) return NULL;
-    size_t have = h->map_size;
-    ca_huge_t *m = ca_huge_remap(h, have, map_size);
-    if (m == NULL) {
-        ca_os_unmap(h, have);
-        return NULL;
+    if (want == have) return h;
+    ca_huge_t *m = h;
+    if (ca_os_resize_in_place(h, have, want) != 0) {
+        m = ca_os_remap_aligned(h, have, want, ca_cfg.seg_size);
+        if (m == NULL) return NULL;
+        if (ca_cfg.numa_bind) ca_os_bind(m, want, node);
     }
-    m->fresh = 0;
-    a->stats.huge_reused++;
+    size_t filled = ca_hugecache_fill(node, (char *)m + have, want - have);
+    m->dirty = have + filled;
     return m;
 }
 
@@ -90,14 +86,17 @@ void *ca_huge_alloc(size_t n, size_t align, ca_arena_t *a)
     size_t map_align = align > ca_cfg.seg_size ? align : ca_cfg.seg_size;
     if (n > CA_MAX_REQUEST - hdr - ca_os_page_size()) return NULL;
     size_t map_size = ca_page_round(hdr + n);
-    ca_huge_t *h = hdr == CA_HUGE_HDR ? ca_huge_reuse(a, map_size) : NULL;
-    if (h == NULL) {
-        h = ca_os_map_aligned(map_size, map_align);
-        if (h == NULL) return NULL;
-        if (ca_cfg.numa_bind) ca_os_bind(h, map_size, a->node);
-        h->fresh = 1;
+    ca_huge_t *h = ca_os_map_aligned(map_size, map_align);
+    if (h == NULL) return NULL;
+    if (ca_cfg.numa_bind) ca_os_bind(h, map_size, a->node);
+    /* Cached pages first (objects without special alignment only: theirs
+     * go back to the OS whole). */
+    size_t filled = hdr == CA_HUGE_HDR ? ca_hugecache_fill(a->node, (char *)h, map_size) : 0;
+    h->dirty = filled;
+    if (filled != 0)
+        a->stats.huge_reused++;
+    else
         a->stats.huge_maps++;
-    }
     h->hdr.magic = CA_MAGIC_HUGE;
     h->hdr.node = a->node;
     h->map_size = map_size;
@@ -119,14 +118,17 @@ void ca_huge_free(ca_huge_t *h, ca_arena_t *a)
     ca_stat_big_free(a, usable);
     ca_huge_unregister(h);
     h->hdr.magic = 0;
-    /* Kept for reuse when it has no special alignment; the cache decays. */
-    if ((char *)h->user - (char *)h != CA_HUGE_HDR || ca_hugecache_put(h) != 0)
-        ca_os_unmap(h, h->map_size);
+    /* Its pages kept for reuse when it has no special alignment; the cache
+     * decays. */
+    size_t len = h->map_size;
+    if ((char *)h->user - (char *)h != CA_HUGE_HDR || ca_hugecache_put(h, len, h->hdr.node) != 0)
+        ca_os_unmap(h, len);
     errno = saved;
 }
 
 /* Resize a huge object in place or by moving its pages (never by copying);
- * NULL when the OS refuses, the object then unchanged. The caller has checked
+ * NULL when that cannot be done, the object then unchanged (the caller
+ * copies). The caller has checked
  * that the object has no special alignment and stays huge. */
 void *ca_huge_realloc(ca_huge_t *h, size_t n, ca_arena_t *a)
 {
@@ -163,7 +165,6 @@ void *ca_huge_realloc(ca_huge_t *h, size_t n, ca_arena_t *a)
         }
     }
     int64_t delta = (int64_t)new_size - (int64_t)old_size;
-    h->fresh = 0;
     a->stats.big_in_use += delta;
     ca_held(a, delta);
     return h->user;

@@ -119,6 +119,18 @@ int ca_os_decommit(void *p, size_t size)
     return madvise(p, size, MADV_DONTNEED) == 0 ? 0 : errno;
 }
 
+int ca_os_move(void *src, size_t len, void *dst)
+{
+    if (mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != MAP_FAILED) return 0;
+    size_t ps = ca_os_page_size();
+    if (errno != EFAULT || len <= ps) return errno;
+    /* The range spans mappings (pages moved in from several): halves. */
+    size_t half = (len / 2 + ps - 1) & ~(ps - 1);
+    int rc = ca_os_move(src, half, dst);
+    if (rc != 0) return rc;
+    return ca_os_move((char *)src + half, len - half, (char *)dst + half);
+}
+
 int ca_os_resize_in_place(void *p, size_t old_size, size_t new_size)
 {
     if (new_size > old_size && ca_os_injected_failure()) return ENOMEM;

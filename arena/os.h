@@ -45,6 +45,12 @@ int ca_os_unmap(void *p, size_t size);
 /* Give the pages of a range back; they read as zero when touched again. */
 int ca_os_decommit(void *p, size_t size);
 
+/* Move the pages of [src, src+len) to [dst, dst+len) without copying
+ * (whatever was mapped at dst goes; src is left unmapped). The source may
+ * span several mappings (moved one piece at a time). 0, or an errno value:
+ * then some of the pages may have moved. */
+int ca_os_move(void *src, size_t len, void *dst);
+
 /* Resize a mapping in place (MREMAP without MAYMOVE). */
 int ca_os_resize_in_place(void *p, size_t old_size, size_t new_size);
 

@@ -119,8 +119,8 @@ typedef struct ca_segment_s {
 /* A huge allocation's header, at the start of its own mapping. */
 typedef struct ca_huge_s {
     ca_hdr_t hdr;
-    uint32_t fresh; /* 1 while the pages are known to be zero */
-    uint32_t pad_;
+    size_t dirty;    /* bytes from the start that may hold old data (cached pages moved
+                        in); the rest reads zero until the program writes */
     size_t map_size; /* bytes mapped, header included */
     void *user;      /* the pointer handed out */
 } ca_huge_t;
