@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -107,6 +108,13 @@ int ca_os_commit(void *p, size_t size)
     if (mprotect(p, size, PROT_READ | PROT_WRITE) != 0) return errno;
     madvise(p, size, MADV_DODUMP);
     return 0;
+}
+
+size_t ca_os_address_limit(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_AS, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+    return (size_t)r.rlim_cur;
 }
 
 int ca_os_unmap(void *p, size_t size)

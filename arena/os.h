@@ -39,6 +39,10 @@ void *ca_os_reserve_readable(size_t size);
  * failure hook applies). */
 int ca_os_commit(void *p, size_t size);
 
+/* Bytes of address space the process may map in all (RLIMIT_AS), SIZE_MAX
+ * when unlimited. */
+size_t ca_os_address_limit(void);
+
 /* Unmap a range that ca_os_map_aligned or ca_os_remap gave. */
 int ca_os_unmap(void *p, size_t size);
 

@@ -101,6 +101,9 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
  * The range lock nests inside a node lock (the fork handlers take those). */
 
 #define CA_RANGE_BYTES ((size_t)1 << 40) /* tried first; a quarter as much until one fits */
+/* Under an address-space limit (ulimit -v), the range takes at most this
+ * fraction of it: the rest stays for the program. */
+#define CA_RANGE_SHARE 8u
 
 static pthread_mutex_t ca_range_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t ca_range_slots;     /* slots reserved */
@@ -111,7 +114,10 @@ size_t ca_range_limit = SIZE_MAX; /* see segment.h */
 
 void ca_segment_range_init(void)
 {
+    /* Reserved address space counts against RLIMIT_AS as if it were used. */
+    size_t most = ca_os_address_limit() / CA_RANGE_SHARE;
     for (size_t bytes = CA_RANGE_BYTES; bytes >= 64 * ca_cfg.seg_size; bytes /= 4) {
+        if (bytes > most) continue;
         size_t slots = bytes >> ca_cfg.seg_shift;
         size_t map_bytes = (slots + 63) / 64 * sizeof(uint64_t);
         uint64_t *given = ca_os_reserve(map_bytes);

@@ -12,6 +12,8 @@
 #include "segment.h"
 
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 static char out[16384];
 
@@ -107,6 +109,27 @@ static int child_outside(void)
     return 0;
 }
 
+#define LIMITED_AS ((size_t)3 << 29) /* 1.5 GiB of address space in all */
+
+/* Started under `ulimit -v` (LIMITED_AS): reserved address space counts as
+ * used, so the range must leave most of the limit to the program, whose
+ * 1 GiB object then fits. */
+static int child_limited(void)
+{
+    void *small = ca_malloc(100);
+    if (small == NULL) return 32;
+    if (ca_cfg.range_size > LIMITED_AS / 4) return 33;
+    size_t n = (size_t)1 << 30;
+    unsigned char *big = ca_malloc(n);
+    if (big == NULL) return 34;
+    big[0] = 1;
+    big[n - 1] = 2;
+    ca_free(big);
+    ca_free(small);
+    printf("survived\n");
+    return 0;
+}
+
 static void run_child(const char *mode)
 {
     int st = tu_run_self(mode, "CONCORD_ARENA_ABORT_ON_ERROR=0", out, sizeof(out));
@@ -138,16 +161,39 @@ static void test_outside_the_range(void **state)
     assert_int_equal(tu_count(out, "invalid pointer"), 2);
 }
 
+static void test_address_space_limit(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    skip(); /* their shadow memory needs far more address space than the limit */
+#endif
+    /* The limit is in place before the child starts (the core reserves the
+     * range in a constructor): set on this process around the fork, the
+     * hard limit left as it is so that it can be lifted again. */
+    struct rlimit was;
+    assert_int_equal(getrlimit(RLIMIT_AS, &was), 0);
+    struct rlimit lim = {LIMITED_AS, was.rlim_max};
+    if (was.rlim_max != RLIM_INFINITY && was.rlim_max < LIMITED_AS) skip();
+    assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+    int st = tu_run_self("limited", "CONCORD_ARENA_ABORT_ON_ERROR=0", out, sizeof(out));
+    assert_int_equal(setrlimit(RLIMIT_AS, &was), 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || strstr(out, "survived") == NULL)
+        fail_msg("limited: status %#x:\n%s", st, out);
+    assert_int_equal(tu_count(out, "invalid pointer"), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) {
         if (!strcmp(argv[1], "inside")) return child_inside();
         if (!strcmp(argv[1], "outside")) return child_outside();
+        if (!strcmp(argv[1], "limited")) return child_limited();
         return 99;
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slots_reused_and_named),
         cmocka_unit_test(test_outside_the_range),
+        cmocka_unit_test(test_address_space_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
