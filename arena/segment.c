@@ -137,7 +137,8 @@ void ca_segment_range_init(void)
         ca_range_given = given;
         ca_range_slots = slots;
         ca_cfg.range_base = base;
-        ca_cfg.range_size = bytes;
+        /* Last: a free racing with start-up sees no range, or all of it. */
+        __atomic_store_n(&ca_cfg.range_size, bytes, __ATOMIC_RELEASE);
         return;
     }
 }

@@ -1,5 +1,5 @@
 /*
- * C++'s operator new and delete, every form libstdc++ declares, written in C
+ * C++'s operator new and delete, the forms libstdc++ declares, written in C
  * under their mangled names (as jemalloc, mimalloc and tcmalloc export them),
  * so that a C++ program's `new` and `delete` reach the core's fast paths
  * without a hop through libstdc++. The size of a sized delete is not needed:
@@ -10,8 +10,8 @@
  * again; with no handler it throws std::bad_alloc through libstdc++. Both
  * libstdc++ functions are weak references, bound whenever a C++ program runs
  * (libstdc++ loaded); without them (a C program calling the mangled names) it
- * reports and aborts, as mimalloc does. The nothrow forms return NULL when
- * the allocation fails, without calling the handler.
+ * reports and aborts, as mimalloc does. The nothrow forms of new are left to
+ * libstdc++ (see below).
  */
 #include "concord.h"
 
@@ -54,7 +54,9 @@ static inline void *ca_new(size_t n, size_t align)
     return p != NULL ? p : ca_new_retry(n, align);
 }
 
-/* operator new, new[]: throwing, nothrow, aligned, aligned nothrow */
+/* operator new, new[]: plain and aligned. The nothrow forms are libstdc++'s,
+ * which call these inside a try block: the new-handler runs, and whatever it
+ * throws becomes NULL, as the standard says (C cannot catch). */
 CA_EXPORT void *_Znwm(size_t n)
 {
     return ca_new(n, 0);
@@ -62,16 +64,6 @@ CA_EXPORT void *_Znwm(size_t n)
 CA_EXPORT void *_Znam(size_t n)
 {
     return ca_new(n, 0);
-}
-CA_EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *tag)
-{
-    (void)tag;
-    return ca_new_try(n, 0);
-}
-CA_EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *tag)
-{
-    (void)tag;
-    return ca_new_try(n, 0);
 }
 CA_EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t align)
 {
@@ -81,17 +73,6 @@ CA_EXPORT void *_ZnamSt11align_val_t(size_t n, size_t align)
 {
     return ca_new(n, align);
 }
-CA_EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t align, const void *tag)
-{
-    (void)tag;
-    return ca_new_try(n, align);
-}
-CA_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t align, const void *tag)
-{
-    (void)tag;
-    return ca_new_try(n, align);
-}
-
 /* operator delete, delete[]: plain, sized, nothrow, aligned, sized aligned,
  * aligned nothrow */
 CA_EXPORT void _ZdlPv(void *p)
