@@ -11,6 +11,7 @@
 #include "concord.h"
 #include "arena.h"
 #include "hugecache.h"
+#include "numa.h"
 #include "os.h"
 #include "registry.h"
 #include "stats.h"
@@ -73,7 +74,7 @@ static ca_huge_t *ca_huge_remap(ca_huge_t *h, size_t have, size_t want)
     if (ca_os_resize_in_place(h, have, want) != 0) {
         m = ca_os_remap_aligned(h, have, want, ca_cfg.seg_size);
         if (m == NULL) return NULL;
-        if (ca_cfg.numa_bind) ca_os_bind(m, want, node);
+        if (ca_cfg.numa_bind) ca_numa_bind(m, want, node);
     }
     size_t filled = ca_hugecache_fill(node, (char *)m + have, want - have);
     m->dirty = have + filled;
@@ -88,7 +89,7 @@ void *ca_huge_alloc(size_t n, size_t align, ca_arena_t *a)
     size_t map_size = ca_page_round(hdr + n);
     ca_huge_t *h = ca_os_map_aligned(map_size, map_align);
     if (h == NULL) return NULL;
-    if (ca_cfg.numa_bind) ca_os_bind(h, map_size, a->node);
+    if (ca_cfg.numa_bind) ca_numa_bind(h, map_size, a->node);
     /* Cached pages first (objects without special alignment only: theirs
      * go back to the OS whole). */
     size_t filled = hdr == CA_HUGE_HDR ? ca_hugecache_fill(a->node, (char *)h, map_size) : 0;

@@ -131,3 +131,9 @@ unsigned ca_numa_home_node(void)
         return ca_memory_nodes ? (unsigned)__builtin_ctzll(ca_memory_nodes) : 0;
     return (unsigned)node;
 }
+
+int ca_numa_bind(void *p, size_t size, unsigned node)
+{
+    if (ca_numa_node_count() < 2) return 0;
+    return ca_os_bind(p, size, node);
+}

@@ -218,7 +218,7 @@ static ca_segment_t *ca_segment_map(unsigned node)
     ca_segment_t *s = ca_segment_memory();
     if (s == NULL) return NULL;
     if (ca_cfg.numa_bind) {
-        int rc = ca_os_bind(s, ca_cfg.seg_size, node);
+        int rc = ca_numa_bind(s, ca_cfg.seg_size, node);
         if (rc != 0) {
             ca_cfg.numa_bind = 0;
             ca_message("NUMA placement off: mbind failed (",
