@@ -490,7 +490,8 @@ static void ca_block_carve(ca_block_t *b)
     b->free = start;
     b->bump += n;
     __atomic_store_n(&b->limit, b->bump * slot, __ATOMIC_RELAXED);
-    __atomic_store_n(&b->magic_limit, b->bump * (b->magic * slot), __ATOMIC_RELAXED);
+    /* Release: a thread that sees the new bound sees this block's magic. */
+    __atomic_store_n(&b->magic_limit, b->bump * (b->magic * slot), __ATOMIC_RELEASE);
 }
 
 /* A block of class `cls` with a free slot, made current; NULL when out of memory. */
