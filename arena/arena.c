@@ -27,18 +27,17 @@
         [0 ... CA_MAX_CLASSES - 1] = { &ca_block_empty }                                           \
     }
 
-/* The stand-in arenas' sizes all lead to a bin whose block has no free slot. */
-#define CA_DIRECT_EMPTY(arena)                                                                     \
+/* The stand-in arenas' sizes all lead to a block with no free slot. */
+#define CA_DIRECT_EMPTY                                                                            \
     {                                                                                              \
-        [0 ... CA_TINY_TABLE - 1] = &(arena).bins[0]                                               \
+        [0 ... CA_TINY_TABLE - 1] = &ca_block_empty                                                \
     }
 
 ca_block_t ca_block_empty;
-ca_arena_t ca_arena_empty = {.direct = CA_DIRECT_EMPTY(ca_arena_empty), .bins = CA_BINS_EMPTY};
-ca_arena_t ca_arena_exited = {.direct = CA_DIRECT_EMPTY(ca_arena_exited), .bins = CA_BINS_EMPTY};
-static ca_arena_t ca_arena_fallback_storage = {.direct = CA_DIRECT_EMPTY(ca_arena_fallback_storage),
-                                               .bins = CA_BINS_EMPTY,
-                                               .state = CA_ARENA_FALLBACK};
+ca_arena_t ca_arena_empty = {.direct = CA_DIRECT_EMPTY, .bins = CA_BINS_EMPTY};
+ca_arena_t ca_arena_exited = {.direct = CA_DIRECT_EMPTY, .bins = CA_BINS_EMPTY};
+static ca_arena_t ca_arena_fallback_storage = {
+    .direct = CA_DIRECT_EMPTY, .bins = CA_BINS_EMPTY, .state = CA_ARENA_FALLBACK};
 ca_arena_t *ca_arena_fallback = &ca_arena_fallback_storage;
 
 __thread ca_arena_t *ca_tls_arena __attribute__((tls_model("initial-exec"))) = &ca_arena_empty;
@@ -107,7 +106,7 @@ static ca_arena_t *ca_arena_new_locked(void)
     for (unsigned i = 0; i < CA_MAX_CLASSES; i++)
         a->bins[i].current = &ca_block_empty;
     for (unsigned i = 0; i < CA_TINY_TABLE; i++)
-        a->direct[i] = &a->bins[ca_class_table[i]];
+        a->direct[i] = &ca_block_empty;
     a->id = ++ca_arena_count;
     a->next_all = atomic_load_explicit(&ca_all_arenas, memory_order_relaxed);
     atomic_store_explicit(&ca_all_arenas, a, memory_order_release);
@@ -420,6 +419,15 @@ void ca_arena_release_empty(ca_arena_t *a)
 
 /* ---- bins and blocks ---- */
 
+/* Make `b` the current block of class `cls` (the malloc fast path's table
+ * follows). */
+static void ca_bin_set(ca_arena_t *a, unsigned cls, ca_block_t *b)
+{
+    a->bins[cls].current = b;
+    for (unsigned i = ca_class_direct[cls]; i < ca_class_direct[cls + 1]; i++)
+        a->direct[i] = b;
+}
+
 /* Put `b` back into its bin: after the head, so the current block stays. */
 static void ca_bin_push(ca_arena_t *a, ca_block_t *b)
 {
@@ -427,7 +435,7 @@ static void ca_bin_push(ca_arena_t *a, ca_block_t *b)
     ca_block_t *head = bin->current;
     if (head == &ca_block_empty) {
         b->prev = b->next = NULL;
-        bin->current = b;
+        ca_bin_set(a, b->size_class, b);
         return;
     }
     b->prev = head;
@@ -438,11 +446,10 @@ static void ca_bin_push(ca_arena_t *a, ca_block_t *b)
 
 static void ca_bin_unlink(ca_arena_t *a, ca_block_t *b)
 {
-    ca_bin_t *bin = &a->bins[b->size_class];
     if (b->prev)
         b->prev->next = b->next;
     else
-        bin->current = b->next ? b->next : &ca_block_empty;
+        ca_bin_set(a, b->size_class, b->next ? b->next : &ca_block_empty);
     if (b->next) b->next->prev = b->prev;
     b->next = b->prev = NULL;
 }
@@ -512,7 +519,7 @@ static ca_noinline ca_block_t *ca_bin_refill(ca_arena_t *a, uint32_t cls)
     if (b == NULL) return NULL;
     b->next = NULL;
     b->prev = NULL;
-    bin->current = b;
+    ca_bin_set(a, cls, b);
     ca_block_carve(b);
     return b;
 }
@@ -528,7 +535,7 @@ void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n)
     b->free = p[0];
     p[1] = NULL;
     b->used++;
-    CA_STAT_ALLOC(a, &a->bins[cls], n);
+    CA_STAT_ALLOC(a, cls, n);
     return p;
 }
 

@@ -86,14 +86,14 @@ static inline uintptr_t ca_slot_state(const void *s)
  * size class each way and the bytes requested; bytes in use are derived from
  * the per-class counts when read, the peak at block granularity (ca_held). */
 #if CA_STATS
-#define CA_STAT_ALLOC(a, bin, n)                                                                   \
+#define CA_STAT_ALLOC(a, cls, n)                                                                   \
     do {                                                                                           \
-        (bin)->allocs++;                                                                           \
+        (a)->stats.cls_alloc[cls]++;                                                               \
         (a)->stats.req_bytes += (n);                                                               \
     } while (0)
 #define CA_STAT_FREE(a, cls) ((a)->stats.cls_free[cls]++)
 #else
-#define CA_STAT_ALLOC(a, bin, n) ((void)(a), (void)(bin), (void)(n))
+#define CA_STAT_ALLOC(a, cls, n) ((void)(a), (void)(cls), (void)(n))
 #define CA_STAT_FREE(a, cls)     ((void)(a), (void)(cls))
 #endif
 

@@ -48,8 +48,8 @@ uint64_t ca_invalid_pointer_count(void);
     X(mapped_bytes, uint64_t, 0, "bytes in mapped segments now")                                   \
     X(blocks_decommitted, uint64_t, 0, "blocks given back to the OS (madvise)")                    \
     X(pages_elsewhere, uint64_t, 0, "pages on another node (spilled)")                             \
-    X(huge_maps, uint64_t, 0, "huge objects mapped with no cached page")                                                \
-    X(huge_reused, uint64_t, 0, "huge objects filled with cached pages")                             \
+    X(huge_maps, uint64_t, 0, "huge objects mapped with no cached page")                           \
+    X(huge_reused, uint64_t, 0, "huge objects filled with cached pages")                           \
     X(huge_cached_bytes, uint64_t, 0, "bytes of huge objects' pages cached now")
 
 typedef struct ca_totals_s {

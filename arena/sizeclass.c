@@ -9,6 +9,7 @@
 
 uint32_t ca_class_size[CA_MAX_CLASSES];
 uint8_t ca_class_table[CA_TINY_TABLE];
+uint8_t ca_class_direct[CA_MAX_CLASSES + 1];
 uint8_t ca_class_blocks[CA_MAX_CLASSES];
 
 #define CA_MEDIUM_SLOTS                                                                            \
@@ -32,6 +33,12 @@ void ca_classes_init(void)
     }
     for (unsigned i = 0; i < CA_TINY_TABLE; i++)
         ca_class_table[i] = (uint8_t)ca_class_of(i * 16);
+    /* The table rises with the size: each class's entries are one run. */
+    for (unsigned c = 0, i = 0; c <= CA_MAX_CLASSES; c++) {
+        while (i < CA_TINY_TABLE && ca_class_table[i] < c)
+            i++;
+        ca_class_direct[c] = (uint8_t)i;
+    }
     unsigned n = 1;
     while (n + 1 < CA_MAX_CLASSES && ca_class_size[n + 1] <= ca_cfg.large_max)
         n++;

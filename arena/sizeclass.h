@@ -18,6 +18,9 @@ extern uint32_t ca_class_size[CA_MAX_CLASSES];  /* bytes per slot of each class 
 extern uint8_t ca_class_blocks[CA_MAX_CLASSES]; /* blocks of a span of that class: 1 for
                                                    small classes, more for medium ones */
 extern uint8_t ca_class_table[CA_TINY_TABLE];   /* (size + 15) >> 4 -> class, sizes <= 1024 */
+/* The entries of ca_class_table holding class c: [ca_class_direct[c], ca_class_direct[c + 1])
+ * for the classes of sizes <= 1024, empty for the others. */
+extern uint8_t ca_class_direct[CA_MAX_CLASSES + 1];
 
 /* Fill the tables for the block size: small classes up to a quarter block,
  * medium classes up to half a segment, each in a span of blocks that holds

@@ -52,7 +52,7 @@ CA_SNAPSHOT static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
     const ca_stats_t *s = &a->stats;
     int64_t small_in_use = 0; /* derived: the fast paths count only per class */
     for (unsigned c = 1; c < CA_MAX_CLASSES; c++) {
-        uint64_t allocs = a->bins[c].allocs;
+        uint64_t allocs = s->cls_alloc[c];
         t->allocs += allocs;
         t->frees += s->cls_free[c];
         if (allocs) t->size_buckets[ca_size_bucket(ca_class_size[c])] += allocs;
@@ -110,7 +110,7 @@ CA_SNAPSHOT static void ca_bucket_bytes(uint64_t out[CA_SIZE_BUCKETS])
     memset(out, 0, sizeof(uint64_t) * CA_SIZE_BUCKETS);
     for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
         for (unsigned c = 1; c < CA_MAX_CLASSES; c++)
-            out[ca_size_bucket(ca_class_size[c])] += a->bins[c].allocs * ca_class_size[c];
+            out[ca_size_bucket(ca_class_size[c])] += a->stats.cls_alloc[c] * ca_class_size[c];
         for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++)
             out[i] += a->stats.big_bucket_bytes[i];
     }
@@ -285,8 +285,6 @@ void ca_stats_reset(void)
         ca_arena_totals(a, &at);
         int64_t held = a->stats.held;
         memset(&a->stats, 0, sizeof(a->stats));
-        for (unsigned c = 0; c < CA_MAX_CLASSES; c++)
-            a->bins[c].allocs = 0;
         a->stats.in_use_base = at.in_use; /* what is live stays counted */
         a->stats.held = held;
         a->stats.peak_held = held > 0 ? held : 0;

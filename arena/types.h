@@ -127,6 +127,7 @@ typedef struct ca_huge_s {
 
 /* Per-arena counters. The fast paths write these plainly; dumps sum them. */
 typedef struct ca_stats_s {
+    uint64_t cls_alloc[CA_MAX_CLASSES];         /* small allocations per class */
     uint64_t cls_free[CA_MAX_CLASSES];          /* small frees per class, by the freeing arena */
     uint64_t big_alloc[CA_SIZE_BUCKETS];        /* large and huge allocations per size bucket */
     uint64_t big_bucket_bytes[CA_SIZE_BUCKETS]; /* bytes of large and huge objects per bucket */
@@ -148,13 +149,13 @@ typedef struct ca_stats_s {
 
 typedef struct ca_bin_s {
     ca_block_t *current; /* head of the list of blocks with room; &ca_block_empty if none */
-    uint64_t allocs;     /* statistics: allocations of this class */
 } ca_bin_t;
 
 enum ca_arena_state { CA_ARENA_ACTIVE = 1, CA_ARENA_PARKED = 2, CA_ARENA_FALLBACK = 3 };
 
 typedef struct ca_arena_s {
-    ca_bin_t *direct[CA_TINY_TABLE]; /* (size + 15) >> 4 -> the bin of its class, sizes <= 1024 */
+    ca_block_t *direct[CA_TINY_TABLE]; /* (size + 15) >> 4 -> its class's current block, sizes
+                                          <= 1024 (kept equal to bins[class].current) */
     ca_bin_t bins[CA_MAX_CLASSES];
     _Atomic(ca_block_t *) queued; /* blocks that received remote frees */
     ca_block_t *cache;            /* empty blocks kept (list through next) */
