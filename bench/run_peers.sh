@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the seven workload-shape programs (bench/shapes/) under glibc,
+# Runs the workload-shape programs (bench/shapes/) under glibc,
 # jemalloc, mimalloc, tcmalloc and this library, interleaved, in one
 # invocation; then counts instructions per malloc+free pair with callgrind;
 # then writes the summary (ratios to the best peer, geometric means, noisy
