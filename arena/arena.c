@@ -22,22 +22,18 @@
 #include <errno.h>
 #include <string.h>
 
-#define CA_BINS_EMPTY                                                                              \
-    {                                                                                              \
-        [0 ... CA_MAX_CLASSES - 1] = { &ca_block_empty }                                           \
-    }
-
-/* The stand-in arenas' sizes all lead to a block with no free slot. */
+/* The stand-in arenas lead every size to a block with no free slot; only
+ * their tables are read (by the malloc fast path), so only those are set
+ * here: a pointer each the loader relocates. */
 #define CA_DIRECT_EMPTY                                                                            \
     {                                                                                              \
         [0 ... CA_TINY_TABLE - 1] = &ca_block_empty                                                \
     }
 
 ca_block_t ca_block_empty;
-ca_arena_t ca_arena_empty = {.direct = CA_DIRECT_EMPTY, .bins = CA_BINS_EMPTY};
-ca_arena_t ca_arena_exited = {.direct = CA_DIRECT_EMPTY, .bins = CA_BINS_EMPTY};
-static ca_arena_t ca_arena_fallback_storage = {
-    .direct = CA_DIRECT_EMPTY, .bins = CA_BINS_EMPTY, .state = CA_ARENA_FALLBACK};
+ca_arena_t ca_arena_empty = {.direct = CA_DIRECT_EMPTY};
+ca_arena_t ca_arena_exited = {.direct = CA_DIRECT_EMPTY};
+static ca_arena_t ca_arena_fallback_storage; /* set up by ca_arenas_setup */
 ca_arena_t *ca_arena_fallback = &ca_arena_fallback_storage;
 
 __thread ca_arena_t *ca_tls_arena __attribute__((tls_model("initial-exec"))) = &ca_arena_empty;
@@ -56,9 +52,20 @@ static void ca_bin_unlink(ca_arena_t *a, ca_block_t *b);
 static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b);
 static void ca_arena_trim_cache(ca_arena_t *a, int lazy);
 
+/* No block in any bin yet. */
+static void ca_arena_bins_init(ca_arena_t *a)
+{
+    for (unsigned i = 0; i < CA_MAX_CLASSES; i++)
+        a->bins[i].current = &ca_block_empty;
+    for (unsigned i = 0; i < CA_TINY_TABLE; i++)
+        a->direct[i] = &ca_block_empty;
+}
+
 void ca_arenas_setup(void)
 {
     pthread_key_create(&ca_arena_key, ca_arena_thread_exit);
+    ca_arena_bins_init(ca_arena_fallback);
+    atomic_store_explicit(&ca_arena_fallback->state, CA_ARENA_FALLBACK, memory_order_relaxed);
     ca_arena_fallback->id = 0;
     ca_arena_fallback->next_all = NULL;
     atomic_store(&ca_all_arenas, ca_arena_fallback);
@@ -103,10 +110,7 @@ static ca_arena_t *ca_arena_new_locked(void)
     ca_arena_t *a = (ca_arena_t *)ca_arena_chunk;
     ca_arena_chunk += need;
     ca_arena_chunk_left -= need;
-    for (unsigned i = 0; i < CA_MAX_CLASSES; i++)
-        a->bins[i].current = &ca_block_empty;
-    for (unsigned i = 0; i < CA_TINY_TABLE; i++)
-        a->direct[i] = &ca_block_empty;
+    ca_arena_bins_init(a);
     a->id = ++ca_arena_count;
     a->next_all = atomic_load_explicit(&ca_all_arenas, memory_order_relaxed);
     atomic_store_explicit(&ca_all_arenas, a, memory_order_release);

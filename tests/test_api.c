@@ -5,6 +5,9 @@
 #include "options.h"
 #include "sizeclass.h"
 #include "os.h"
+#include "arena.h"
+
+#include <pthread.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -313,6 +316,46 @@ static void test_os_refuses(void **state)
     ca_free(keep);
 }
 
+/* A thread's allocations after its arena was parked (a TLS destructor that
+ * runs after the library's) are served by the shared fallback arena. */
+static pthread_key_t late_key;
+static int late_ok;
+
+static void late_destructor(void *v)
+{
+    (void)v;
+    uint64_t before = ca_arena_fallback->stats.cls_alloc[ca_size_class(100)];
+    unsigned char *p = ca_malloc(100);
+    unsigned char *q = ca_malloc(70000);
+    if (p == NULL || q == NULL) return;
+    memset(p, 1, 100);
+    memset(q, 2, 70000);
+    late_ok = ca_arena_fallback->stats.cls_alloc[ca_size_class(100)] == before + 1 &&
+              ca_malloc_usable_size(q) >= 70000;
+    ca_free(p);
+    ca_free(q);
+}
+
+static void *late_thread(void *arg)
+{
+    (void)arg;
+    ca_free(ca_malloc(10)); /* an arena of its own first */
+    pthread_setspecific(late_key, (void *)1);
+    return NULL;
+}
+
+static void test_fallback_after_exit(void **state)
+{
+    (void)state;
+    ca_free(ca_malloc(1)); /* the library's key first: its destructor runs first */
+    assert_int_equal(pthread_key_create(&late_key, late_destructor), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, late_thread, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(late_ok, 1);
+    pthread_key_delete(late_key);
+}
+
 static void test_usable_size_stable(void **state)
 {
     (void)state;
@@ -336,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_rounding_waste),      cmocka_unit_test(test_bad_alignment),
         cmocka_unit_test(test_free_null_and_errno), cmocka_unit_test(test_absurd_sizes),
         cmocka_unit_test(test_os_refuses),          cmocka_unit_test(test_usable_size_stable),
+        cmocka_unit_test(test_fallback_after_exit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
