@@ -308,7 +308,16 @@ ca_block_t *ca_arena_take_blocks(ca_arena_t *a, uint32_t n)
 /* See arena.h. */
 int ca_arena_keep_span(ca_arena_t *a, ca_block_t *b)
 {
-    if (b->span > CA_SPAN_KEEP_MAX || a->nspans >= CA_ARENA_SPANS) return 0;
+    if (b->span > CA_SPAN_KEEP_MAX) return 0;
+    if (a->nspans >= CA_ARENA_SPANS) { /* the oldest goes back to the node */
+        ca_block_t **link = &a->spans;
+        while ((*link)->next != NULL)
+            link = &(*link)->next;
+        ca_block_t *old = *link;
+        *link = NULL;
+        a->nspans--;
+        ca_node_give(old, old->span);
+    }
     /* Marked as an arena block, so a second free into it is a double free. */
     b->kind = CA_BLOCK_KEPT;
     b->next = a->spans;
@@ -319,16 +328,27 @@ int ca_arena_keep_span(ca_arena_t *a, ca_block_t *b)
 
 ca_block_t *ca_arena_take_kept_span(ca_arena_t *a, uint32_t n)
 {
+    ca_block_t **best = NULL; /* the shortest that holds n blocks */
     for (ca_block_t **link = &a->spans; *link != NULL; link = &(*link)->next) {
-        ca_block_t *b = *link;
-        if (b->span != n) continue;
-        *link = b->next;
-        a->nspans--;
-        b->next = NULL;
-        a->stats.blocks_reused += n;
-        return b;
+        if ((*link)->span < n || (best != NULL && (*link)->span >= (*best)->span)) continue;
+        best = link;
+        if ((*link)->span == n) break;
     }
-    return NULL;
+    if (best == NULL) return NULL;
+    ca_block_t *b = *best;
+    *best = b->next;
+    b->next = NULL;
+    if (b->span > n) { /* its tail stays kept (a late free into it is named "not ours") */
+        ca_block_t *rest = b + n;
+        ca_span_mark(rest, b->span - n, CA_BLOCK_KEPT);
+        rest->was = CA_BLOCK_FREE;
+        rest->next = a->spans;
+        a->spans = rest;
+    } else {
+        a->nspans--;
+    }
+    a->stats.blocks_reused += n;
+    return b;
 }
 
 static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)

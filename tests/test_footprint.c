@@ -108,12 +108,44 @@ static void test_span_reuses_cached_blocks(void **state)
     ca_free(z);
 }
 
+/* The arena keeps its most recent emptied spans (the oldest goes back to the
+ * node when a fifth comes) and serves a shorter span from the shortest one
+ * that holds it. Sizes whose slot is a span of its own: 2, 3, 4, 5, 6 blocks. */
+static void test_kept_spans_recent_and_split(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {100000, 150000, 200000, 300000, 350000};
+    void *x[5], *y[5];
+    ca_trim();
+    for (int i = 0; i < 5; i++) {
+        x[i] = ca_malloc(sizes[i]);
+        y[i] = ca_malloc(sizes[i]); /* the bin's current span: stays */
+        assert_non_null(x[i]);
+        assert_non_null(y[i]);
+    }
+    uint64_t before = cached();
+    for (int i = 0; i < 4; i++)
+        ca_free(x[i]); /* kept: 2, 3, 4, 5 blocks */
+    assert_int_equal(cached(), before);
+    ca_free(x[4]); /* a fifth: the oldest (2 blocks) goes to the node */
+    assert_int_equal(cached(), before + 2);
+    /* 2 blocks from the shortest kept span that has them: x[1]'s 3 */
+    void *w = ca_malloc(100000);
+    assert_ptr_equal(w, x[1]);
+    assert_int_equal(cached(), before + 2);
+    ca_free(w);
+    for (int i = 0; i < 5; i++)
+        ca_free(y[i]);
+    ca_trim();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_carve_touches_one_page),
         cmocka_unit_test(test_block_sized_slot_has_own_span),
         cmocka_unit_test(test_span_reuses_cached_blocks),
+        cmocka_unit_test(test_kept_spans_recent_and_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
