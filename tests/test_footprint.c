@@ -10,6 +10,7 @@
  *     resident) before a lower run of decommitted blocks.
  */
 #include "test_util.h"
+#include "core_util.h"
 
 #include "concord.h"
 
@@ -60,13 +61,6 @@ static void test_carve_touches_one_page(void **state)
     ca_free(b);
 }
 
-static uint64_t cached(void)
-{
-    ca_totals_t t;
-    ca_stats_totals(&t);
-    return t.blocks_cached;
-}
-
 static void test_block_sized_slot_has_own_span(void **state)
 {
     (void)state;
@@ -75,9 +69,9 @@ static void test_block_sized_slot_has_own_span(void **state)
     assert_non_null(a);
     assert_non_null(b);
     assert_int_equal(ca_malloc_usable_size(a), 212992);
-    uint64_t before = cached();
+    uint64_t before = tu_cached();
     ca_free(a); /* its span held only it: kept by the arena, off the node lock */
-    assert_int_equal(cached(), before);
+    assert_int_equal(tu_cached(), before);
     void *c = ca_malloc(240000); /* another class, a span of the same 4 blocks */
     assert_ptr_equal(c, a);
     assert_int_equal(ca_malloc_usable_size(c), 245760);
@@ -123,16 +117,16 @@ static void test_kept_spans_recent_and_split(void **state)
         assert_non_null(x[i]);
         assert_non_null(y[i]);
     }
-    uint64_t before = cached();
+    uint64_t before = tu_cached();
     for (int i = 0; i < 4; i++)
         ca_free(x[i]); /* kept: 2, 3, 4, 5 blocks */
-    assert_int_equal(cached(), before);
+    assert_int_equal(tu_cached(), before);
     ca_free(x[4]); /* a fifth: the oldest (2 blocks) goes to the node */
-    assert_int_equal(cached(), before + 2);
+    assert_int_equal(tu_cached(), before + 2);
     /* 2 blocks from the shortest kept span that has them: x[1]'s 3 */
     void *w = ca_malloc(100000);
     assert_ptr_equal(w, x[1]);
-    assert_int_equal(cached(), before + 2);
+    assert_int_equal(tu_cached(), before + 2);
     ca_free(w);
     for (int i = 0; i < 5; i++)
         ca_free(y[i]);

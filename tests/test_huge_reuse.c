@@ -6,6 +6,7 @@
  * (copied when the kernel will not move it as one mapping).
  */
 #include "test_util.h"
+#include "core_util.h"
 
 #include "concord.h"
 #include "options.h"
@@ -15,13 +16,6 @@
 
 #define MIB ((size_t)1 << 20)
 
-static ca_totals_t totals(void)
-{
-    ca_totals_t t;
-    ca_stats_totals(&t);
-    return t;
-}
-
 static void test_pages_move_between_sizes(void **state)
 {
     (void)state;
@@ -30,13 +24,13 @@ static void test_pages_move_between_sizes(void **state)
     assert_non_null(a);
     memset(a, 0xA1, 8 * MIB);
     ca_free(a);
-    ca_totals_t t0 = totals();
+    ca_totals_t t0 = tu_totals();
     assert_true(t0.huge_cached_bytes >= 8 * MIB);
 
     /* Smaller: a's first pages, moved, not copied (its bytes are still there). */
     unsigned char *b = ca_malloc(5 * MIB);
     assert_non_null(b);
-    ca_totals_t t1 = totals();
+    ca_totals_t t1 = tu_totals();
     assert_int_equal(t1.huge_maps, t0.huge_maps);
     assert_int_equal(t1.huge_reused, t0.huge_reused + 1);
     assert_int_equal(b[0], 0xA1);
@@ -46,7 +40,7 @@ static void test_pages_move_between_sizes(void **state)
     /* Larger than what is cached: a's tail first, then fresh zero pages. */
     unsigned char *c = ca_malloc(6 * MIB);
     assert_non_null(c);
-    ca_totals_t t2 = totals();
+    ca_totals_t t2 = tu_totals();
     assert_int_equal(t2.huge_reused, t1.huge_reused + 1);
     assert_int_equal(t2.huge_cached_bytes, 0);
     assert_int_equal(c[0], 0xA1);
@@ -57,14 +51,14 @@ static void test_pages_move_between_sizes(void **state)
     ca_free(b);
     unsigned char *d = ca_calloc(1, 7 * MIB);
     assert_non_null(d);
-    assert_int_equal(totals().huge_reused, t2.huge_reused + 1);
+    assert_int_equal(tu_totals().huge_reused, t2.huge_reused + 1);
     for (size_t i = 0; i < 7 * MIB; i += 4093)
         assert_int_equal(d[i], 0);
     assert_int_equal(d[7 * MIB - 1], 0);
     ca_free(c);
     ca_free(d);
     ca_trim();
-    assert_int_equal(totals().huge_cached_bytes, 0);
+    assert_int_equal(tu_totals().huge_cached_bytes, 0);
 }
 
 static unsigned char pattern(size_t i)
@@ -108,10 +102,10 @@ static void test_realloc_of_assembled(void **state)
     assert_int_equal(g[n - 1], pattern(n - 1));
     memset(g + n, 0x5A, 2 * n);
     /* Shrunk: its tail goes to the cache. */
-    uint64_t cached = totals().huge_cached_bytes;
+    uint64_t cached = tu_totals().huge_cached_bytes;
     unsigned char *s = ca_realloc(g, 3 * MIB);
     assert_non_null(s);
-    assert_true(totals().huge_cached_bytes > cached);
+    assert_true(tu_totals().huge_cached_bytes > cached);
     for (size_t i = 0; i < 3 * MIB; i += 991)
         assert_int_equal(s[i], pattern(i));
     ca_free(s);

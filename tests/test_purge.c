@@ -14,6 +14,7 @@
  *     are purged at once.
  */
 #include "test_util.h"
+#include "core_util.h"
 
 #include "concord.h"
 #include "options.h"
@@ -48,25 +49,18 @@ static void fill_and_free_most(void)
         }
 }
 
-static uint64_t cached(void)
-{
-    ca_totals_t t;
-    ca_stats_totals(&t);
-    return t.blocks_cached;
-}
-
 static void test_slow_path_purges_when_due(void **state)
 {
     (void)state;
     fill_and_free_most();
-    uint64_t before = cached();
+    uint64_t before = tu_cached();
     print_message("cached after the frees: %llu blocks\n", (unsigned long long)before);
     assert_true(before > ca_cfg.cache_blocks); /* waiting out the delay */
     /* Time passes; the next slow path of malloc (a size never used yet) purges. */
     atomic_fetch_add(&ca_os_clock_skew_ms, 1000);
     void *p = ca_malloc(7000);
     assert_non_null(p);
-    uint64_t after = cached();
+    uint64_t after = tu_cached();
     print_message("cached after a slow path: %llu blocks\n", (unsigned long long)after);
     assert_true(after <= ca_cfg.cache_blocks);
     ca_free(p);
@@ -92,15 +86,15 @@ static void test_lazy_give_waits_for_the_tick(void **state)
 {
     (void)state;
     ca_trim(); /* an empty cache to start from */
-    uint64_t start = cached();
+    uint64_t start = tu_cached();
     take_blocks();
     for (int i = 0; i < NGIVE; i++)
         ca_node_give_to(given[i], 1, 1);
-    uint64_t lazy = cached();
+    uint64_t lazy = tu_cached();
     print_message("cached after lazy gives: %llu blocks\n", (unsigned long long)lazy);
     assert_int_equal(lazy, start + NGIVE); /* nothing purged yet, past every bound */
     ca_purge_tick();                       /* due at once */
-    uint64_t ticked = cached();
+    uint64_t ticked = tu_cached();
     print_message("after the tick: %llu\n", (unsigned long long)ticked);
     assert_true(ticked < lazy);
     assert_true(ticked <= NGIVE / 2 + 64);
@@ -110,7 +104,7 @@ static void test_lazy_give_waits_for_the_tick(void **state)
     take_blocks();
     for (int i = 0; i < NGIVE; i++)
         ca_node_give(given[i], 1);
-    uint64_t eager = cached();
+    uint64_t eager = tu_cached();
     print_message("cached after eager gives: %llu\n", (unsigned long long)eager);
     assert_true(eager < start + NGIVE);
     ca_trim();
@@ -121,10 +115,10 @@ static void test_lazy_give_waits_for_the_tick(void **state)
 static int child_background(void)
 {
     fill_and_free_most();
-    if (cached() <= ca_cfg.cache_blocks) return 3; /* nothing would be left to show */
+    if (tu_cached() <= ca_cfg.cache_blocks) return 3; /* nothing would be left to show */
     struct timespec pause = {0, 10 * 1000 * 1000};
     for (int i = 0; i < 3000; i++) {
-        if (cached() <= ca_cfg.cache_blocks) {
+        if (tu_cached() <= ca_cfg.cache_blocks) {
             printf("purged by the background thread\n");
             return 0;
         }
@@ -269,13 +263,6 @@ static void test_aligned_cross_thread(void **state)
 
 /* ---- freed huge mappings are reused, then decay ---- */
 
-static ca_totals_t totals(void)
-{
-    ca_totals_t t;
-    ca_stats_totals(&t);
-    return t;
-}
-
 static void test_huge_cache(void **state)
 {
     (void)state;
@@ -285,12 +272,12 @@ static void test_huge_cache(void **state)
     assert_non_null(p);
     memset(p, 0xab, big);
     ca_free(p);
-    ca_totals_t t0 = totals();
+    ca_totals_t t0 = tu_totals();
     assert_true(t0.huge_cached_bytes >= big);
     /* the same size again: the cached mapping, no new one */
     unsigned char *q = ca_calloc(1, big);
     assert_non_null(q);
-    ca_totals_t t1 = totals();
+    ca_totals_t t1 = tu_totals();
     assert_int_equal(t1.huge_maps, t0.huge_maps);
     assert_int_equal(t1.huge_reused, t0.huge_reused + 1);
     assert_int_equal(t1.huge_cached_bytes, 0);
@@ -309,19 +296,19 @@ static void test_huge_cache(void **state)
     assert_non_null(large);
     assert_true(ca_malloc_usable_size(large) >= big * 2);
     memset(large, 2, big * 2);
-    assert_int_equal(totals().huge_reused, t0.huge_reused + 3);
+    assert_int_equal(tu_totals().huge_reused, t0.huge_reused + 3);
     ca_free(large);
-    assert_true(totals().huge_cached_bytes >= big * 2);
+    assert_true(tu_totals().huge_cached_bytes >= big * 2);
     /* unused past the delay: the next slow path unmaps it */
     atomic_fetch_add(&ca_os_clock_skew_ms, 5000);
     void *slow = ca_malloc(9000);
-    assert_int_equal(totals().huge_cached_bytes, 0);
+    assert_int_equal(tu_totals().huge_cached_bytes, 0);
     ca_free(slow);
     /* malloc_trim empties the cache at once */
     ca_free(ca_malloc(big));
-    assert_true(totals().huge_cached_bytes > 0);
+    assert_true(tu_totals().huge_cached_bytes > 0);
     ca_trim();
-    assert_int_equal(totals().huge_cached_bytes, 0);
+    assert_int_equal(tu_totals().huge_cached_bytes, 0);
 }
 
 int main(int argc, char **argv)
