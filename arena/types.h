@@ -38,7 +38,7 @@
 #define CA_TINY_TABLE    65u         /* size-to-class table entries: sizes 0..1024 */
 #define CA_ARENA_CACHE   4u          /* empty blocks an arena keeps for itself */
 #define CA_ARENA_SPANS   4u          /* freed spans (large, medium) an arena keeps for itself */
-#define CA_SPAN_KEEP_MAX 8u          /* blocks: larger spans always go back to the node */
+#define CA_SPAN_KEEP_MAX 4u          /* blocks: larger spans always go back to the node */
 #define CA_MAX_NODES     64u         /* NUMA nodes we track */
 #define CA_SIZE_BUCKETS  16u         /* power-of-two size buckets in statistics */
 #define CA_ALIGN_BUCKETS 8u          /* alignment-request buckets in statistics */
