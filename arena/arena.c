@@ -308,7 +308,7 @@ ca_block_t *ca_arena_take_blocks(ca_arena_t *a, uint32_t n)
 /* See arena.h. */
 int ca_arena_keep_span(ca_arena_t *a, ca_block_t *b)
 {
-    if (b->span > CA_SPAN_KEEP_MAX) return 0;
+    if (b->span > CA_SPAN_KEEP_MAX || a == ca_arena_fallback) return 0;
     if (a->nspans >= CA_ARENA_SPANS) { /* the oldest goes back to the node */
         ca_block_t **link = &a->spans;
         while ((*link)->next != NULL)

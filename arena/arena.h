@@ -45,17 +45,18 @@ void ca_arena_release_empty(ca_arena_t *a);
 /* Collect and release the parked arenas (those that received frees, unless
  * `wait`: then all, waiting for the arenas lock). */
 void ca_arenas_reclaim(int wait);
-/* Purge cached blocks that waited out the delay, if any are due; cheap when
- * none are (one load). Call with no lock of ours held but the fallback's. */
 /* An arena's kept spans: freed spans of up to CA_SPAN_KEEP_MAX blocks (large
  * objects, emptied medium spans), the CA_ARENA_SPANS most recent (the oldest
  * goes back to the node when another comes), reused off the node lock for a
  * span of that length or shorter (the rest stays kept); they go back to the
  * node at thread exit, on malloc_trim and when the arena is reclaimed. Keep
- * `b` (its `was` set): 1, or 0 when it is too long. */
+ * `b` (its `was` set): 1, or 0 when it is too long or `a` is the shared
+ * fallback arena. */
 int ca_arena_keep_span(ca_arena_t *a, ca_block_t *b);
 /* `n` blocks of the shortest kept span that has them, unlinked; NULL if none. */
 ca_block_t *ca_arena_take_kept_span(ca_arena_t *a, uint32_t n);
+/* Purge cached blocks that waited out the delay, if any are due; cheap when
+ * none are (one load). Call with no lock of ours held but the fallback's. */
 void ca_purge_tick(void);
 ca_arena_t *ca_arena_list(void);
 void ca_fallback_lock(void);

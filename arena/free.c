@@ -35,7 +35,7 @@ static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
     /* Full until now (CA_USED_FULL), or emptied and not the bin's only
      * block: tell the bin. */
     if (ca_unlikely(ca_dec_le_zero(&b->used)))
-        if (b->used < 0 || b->prev != NULL || b->next != NULL) ca_block_event(a, b);
+        if (ca_block_full(b) || b->prev != NULL || b->next != NULL) ca_block_event(a, b);
 }
 
 static inline void ca_free_inline(void *p)

@@ -30,6 +30,6 @@ void ca_large_free(ca_arena_t *a, ca_block_t *b)
     /* Kept by the freeing thread (a buffer that grows and shrinks stays off
      * the node lock). */
     b->was = CA_BLOCK_LARGE;
-    if (a != ca_arena_fallback && ca_arena_keep_span(a, b)) return;
+    if (ca_arena_keep_span(a, b)) return;
     ca_node_give(b, nb);
 }

@@ -67,7 +67,6 @@ static void ca_cache_unlink(ca_node_t *nd, ca_block_t *b)
     b->next = b->prev = NULL;
     b->dirty = 0;
     ca_segment_t *s = ca_block_segment(b);
-    s->ndirty--;
     s->dirty_mask &= ~((uint64_t)1 << ca_block_index(b));
     nd->cache_count--;
 }
@@ -83,7 +82,6 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
     nd->cache = b;
     b->dirty = 1;
     ca_segment_t *s = ca_block_segment(b);
-    s->ndirty++;
     s->dirty_mask |= (uint64_t)1 << ca_block_index(b);
     nd->cache_count++;
 }
@@ -368,7 +366,7 @@ static void ca_segment_release(ca_node_t *nd, ca_segment_t *s, size_t idx, uint3
     /* An empty segment stays while blocks of it wait in the cache (a program
      * that frees and allocates again reuses them, pages resident); once the
      * purge has decommitted them all, it goes, but for the node's last one. */
-    if (s->free_count == CA_ALL_BLOCKS_FREE && s->ndirty == 0 && nd->nsegments > 1)
+    if (s->free_count == CA_ALL_BLOCKS_FREE && s->dirty_mask == 0 && nd->nsegments > 1)
         ca_segment_unmap(nd, s);
 }
 
@@ -384,11 +382,6 @@ void ca_purge_arm(uint32_t when)
     }
 }
 
-/* Called with the node locked; returns with it unlocked. The oldest blocks
- * past the bound leave the cache once they have waited CA_PURGE_DELAY_MS (at
- * once past CA_PURGE_HARD times the bound); they are marked taken while
- * madvise runs outside the lock, so nobody gets them half-purged. Blocks that
- * must still wait arm the purge tick. */
 /* Decommit the pages of blocks `v[0..n)`: blocks adjacent in memory in one
  * call (the order of `v` is changed). */
 static void ca_decommit_runs(ca_block_t **v, uint32_t n)
@@ -409,6 +402,11 @@ static void ca_decommit_runs(ca_block_t **v, uint32_t n)
     }
 }
 
+/* Called with the node locked; returns with it unlocked. The oldest blocks
+ * past the bound leave the cache once they have waited CA_PURGE_DELAY_MS (at
+ * once past CA_PURGE_HARD times the bound); they are marked taken while
+ * madvise runs outside the lock, so nobody gets them half-purged. Blocks that
+ * must still wait arm the purge tick. */
 static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
 {
     ca_block_t *purge[CA_PURGE_BATCH];

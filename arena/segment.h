@@ -33,6 +33,7 @@ static inline uintptr_t ca_range_offset(const void *p)
 {
     return (uintptr_t)p - ca_cfg.range_base;
 }
+
 /* Take `n` contiguous free blocks on `node`; *reused says whether they came
  * from the cache. NULL when the OS refuses memory. */
 ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused);

@@ -108,8 +108,8 @@ typedef struct ca_segment_s {
     uint64_t free_mask;        /* bit i set: block i is free */
     uint32_t free_count;       /* blocks free */
     uint32_t listed;           /* 1 while in its node's list of segments with room */
-    uint32_t ndirty;           /* its free blocks in the node cache (pages maybe resident) */
-    uint64_t dirty_mask;       /* bit i set: block i is one of those */
+    uint64_t dirty_mask;       /* bit i set: block i is free and in the node cache (pages maybe
+                                  resident) */
     size_t size;               /* bytes mapped */
     struct ca_segment_s *next; /* node's segment lists */
     struct ca_segment_s *prev;
