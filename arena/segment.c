@@ -23,6 +23,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <string.h>
 
 #define CA_PURGE_DELAY_MS 100u
 #define CA_PURGE_HARD     8u
@@ -36,22 +37,70 @@ _Atomic uint32_t ca_purge_due;
 
 #define CA_ALL_BLOCKS_FREE (CA_SEG_BLOCKS - 1u)
 
-static void ca_seg_unlink(ca_segment_t **list, ca_segment_t *s)
+/* ---- a node's segment entries ----
+ *
+ * One dense array per node, an entry per segment with its free and dirty
+ * masks: the search for a run reads the masks of every segment with room
+ * from a few cache lines instead of from each segment's header (a cache and
+ * TLB miss apiece). Segments with a free block come first ([0, navail)); an
+ * entry moves across the boundary by a swap when its segment fills or gets
+ * a block back. */
+
+static ca_seg_entry_t *ca_seg_entry(ca_node_t *nd, const ca_segment_t *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        *list = s->next;
-    if (s->next) s->next->prev = s->prev;
-    s->next = s->prev = NULL;
+    return &nd->segs[s->entry];
 }
 
-static void ca_seg_push(ca_segment_t **list, ca_segment_t *s)
+static void ca_seg_swap(ca_node_t *nd, uint32_t i, uint32_t j)
 {
-    s->prev = NULL;
-    s->next = *list;
-    if (*list) (*list)->prev = s;
-    *list = s;
+    if (i == j) return;
+    ca_seg_entry_t t = nd->segs[i];
+    nd->segs[i] = nd->segs[j];
+    nd->segs[j] = t;
+    nd->segs[i].seg->entry = i;
+    nd->segs[j].seg->entry = j;
+}
+
+/* Room for one more entry: 0, or -1 when no memory for a larger array. */
+static int ca_seg_reserve(ca_node_t *nd)
+{
+    if (nd->segs == NULL) {
+        nd->segs = nd->segs_inline;
+        nd->segs_cap = CA_NODE_SEGS_INLINE;
+    }
+    if (nd->nsegments < nd->segs_cap) return 0;
+    size_t ps = ca_os_page_size();
+    size_t bytes = ((size_t)nd->segs_cap * 2 * sizeof(ca_seg_entry_t) + ps - 1) & ~(ps - 1);
+    ca_seg_entry_t *a = ca_os_map_aligned(bytes, ps);
+    if (a == NULL) return -1;
+    memcpy(a, nd->segs, (size_t)nd->nsegments * sizeof(ca_seg_entry_t));
+    if (nd->segs != nd->segs_inline) {
+        size_t old = ((size_t)nd->segs_cap * sizeof(ca_seg_entry_t) + ps - 1) & ~(ps - 1);
+        ca_os_unmap(nd->segs, old);
+    }
+    nd->segs = a;
+    nd->segs_cap = (uint32_t)(bytes / sizeof(ca_seg_entry_t));
+    return 0;
+}
+
+/* A new segment's entry, all blocks but the header free (ca_seg_reserve
+ * made room). */
+static void ca_seg_add(ca_node_t *nd, ca_segment_t *s)
+{
+    uint32_t i = nd->nsegments++;
+    nd->segs[i] = (ca_seg_entry_t){.free_mask = ~(uint64_t)1, .dirty_mask = 0, .seg = s};
+    s->entry = i;
+    ca_seg_swap(nd, i, nd->navail++);
+}
+
+static void ca_seg_remove(ca_node_t *nd, ca_segment_t *s)
+{
+    uint32_t i = s->entry;
+    if (i < nd->navail) {
+        ca_seg_swap(nd, i, --nd->navail);
+        i = nd->navail;
+    }
+    ca_seg_swap(nd, i, --nd->nsegments);
 }
 
 static void ca_cache_unlink(ca_node_t *nd, ca_block_t *b)
@@ -66,8 +115,7 @@ static void ca_cache_unlink(ca_node_t *nd, ca_block_t *b)
         nd->cache_tail = b->prev;
     b->next = b->prev = NULL;
     b->dirty = 0;
-    ca_segment_t *s = ca_block_segment(b);
-    s->dirty_mask &= ~((uint64_t)1 << ca_block_index(b));
+    ca_seg_entry(nd, ca_block_segment(b))->dirty_mask &= ~((uint64_t)1 << ca_block_index(b));
     nd->cache_count--;
 }
 
@@ -81,8 +129,7 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
         nd->cache_tail = b;
     nd->cache = b;
     b->dirty = 1;
-    ca_segment_t *s = ca_block_segment(b);
-    s->dirty_mask |= (uint64_t)1 << ca_block_index(b);
+    ca_seg_entry(nd, ca_block_segment(b))->dirty_mask |= (uint64_t)1 << ca_block_index(b);
     nd->cache_count++;
 }
 
@@ -93,8 +140,8 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
  * compare (ca_range_offset). The whole range is readable: slots never used
  * read as zero (no access to write, no memory, left out of core dumps), and
  * a slot given back is decommitted, so its blocks read as free and pass no
- * slot test. A slot is made writable when first used; slots given back are
- * taken again first, lowest first. When the range cannot be reserved, or is
+ * slot test. Slots are made writable in steps as the range grows (see
+ * CA_RANGE_AHEAD); slots given back are taken again first, lowest first. When the range cannot be reserved, or is
  * full, segments are mapped anywhere, and their frees take the slow path.
  * The range lock nests inside a node lock (the fork handlers take those). */
 
@@ -102,10 +149,15 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
 /* Under an address-space limit (ulimit -v), the range takes at most this
  * fraction of it: the rest stays for the program. */
 #define CA_RANGE_SHARE 8u
+/* Slots made writable ahead of use, at most: half as many as are in use, up
+ * to this. Every mprotect stalls the page faults of all threads (it takes
+ * the address-space lock for writing), so the range grows in steps. */
+#define CA_RANGE_AHEAD 64u
 
 static pthread_mutex_t ca_range_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t ca_range_slots;     /* slots reserved */
 static size_t ca_range_top;       /* slots ever used */
+static size_t ca_range_writable;  /* slots made read-write: ca_range_top and some ahead */
 static uint64_t *ca_range_given;  /* bit i: slot i was given back */
 static size_t ca_range_hint;      /* words of ca_range_given below this have no bit set */
 size_t ca_range_limit = SIZE_MAX; /* see segment.h */
@@ -167,7 +219,16 @@ static ca_segment_t *ca_range_take(void)
         s = (ca_segment_t *)(ca_cfg.range_base + (slot << ca_cfg.seg_shift));
     } else if (ca_range_top < ca_range_slots && ca_range_top < ca_range_limit) {
         s = (ca_segment_t *)(ca_cfg.range_base + (ca_range_top << ca_cfg.seg_shift));
-        if (ca_os_commit(s, ca_cfg.seg_size) == 0)
+        if (ca_range_top >= ca_range_writable) {
+            size_t ahead = ca_range_top / 2;
+            if (ahead > CA_RANGE_AHEAD) ahead = CA_RANGE_AHEAD;
+            if (ahead > ca_range_slots - ca_range_top - 1) ahead = ca_range_slots - ca_range_top - 1;
+            if (ca_os_commit(s, (ahead + 1) << ca_cfg.seg_shift) == 0)
+                ca_range_writable = ca_range_top + ahead + 1;
+            else if (ahead > 0 && ca_os_commit(s, ca_cfg.seg_size) == 0)
+                ca_range_writable = ca_range_top + 1;
+        }
+        if (ca_range_top < ca_range_writable)
             __atomic_store_n(&ca_range_top, ca_range_top + 1, __ATOMIC_RELAXED);
         else
             s = NULL;
@@ -213,6 +274,8 @@ static void ca_segment_memory_give(ca_segment_t *s)
 
 static ca_segment_t *ca_segment_map(unsigned node)
 {
+    ca_node_t *nd = &ca_nodes[node];
+    if (ca_seg_reserve(nd) != 0) return NULL;
     ca_segment_t *s = ca_segment_memory();
     if (s == NULL) return NULL;
     if (ca_cfg.numa_bind) {
@@ -227,8 +290,6 @@ static ca_segment_t *ca_segment_map(unsigned node)
     s->hdr.magic = CA_MAGIC_SEG;
     s->hdr.node = node;
     s->size = ca_cfg.seg_size;
-    s->free_mask = ~(uint64_t)1; /* block 0 is this header */
-    s->free_count = CA_ALL_BLOCKS_FREE;
     s->blocks[0].kind = CA_BLOCK_HEADER;
     ca_registry_set((uintptr_t)s, &s->hdr);
     if (ca_registry_lookup(s) != &s->hdr) { /* no memory for the registry */
@@ -236,11 +297,8 @@ static ca_segment_t *ca_segment_map(unsigned node)
         ca_segment_memory_give(s);
         return NULL;
     }
-    ca_node_t *nd = &ca_nodes[node];
-    nd->nsegments++;
+    ca_seg_add(nd, s); /* block 0 is this header */
     nd->segments_mapped++;
-    ca_seg_push(&nd->avail, s);
-    s->listed = 1;
     return s;
 }
 
@@ -248,9 +306,8 @@ static void ca_segment_unmap(ca_node_t *nd, ca_segment_t *s)
 {
     for (uint32_t i = 1; i < CA_SEG_BLOCKS; i++)
         if (s->blocks[i].dirty) ca_cache_unlink(nd, &s->blocks[i]);
-    ca_seg_unlink(s->listed ? &nd->avail : &nd->full, s);
+    ca_seg_remove(nd, s);
     ca_registry_forget((uintptr_t)s, (uintptr_t)s);
-    nd->nsegments--;
     nd->segments_unmapped++;
     ca_segment_memory_give(s);
 }
@@ -258,15 +315,20 @@ static void ca_segment_unmap(ca_node_t *nd, ca_segment_t *s)
 /* Bit i set: bits i..i+n-1 of `mask` are all set (a run of `n` starts at i). */
 static uint64_t ca_runs(uint64_t mask, uint32_t n)
 {
+    /* r: runs of k; doubled while 2k <= n, then runs of k overlapping by
+     * 2k - n make runs of n (log n steps, n <= 64) */
     uint64_t r = mask;
-    for (uint32_t i = 1; i < n && r; i++)
-        r &= mask >> i;
-    return r;
+    uint32_t k = 1;
+    while (2 * k <= n && r != 0) {
+        r &= r >> k;
+        k *= 2;
+    }
+    return k < n ? r & (r >> (n - k)) : r;
 }
 
 /* Segments looked at past the first that has room, for a run with blocks of
- * the cache at both ends: bounds the walk in a node of many segments. */
-#define CA_FIT_LOOK 32u
+ * the cache at both ends: bounds the search in a node of many segments. */
+#define CA_FIT_LOOK 256u
 
 /* A run of `n` free blocks of the node for a span: the first whose first
  * and last blocks wait in the cache (their pages resident, likely a whole
@@ -278,22 +340,22 @@ static ca_segment_t *ca_node_fit(ca_node_t *nd, uint32_t n, int *idx)
     ca_segment_t *got = NULL;
     int score = -1;
     uint32_t look = 0;
-    for (ca_segment_t *s = nd->avail; s != NULL && look <= CA_FIT_LOOK; s = s->next) {
-        if (s->free_count < n) continue;
-        uint64_t r = ca_runs(s->free_mask, n);
+    for (uint32_t i = 0; i < nd->navail && look <= CA_FIT_LOOK; i++) {
+        const ca_seg_entry_t *e = &nd->segs[i];
+        uint64_t r = ca_runs(e->free_mask, n);
         if (r == 0) continue;
         if (got != NULL) look++;
-        uint64_t d = s->dirty_mask, last = d >> (n - 1);
+        uint64_t d = e->dirty_mask, last = d >> (n - 1);
         if ((r & d & last) != 0) {
             *idx = __builtin_ctzll(r & d & last);
-            return s;
+            return e->seg;
         }
         if (score < 1 && (r & (d | last)) != 0) {
-            got = s;
+            got = e->seg;
             score = 1;
             *idx = __builtin_ctzll(r & (d | last));
         } else if (score < 0) {
-            got = s;
+            got = e->seg;
             score = 0;
             *idx = __builtin_ctzll(r);
         }
@@ -311,14 +373,10 @@ static int ca_segment_take(ca_node_t *nd, ca_segment_t *s, int idx, uint32_t n)
             ca_cache_unlink(nd, b);
             reused = 1;
         }
-        s->free_mask &= ~((uint64_t)1 << (idx + (int)i));
     }
-    s->free_count -= n;
-    if (s->free_count == 0) {
-        ca_seg_unlink(&nd->avail, s);
-        ca_seg_push(&nd->full, s);
-        s->listed = 0;
-    }
+    ca_seg_entry_t *e = ca_seg_entry(nd, s);
+    e->free_mask &= ~(((n < 64 ? (uint64_t)1 << n : 0) - 1) << idx);
+    if (e->free_mask == 0) ca_seg_swap(nd, s->entry, --nd->navail); /* full */
     return reused;
 }
 
@@ -355,18 +413,14 @@ ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused)
 /* Mark blocks [idx, idx+n) of `s` free; unmap the segment if it became empty. */
 static void ca_segment_release(ca_node_t *nd, ca_segment_t *s, size_t idx, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++)
-        s->free_mask |= (uint64_t)1 << (idx + i);
-    if (s->free_count == 0) {
-        ca_seg_unlink(&nd->full, s);
-        ca_seg_push(&nd->avail, s);
-        s->listed = 1;
-    }
-    s->free_count += n;
+    ca_seg_entry_t *e = ca_seg_entry(nd, s);
+    if (e->free_mask == 0) ca_seg_swap(nd, s->entry, nd->navail++); /* room again */
+    e = ca_seg_entry(nd, s);
+    e->free_mask |= ((n < 64 ? (uint64_t)1 << n : 0) - 1) << idx;
     /* An empty segment stays while blocks of it wait in the cache (a program
      * that frees and allocates again reuses them, pages resident); once the
      * purge has decommitted them all, it goes, but for the node's last one. */
-    if (s->free_count == CA_ALL_BLOCKS_FREE && s->dirty_mask == 0 && nd->nsegments > 1)
+    if (e->free_mask == ~(uint64_t)1 && e->dirty_mask == 0 && nd->nsegments > 1)
         ca_segment_unmap(nd, s);
 }
 
@@ -508,12 +562,8 @@ void ca_node_trim(void)
             ca_os_decommit(ca_block_start(b), ca_cfg.block_size);
             nd->blocks_decommitted++;
         }
-        ca_segment_t *s = nd->avail;
-        while (s != NULL) {
-            ca_segment_t *next = s->next;
-            if (s->free_count == CA_ALL_BLOCKS_FREE) ca_segment_unmap(nd, s);
-            s = next;
-        }
+        for (uint32_t i = nd->navail; i-- > 0;) /* an unmap moves only entries past i */
+            if (nd->segs[i].free_mask == ~(uint64_t)1) ca_segment_unmap(nd, nd->segs[i].seg);
         pthread_mutex_unlock(&nd->lock);
     }
     errno = saved;
@@ -560,10 +610,8 @@ void ca_nodes_count_spill(void)
         ca_node_t *nd = &ca_nodes[n];
         if (pthread_mutex_trylock(&nd->lock) != 0) continue; /* never wait in a dump */
         uint64_t elsewhere = 0;
-        for (const ca_segment_t *s = nd->avail; s != NULL; s = s->next)
-            elsewhere += ca_segment_spill(s, n);
-        for (const ca_segment_t *s = nd->full; s != NULL; s = s->next)
-            elsewhere += ca_segment_spill(s, n);
+        for (uint32_t i = 0; i < nd->nsegments; i++)
+            elsewhere += ca_segment_spill(nd->segs[i].seg, n);
         nd->pages_elsewhere = elsewhere;
         pthread_mutex_unlock(&nd->lock);
     }

@@ -102,19 +102,24 @@ _Static_assert(offsetof(ca_block_t, remote) == 64, "fast-path fields fill one ca
 _Static_assert(sizeof(ca_block_t) == 128, "the free fast path finds a block by shifting");
 #define CA_USED_FULL INT32_MIN /* added to a block's used while it is full */
 
-/* A segment: this header fills block 0. */
+/* A segment: this header fills block 0. Which of its blocks are free is kept
+ * by its node (ca_seg_entry_t), where the search for a run reads it without
+ * touching the segment. */
 typedef struct ca_segment_s {
     ca_hdr_t hdr;
-    uint64_t free_mask;        /* bit i set: block i is free */
-    uint32_t free_count;       /* blocks free */
-    uint32_t listed;           /* 1 while in its node's list of segments with room */
-    uint64_t dirty_mask;       /* bit i set: block i is free and in the node cache (pages maybe
-                                  resident) */
-    size_t size;               /* bytes mapped */
-    struct ca_segment_s *next; /* node's segment lists */
-    struct ca_segment_s *prev;
+    size_t size;    /* bytes mapped */
+    uint32_t entry; /* index of its entry in its node's `segs` */
     ca_block_t blocks[CA_SEG_BLOCKS];
 } ca_segment_t;
+
+/* A node's entry for one of its segments. */
+typedef struct ca_seg_entry_s {
+    uint64_t free_mask;  /* bit i set: block i is free */
+    uint64_t dirty_mask; /* bit i set: block i is free and in the node cache (pages maybe
+                            resident) */
+    ca_segment_t *seg;
+} ca_seg_entry_t;
+#define CA_NODE_SEGS_INLINE 8u /* entries a node holds before it maps an array */
 
 /* A huge allocation's header, at the start of its own mapping. */
 typedef struct ca_huge_s {
@@ -175,8 +180,10 @@ typedef struct ca_arena_s {
 /* Per-node state: segments and the block cache. */
 typedef struct ca_node_s {
     pthread_mutex_t lock;
-    ca_segment_t *avail;         /* segments with at least one free block */
-    ca_segment_t *full;          /* segments with none */
+    ca_seg_entry_t *segs;        /* its segments, one entry each: [0, navail) have a free block,
+                                    the rest none (NULL until the first segment) */
+    uint32_t navail;             /* segments with a free block */
+    uint32_t segs_cap;           /* entries `segs` has room for */
     ca_block_t *cache;           /* free blocks with resident pages, newest first */
     ca_block_t *cache_tail;      /* oldest block of the cache */
     uint32_t cache_count;        /* blocks in cache */
@@ -188,6 +195,7 @@ typedef struct ca_node_s {
     uint64_t segments_unmapped;  /* segments given back in all */
     uint64_t pages_elsewhere;    /* pages of its segments found on another node at the last
                                     dump: spilled when this node was full */
+    ca_seg_entry_t segs_inline[CA_NODE_SEGS_INLINE]; /* `segs` until there are more */
 } ca_node_t;
 
 #endif

@@ -2,7 +2,7 @@
  * path asks "ours?" with one compare. Slots given back are taken again first,
  * a late free into a given-back slot is still named, and segments mapped
  * outside the range (range full) are served by the slow path, every bad
- * pointer still reported. Each case runs in a fresh process of this binary
+ * pointer still reported; a node's segment entries stay consistent. Each case runs in a fresh process of this binary
  * (the range is set up once per process), with bad pointers left alone. */
 #include "test_util.h"
 
@@ -109,6 +109,68 @@ static int child_outside(void)
     return 0;
 }
 
+/* Node 0's segment entries agree with the segments: each entry's index is
+ * in its segment, segments with a free block come first, the header block
+ * is never free, a cached block is a free one and marked dirty. */
+static int entries_consistent(void)
+{
+    ca_node_t *nd = &ca_nodes[0];
+    if (nd->navail > nd->nsegments || (nd->nsegments > 0 && nd->segs == NULL)) return 0;
+    for (uint32_t i = 0; i < nd->nsegments; i++) {
+        const ca_seg_entry_t *e = &nd->segs[i];
+        if (e->seg->entry != i || (e->free_mask & 1) != 0) return 0;
+        if ((i < nd->navail) != (e->free_mask != 0)) return 0;
+        if ((e->dirty_mask & ~e->free_mask) != 0) return 0;
+        for (uint32_t b = 1; b < CA_SEG_BLOCKS; b++)
+            if (e->seg->blocks[b].dirty != ((e->dirty_mask >> b) & 1)) return 0;
+    }
+    return 1;
+}
+
+/* Spans of 9 blocks (a size class: no rounding), 7 to a segment: 20 full
+ * segments, more than a node holds inline. */
+#define MANY_BLOCKS 9
+#define MANY        140
+
+/* Many segments: the node's entries grow past those it holds inline and stay
+ * consistent while spans come and go; the range grows in steps, and an
+ * address past the slots in use is named, not served. */
+static int child_many(void)
+{
+    size_t n = ca_cfg.block_size * MANY_BLOCKS;
+    unsigned char *v[MANY];
+    for (int i = 0; i < MANY; i++) {
+        if ((v[i] = ca_malloc(n)) == NULL) return 41;
+        memset(v[i], i, n);
+    }
+    ca_node_t *nd = &ca_nodes[0];
+    if (nd->nsegments < MANY / ((CA_SEG_BLOCKS - 1) / MANY_BLOCKS) || nd->navail == nd->nsegments || nd->segs == nd->segs_inline)
+        return 42;
+    if (!entries_consistent()) return 43;
+    uintptr_t used = ca_segment_range_used();
+    if (used != (uintptr_t)nd->nsegments * ca_cfg.seg_size) return 44;
+    printf("past the slots in use\n");
+    fflush(stdout);
+    ca_free((char *)ca_cfg.range_base + used + ca_cfg.block_size);
+    for (int i = 0; i < MANY; i += 2)
+        ca_free(v[i]);
+    if (!entries_consistent()) return 45;
+    for (int i = 0; i < MANY; i += 2) {
+        if ((v[i] = ca_malloc(n)) == NULL) return 46;
+        memset(v[i], 100 + i, n);
+    }
+    if (!entries_consistent()) return 47;
+    for (int i = 0; i < MANY; i++)
+        if (v[i][0] != (unsigned char)(i % 2 ? i : 100 + i) || v[i][n - 1] != v[i][0]) return 48;
+    for (int i = MANY; i-- > 0;)
+        ca_free(v[i]);
+    ca_trim();
+    if (!entries_consistent() || nd->navail != nd->nsegments) return 49;
+    if (ca_segment_range_used() != used) return 50; /* given back, not grown */
+    printf("survived\n");
+    return 0;
+}
+
 #define LIMITED_AS ((size_t)3 << 29) /* 1.5 GiB of address space in all */
 
 /* Started under `ulimit -v` (LIMITED_AS): reserved address space counts as
@@ -161,6 +223,16 @@ static void test_outside_the_range(void **state)
     assert_int_equal(tu_count(out, "invalid pointer"), 2);
 }
 
+static void test_many_segments(void **state)
+{
+    (void)state;
+    run_child("many");
+    const char *past = strstr(out, "past the slots in use\n");
+    assert_non_null(past);
+    assert_non_null(strstr(past, "free(): invalid pointer"));
+    assert_int_equal(tu_count(out, "invalid pointer"), 1);
+}
+
 static void test_address_space_limit(void **state)
 {
     (void)state;
@@ -192,11 +264,13 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], "inside")) return child_inside();
         if (!strcmp(argv[1], "outside")) return child_outside();
         if (!strcmp(argv[1], "limited")) return child_limited();
+        if (!strcmp(argv[1], "many")) return child_many();
         return 99;
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slots_reused_and_named),
         cmocka_unit_test(test_outside_the_range),
+        cmocka_unit_test(test_many_segments),
         cmocka_unit_test(test_address_space_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
