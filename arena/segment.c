@@ -141,8 +141,9 @@ static void ca_cache_push(ca_node_t *nd, ca_block_t *b)
  * read as zero (no access to write, no memory, left out of core dumps), and
  * a slot given back is decommitted, so its blocks read as free and pass no
  * slot test. Slots are made writable in steps as the range grows (see
- * CA_RANGE_AHEAD); slots given back are taken again first, lowest first. When the range cannot be reserved, or is
- * full, segments are mapped anywhere, and their frees take the slow path.
+ * CA_RANGE_AHEAD); slots given back are taken again first, lowest first.
+ * When the range cannot be reserved, or is full, segments are mapped
+ * anywhere, and their frees take the slow path.
  * The range lock nests inside a node lock (the fork handlers take those). */
 
 #define CA_RANGE_BYTES ((size_t)1 << 40) /* tried first; a quarter as much until one fits */
