@@ -223,7 +223,8 @@ static ca_segment_t *ca_range_take(void)
         if (ca_range_top >= ca_range_writable) {
             size_t ahead = ca_range_top / 2;
             if (ahead > CA_RANGE_AHEAD) ahead = CA_RANGE_AHEAD;
-            if (ahead > ca_range_slots - ca_range_top - 1) ahead = ca_range_slots - ca_range_top - 1;
+            if (ahead > ca_range_slots - ca_range_top - 1)
+                ahead = ca_range_slots - ca_range_top - 1;
             if (ca_os_commit(s, (ahead + 1) << ca_cfg.seg_shift) == 0)
                 ca_range_writable = ca_range_top + ahead + 1;
             else if (ahead > 0 && ca_os_commit(s, ca_cfg.seg_size) == 0)
