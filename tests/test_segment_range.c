@@ -2,8 +2,9 @@
  * path asks "ours?" with one compare. Slots given back are taken again first,
  * a late free into a given-back slot is still named, and segments mapped
  * outside the range (range full) are served by the slow path, every bad
- * pointer still reported; a node's segment entries stay consistent. Each case runs in a fresh process of this binary
- * (the range is set up once per process), with bad pointers left alone. */
+ * pointer still reported; a node's segment entries stay consistent. Each case
+ * runs in a fresh process of this binary (the range is set up once per
+ * process), with bad pointers left alone. */
 #include "test_util.h"
 
 #include "concord.h"
