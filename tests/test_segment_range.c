@@ -145,7 +145,8 @@ static int child_many(void)
         memset(v[i], i, n);
     }
     ca_node_t *nd = &ca_nodes[0];
-    if (nd->nsegments < MANY / ((CA_SEG_BLOCKS - 1) / MANY_BLOCKS) || nd->navail == nd->nsegments || nd->segs == nd->segs_inline)
+    if (nd->nsegments < MANY / ((CA_SEG_BLOCKS - 1) / MANY_BLOCKS) || nd->navail == nd->nsegments ||
+        nd->segs == nd->segs_inline)
         return 42;
     if (!entries_consistent()) return 43;
     uintptr_t used = ca_segment_range_used();
