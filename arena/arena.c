@@ -231,6 +231,14 @@ void ca_arena_collect(ca_arena_t *a)
             uint32_t n = (uint32_t)(head >> CA_REMOTE_SHIFT);
             if (b->free == NULL && n != CA_REMOTE_MANY) {
                 b->free = list; /* the usual case (a full or exhausted block): no walk */
+            } else if (n != CA_REMOTE_MANY && b->bump - ca_block_used(b) < n) {
+                /* The local list (carved slots not out: bump - used) is the
+                 * shorter, and this thread's own: walk it, not the remote
+                 * one, whose slots another core wrote last. */
+                void **tail = b->free;
+                while (tail[0] != NULL)
+                    tail = (void **)tail[0];
+                tail[0] = list;
             } else {
                 n = 1;
                 void **tail = list;

@@ -2,7 +2,8 @@
  * Remote frees in bulk: a block whose every slot is freed by another thread.
  * Run with CONCORD_ARENA_BLOCK_SIZE=1M, where a block of 16-byte slots has
  * 65536 of them, one more than the remote count can hold: the owner must
- * notice the saturated count and count the list itself.
+ * notice the saturated count and count the list itself. And remote frees
+ * into a block that has free slots of its own: the two lists become one.
  */
 #include "test_util.h"
 
@@ -71,6 +72,85 @@ static void remote_round_trip(size_t n)
     free(objs);
 }
 
+static size_t remote_from, remote_to;
+
+static void *free_some(void *arg)
+{
+    (void)arg;
+    for (size_t i = remote_from; i < remote_to; i++)
+        ca_free(objs[i]);
+    return NULL;
+}
+
+/* `n` objects of `size` bytes (a class of its own in this process: one
+ * block), the first `local` freed by their owner, the rest by another thread:
+ * when the owner takes the remote ones back, on the slow path of a `trigger`
+ * bytes object, its block's two lists become one (walking whichever is
+ * shorter). Every slot is then handed out once. */
+static void mixed_round_trip(size_t n, size_t local, size_t size, size_t trigger)
+{
+    nobjs = n;
+    objs = calloc(n, sizeof(void *));
+    assert_non_null(objs);
+    for (size_t i = 0; i < n; i++) {
+        objs[i] = ca_malloc(size);
+        assert_non_null(objs[i]);
+        assert_true(objs[i] >= objs[0] ? (char *)objs[i] - (char *)objs[0] < 65536
+                                       : (char *)objs[0] - (char *)objs[i] < 65536);
+    }
+    for (size_t i = 0; i < local; i++)
+        ca_free(objs[i]);
+    remote_from = local;
+    remote_to = n;
+    pthread_t t;
+    pthread_create(&t, NULL, free_some, NULL);
+    pthread_join(t, NULL);
+    /* The first object of a class never used here takes the slow path,
+     * which collects every block with remote frees: this one's own list is
+     * not empty then. */
+    ca_free(ca_malloc(trigger));
+    ca_totals_t t0;
+    ca_stats_totals(&t0);
+    assert_int_equal(t0.in_use, 0);
+    /* two blocks' worth: the local ones, slots carved fresh, the remote ones
+     * (collected once the block has nothing else), then another block */
+    size_t m = 2 * (ca_cfg.block_size / size);
+    void **again = calloc(m, sizeof(void *));
+    assert_non_null(again);
+    for (size_t i = 0; i < m; i++) {
+        again[i] = ca_malloc(size);
+        assert_non_null(again[i]);
+        memcpy(again[i], &i, sizeof(i));
+    }
+    size_t reused = 0;
+    for (size_t i = 0; i < m; i++) {
+        size_t v;
+        memcpy(&v, again[i], sizeof(v));
+        assert_int_equal(v, i); /* no slot handed out twice */
+        for (size_t j = 0; j < n; j++)
+            if (again[i] == objs[j]) reused++;
+    }
+    assert_int_equal(reused, n); /* every freed slot came back, local and remote */
+    ca_stats_totals(&t0);
+    assert_int_equal(t0.in_use, (int64_t)(m * size));
+    for (size_t i = 0; i < m; i++)
+        ca_free(again[i]);
+    free(again);
+    free(objs);
+}
+
+static void test_remote_into_longer_local_list(void **state)
+{
+    (void)state;
+    mixed_round_trip(200, 150, 48, 3000);
+}
+
+static void test_remote_into_shorter_local_list(void **state)
+{
+    (void)state;
+    mixed_round_trip(200, 10, 80, 3500);
+}
+
 static void test_every_slot_freed_remotely(void **state)
 {
     (void)state;
@@ -89,6 +169,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_few_freed_remotely),
         cmocka_unit_test(test_every_slot_freed_remotely),
+        cmocka_unit_test(test_remote_into_longer_local_list),
+        cmocka_unit_test(test_remote_into_shorter_local_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
