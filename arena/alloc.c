@@ -184,7 +184,7 @@ void *ca_pvalloc(size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    size_t rounded = n == 0 ? ps : (n + ps - 1) & ~(ps - 1);
+    size_t rounded = n == 0 ? ps : ca_page_round(n);
     return ca_memalign(ps, rounded);
 }
 

@@ -101,8 +101,7 @@ static ca_arena_t *ca_arena_new_locked(void)
     size_t need = (sizeof(ca_arena_t) + 63) & ~(size_t)63;
     if (ca_arena_chunk_left < need) {
         size_t chunk = 64 * need;
-        char *mem = ca_os_map_aligned((chunk + ca_os_page_size() - 1) & ~(ca_os_page_size() - 1),
-                                      ca_os_page_size());
+        char *mem = ca_os_map_aligned(ca_page_round(chunk), ca_os_page_size());
         if (mem == NULL) return NULL;
         ca_arena_chunk = mem;
         ca_arena_chunk_left = chunk;

@@ -22,12 +22,6 @@
 
 #define CA_HUGE_HDR 64u /* bytes before the user pointer when no alignment asks more */
 
-static size_t ca_page_round(size_t n)
-{
-    size_t ps = ca_os_page_size();
-    return (n + ps - 1) & ~(ps - 1);
-}
-
 /* Every chunk the mapping covers points at its header, so a pointer
  * anywhere inside is recognised (an interior pointer, not a foreign one). */
 static void ca_huge_register(ca_huge_t *h)

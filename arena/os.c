@@ -133,7 +133,7 @@ int ca_os_move(void *src, size_t len, void *dst)
     size_t ps = ca_os_page_size();
     if (errno != EFAULT || len <= ps) return errno;
     /* The range spans mappings (pages moved in from several): halves. */
-    size_t half = (len / 2 + ps - 1) & ~(ps - 1);
+    size_t half = ca_page_round(len / 2);
     int rc = ca_os_move(src, half, dst);
     if (rc != 0) return rc;
     return ca_os_move((char *)src + half, len - half, (char *)dst + half);

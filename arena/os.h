@@ -21,6 +21,13 @@
 /* Page size in bytes, read once. */
 size_t ca_os_page_size(void);
 
+/* `n` rounded up to a multiple of the page size. */
+static inline size_t ca_page_round(size_t n)
+{
+    size_t ps = ca_os_page_size();
+    return (n + ps - 1) & ~(ps - 1);
+}
+
 /* Map `size` bytes (a multiple of the page size) read-write, aligned to `align`
  * (a power of two, at least a page). NULL when the OS says no. */
 void *ca_os_map_aligned(size_t size, size_t align);

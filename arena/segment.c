@@ -36,6 +36,13 @@ ca_node_t ca_nodes[CA_MAX_NODES] = {
 _Atomic uint32_t ca_purge_due;
 
 #define CA_ALL_BLOCKS_FREE (CA_SEG_BLOCKS - 1u)
+#define CA_SEG_EMPTY       (~(uint64_t)1) /* free mask of a segment with every block free */
+
+/* Mask of blocks [idx, idx+n) of a segment (n <= 64 - idx). */
+static uint64_t ca_blocks_mask(size_t idx, uint32_t n)
+{
+    return ((n < 64 ? (uint64_t)1 << n : 0) - 1) << idx;
+}
 
 /* ---- a node's segment entries ----
  *
@@ -69,15 +76,12 @@ static int ca_seg_reserve(ca_node_t *nd)
         nd->segs_cap = CA_NODE_SEGS_INLINE;
     }
     if (nd->nsegments < nd->segs_cap) return 0;
-    size_t ps = ca_os_page_size();
-    size_t bytes = ((size_t)nd->segs_cap * 2 * sizeof(ca_seg_entry_t) + ps - 1) & ~(ps - 1);
-    ca_seg_entry_t *a = ca_os_map_aligned(bytes, ps);
+    size_t bytes = ca_page_round((size_t)nd->segs_cap * 2 * sizeof(ca_seg_entry_t));
+    ca_seg_entry_t *a = ca_os_map_aligned(bytes, ca_os_page_size());
     if (a == NULL) return -1;
     memcpy(a, nd->segs, (size_t)nd->nsegments * sizeof(ca_seg_entry_t));
-    if (nd->segs != nd->segs_inline) {
-        size_t old = ((size_t)nd->segs_cap * sizeof(ca_seg_entry_t) + ps - 1) & ~(ps - 1);
-        ca_os_unmap(nd->segs, old);
-    }
+    if (nd->segs != nd->segs_inline)
+        ca_os_unmap(nd->segs, ca_page_round((size_t)nd->segs_cap * sizeof(ca_seg_entry_t)));
     nd->segs = a;
     nd->segs_cap = (uint32_t)(bytes / sizeof(ca_seg_entry_t));
     return 0;
@@ -88,7 +92,7 @@ static int ca_seg_reserve(ca_node_t *nd)
 static void ca_seg_add(ca_node_t *nd, ca_segment_t *s)
 {
     uint32_t i = nd->nsegments++;
-    nd->segs[i] = (ca_seg_entry_t){.free_mask = ~(uint64_t)1, .dirty_mask = 0, .seg = s};
+    nd->segs[i] = (ca_seg_entry_t){.free_mask = CA_SEG_EMPTY, .dirty_mask = 0, .seg = s};
     s->entry = i;
     ca_seg_swap(nd, i, nd->navail++);
 }
@@ -377,7 +381,7 @@ static int ca_segment_take(ca_node_t *nd, ca_segment_t *s, int idx, uint32_t n)
         }
     }
     ca_seg_entry_t *e = ca_seg_entry(nd, s);
-    e->free_mask &= ~(((n < 64 ? (uint64_t)1 << n : 0) - 1) << idx);
+    e->free_mask &= ~ca_blocks_mask((size_t)idx, n);
     if (e->free_mask == 0) ca_seg_swap(nd, s->entry, --nd->navail); /* full */
     return reused;
 }
@@ -418,11 +422,11 @@ static void ca_segment_release(ca_node_t *nd, ca_segment_t *s, size_t idx, uint3
     ca_seg_entry_t *e = ca_seg_entry(nd, s);
     if (e->free_mask == 0) ca_seg_swap(nd, s->entry, nd->navail++); /* room again */
     e = ca_seg_entry(nd, s);
-    e->free_mask |= ((n < 64 ? (uint64_t)1 << n : 0) - 1) << idx;
+    e->free_mask |= ca_blocks_mask(idx, n);
     /* An empty segment stays while blocks of it wait in the cache (a program
      * that frees and allocates again reuses them, pages resident); once the
      * purge has decommitted them all, it goes, but for the node's last one. */
-    if (e->free_mask == ~(uint64_t)1 && e->dirty_mask == 0 && nd->nsegments > 1)
+    if (e->free_mask == CA_SEG_EMPTY && e->dirty_mask == 0 && nd->nsegments > 1)
         ca_segment_unmap(nd, s);
 }
 
@@ -565,7 +569,7 @@ void ca_node_trim(void)
             nd->blocks_decommitted++;
         }
         for (uint32_t i = nd->navail; i-- > 0;) /* an unmap moves only entries past i */
-            if (nd->segs[i].free_mask == ~(uint64_t)1) ca_segment_unmap(nd, nd->segs[i].seg);
+            if (nd->segs[i].free_mask == CA_SEG_EMPTY) ca_segment_unmap(nd, nd->segs[i].seg);
         pthread_mutex_unlock(&nd->lock);
     }
     errno = saved;

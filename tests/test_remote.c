@@ -16,11 +16,12 @@
 
 static void **objs;
 static size_t nobjs;
+static size_t remote_from, remote_to; /* objs[remote_from..remote_to) go to free_some */
 
-static void *free_all(void *arg)
+static void *free_some(void *arg)
 {
     (void)arg;
-    for (size_t i = 0; i < nobjs; i++)
+    for (size_t i = remote_from; i < remote_to; i++)
         ca_free(objs[i]);
     return NULL;
 }
@@ -37,8 +38,10 @@ static void remote_round_trip(size_t n)
     }
     ca_segment_t *s = (ca_segment_t *)ca_registry_lookup(objs[0]);
     ca_block_t *b = &s->blocks[((uintptr_t)objs[0] - (uintptr_t)s) >> ca_cfg.block_shift];
+    remote_from = 0;
+    remote_to = n;
     pthread_t t;
-    pthread_create(&t, NULL, free_all, NULL);
+    pthread_create(&t, NULL, free_some, NULL);
     pthread_join(t, NULL);
     uintptr_t word = atomic_load(&b->remote);
     uintptr_t count = word >> CA_REMOTE_SHIFT;
@@ -70,16 +73,6 @@ static void remote_round_trip(size_t n)
     for (size_t i = 0; i < n; i++)
         ca_free(objs[i]);
     free(objs);
-}
-
-static size_t remote_from, remote_to;
-
-static void *free_some(void *arg)
-{
-    (void)arg;
-    for (size_t i = remote_from; i < remote_to; i++)
-        ca_free(objs[i]);
-    return NULL;
 }
 
 /* `n` objects of `size` bytes (a class of its own in this process: one
