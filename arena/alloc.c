@@ -8,10 +8,13 @@
  *            ├─ small: ca_alloc_small_in ── ca_bin_refill: collect remote
  *            │         frees, next block of the bin, or a block from the
  *            │         arena's cache, the node's cache, a new segment (segment.c)
+ *            ├─ 2-16 KiB: ca_alloc_runs_in ── first fit in the arena's run
+ *            │         blocks (runs.c), collect remote frees, or a new one
  *            ├─ large: ca_large_alloc ── a kept span, or ca_node_take (large.c)
  *            └─ huge:  ca_huge_alloc (huge.c)
  *   ca_free ── owner thread, valid slot ──> push on the local list (free.c, inline)
  *       ├─ another thread's valid slot ──> ca_free_remote: one CAS
+ *       ├─ a run: ca_free_slow ── ca_arena_runs_free, or ca_free_remote
  *       └─ ca_free_slow ── ca_locate: aligned, large, huge, or bad (report.c)
  */
 #include "concord.h"
@@ -25,6 +28,7 @@
 #include "os.h"
 #include "purger.h"
 #include "registry.h"
+#include "runs.h"
 #include "segment.h"
 #include "sizeclass.h"
 
@@ -54,7 +58,11 @@ static inline void *ca_malloc_inline(size_t n)
 
 static void *ca_alloc_in(ca_arena_t *a, size_t n)
 {
-    if (n <= ca_cfg.large_max) return ca_alloc_small_in(a, ca_size_class(n), n); /* small, medium */
+    if (n <= ca_cfg.large_max) {
+        uint32_t cls = ca_size_class(n);
+        if (ca_runs_serve(ca_class_size[cls])) return ca_alloc_runs_in(a, cls, n, 0);
+        return ca_alloc_small_in(a, cls, n); /* small, medium */
+    }
     return ca_huge_alloc(n, 0, a);
 }
 
@@ -112,9 +120,12 @@ static void *ca_alloc_aligned_in(ca_arena_t *a, size_t align, size_t n)
     if (n == 0) n = 1; /* so the aligned pointer stays strictly inside its slot */
     if (n <= ca_cfg.small_max && align <= ca_cfg.block_size) {
         uint32_t cls = ca_size_class(n);
+        if (ca_runs_serve(ca_class_size[cls])) return ca_alloc_runs_in(a, cls, n, align);
         if ((ca_class_size[cls] & (align - 1)) == 0)
             return ca_alloc_small_in(a, cls, n); /* every slot of the class is aligned */
         size_t over = n + align - 16;
+        if (ca_runs_serve(ca_class_size[ca_size_class(over)])) /* a run placed at the alignment */
+            return ca_alloc_runs_in(a, ca_size_class(ca_cfg.runs_min + 1), n, align);
         if (over <= ca_cfg.small_max) {
             char *p = ca_alloc_small_in(a, ca_size_class(over), n);
             if (p == NULL) return NULL;

@@ -16,6 +16,7 @@
 #include "hugecache.h"
 #include "numa.h"
 #include "os.h"
+#include "runs.h"
 #include "segment.h"
 #include "sizeclass.h"
 
@@ -51,6 +52,8 @@ static void ca_arena_thread_exit(void *arg);
 static void ca_bin_unlink(ca_arena_t *a, ca_block_t *b);
 static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b);
 static void ca_arena_trim_cache(ca_arena_t *a, int lazy);
+static void ca_runs_collected(ca_arena_t *a, ca_block_t *b, void **list);
+static void ca_runs_unlink(ca_arena_t *a, ca_block_t *b);
 
 /* No block in any bin yet. */
 static void ca_arena_bins_init(ca_arena_t *a)
@@ -226,7 +229,9 @@ void ca_arena_collect(ca_arena_t *a)
          * before the next pusher, who may queue it again, writes it. */
         uintptr_t head = atomic_exchange_explicit(&b->remote, 0, memory_order_acq_rel);
         void **list = ca_remote_list(head);
-        if (list != NULL) {
+        if (list != NULL && b->kind == CA_BLOCK_RUNS) {
+            ca_runs_collected(a, b, list);
+        } else if (list != NULL) {
             uint32_t n = (uint32_t)(head >> CA_REMOTE_SHIFT);
             if (b->free == NULL && n != CA_REMOTE_MANY) {
                 b->free = list; /* the usual case (a full or exhausted block): no walk */
@@ -358,6 +363,20 @@ ca_block_t *ca_arena_take_kept_span(ca_arena_t *a, uint32_t n)
     return b;
 }
 
+/* One empty block for `a`: its own cache first, else its node's. */
+static ca_block_t *ca_arena_take_one(ca_arena_t *a)
+{
+    ca_block_t *b = a->cache;
+    if (b == NULL && (++a->reclaim_tick & 31) == 0) ca_arenas_reclaim(0);
+    if (b != NULL) {
+        a->cache = b->next;
+        a->ncache--;
+        a->stats.blocks_reused++;
+        return b;
+    }
+    return ca_arena_take_blocks(a, 1);
+}
+
 static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 {
     uint32_t blocks = ca_class_blocks[cls];
@@ -369,17 +388,8 @@ static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
         ca_block_setup(a, b, cls);
         return b;
     }
-    ca_block_t *b = a->cache;
-    if (b == NULL && (++a->reclaim_tick & 31) == 0) ca_arenas_reclaim(0);
-    if (b != NULL) {
-        a->cache = b->next;
-        a->ncache--;
-        a->stats.blocks_reused++;
-    } else {
-        b = ca_arena_take_blocks(a, 1);
-        if (b == NULL) return NULL;
-    }
-    ca_block_setup(a, b, cls);
+    ca_block_t *b = ca_arena_take_one(a);
+    if (b != NULL) ca_block_setup(a, b, cls);
     return b;
 }
 
@@ -389,9 +399,9 @@ static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
  * waits for the next purge tick). */
 static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep)
 {
-    uint32_t blocks = ca_class_blocks[b->size_class];
+    uint32_t blocks = b->kind == CA_BLOCK_RUNS ? 1 : ca_class_blocks[b->size_class];
+    b->was = b->kind;
     ca_block_clear(b);
-    b->was = CA_BLOCK_SMALL;
     ca_held(a, -((int64_t)blocks << ca_cfg.block_shift));
     if (keep && a != ca_arena_fallback) {
         if (blocks == 1 && a->ncache < CA_ARENA_CACHE) {
@@ -443,6 +453,13 @@ void ca_arena_release_empty(ca_arena_t *a)
                 ca_arena_drop_block(a, b, 0); /* straight to the node */
             }
             b = next;
+        }
+    }
+    for (ca_block_t *b = a->runs, *next; b != NULL; b = next) {
+        next = b->next;
+        if (b->used == 0) {
+            ca_runs_unlink(a, b);
+            ca_arena_drop_block(a, b, 0);
         }
     }
     ca_arena_trim_cache(a, 1);
@@ -568,6 +585,125 @@ void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n)
     b->used++;
     CA_STAT_ALLOC(a, cls, n);
     return p;
+}
+
+/* ---- run blocks ---- */
+
+static void ca_runs_unlink(ca_arena_t *a, ca_block_t *b)
+{
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        a->runs = b->next;
+    if (b->next) b->next->prev = b->prev;
+    b->next = b->prev = NULL;
+    a->nruns--;
+}
+
+/* A new run block for `a`, last in its list; NULL when out of memory. */
+static ca_block_t *ca_runs_add(ca_arena_t *a)
+{
+    ca_block_t *b = ca_arena_take_one(a);
+    if (b == NULL) return NULL;
+    b->kind = CA_BLOCK_RUNS;
+    b->size_class = 0;
+    b->slot_size = 0;
+    b->magic = b->magic_base = 0; /* the slot test fails: frees take the slow path */
+    __atomic_store_n(&b->magic_limit, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->limit, 0, __ATOMIC_RELAXED);
+    b->free = NULL;
+    b->capacity = CA_RUN_UNITS;
+    b->bump = 0;
+    b->used = 0;
+    b->span = 0;
+    b->stamp = CA_RUN_UNITS + 1;
+    atomic_store_explicit(&b->remote, 0, memory_order_relaxed);
+    b->owner = a;
+    ca_runs_init(b);
+    ca_held(a, (int64_t)ca_cfg.block_size);
+    b->next = NULL;
+    b->prev = NULL;
+    ca_block_t **link = &a->runs;
+    while (*link != NULL) {
+        b->prev = *link;
+        link = &(*link)->next;
+    }
+    *link = b;
+    a->nruns++;
+    return b;
+}
+
+/* The first place of `k` units at a multiple of `step` in `a`'s run blocks. */
+static char *ca_runs_find(ca_arena_t *a, uint32_t k, uint32_t step, ca_block_t **out)
+{
+    for (ca_block_t *b = a->runs; b != NULL; b = b->next) {
+        if (CA_RUN_UNITS - (uint32_t)b->used < k || k >= b->stamp) continue;
+        int u = ca_runs_take(b, k, step);
+        if (u < 0) {
+            if (step == 1) b->stamp = k; /* no room for k: not looked at again until a free */
+            continue;
+        }
+        b->used += (int32_t)k;
+        *out = b;
+        return ca_block_start(b) + ((size_t)u << ca_cfg.unit_shift);
+    }
+    return NULL;
+}
+
+/* See arena.h. */
+void *ca_alloc_runs_in(ca_arena_t *a, uint32_t cls, size_t n, size_t align)
+{
+    uint32_t k = ca_class_size[cls] >> ca_cfg.unit_shift;
+    size_t unit = (size_t)1 << ca_cfg.unit_shift;
+    uint32_t step = align > unit ? (uint32_t)(align >> ca_cfg.unit_shift) : 1;
+    ca_block_t *b;
+    char *p = ca_runs_find(a, k, step, &b);
+    if (p == NULL && atomic_load_explicit(&a->queued, memory_order_relaxed) != NULL) {
+        ca_arena_collect(a);
+        p = ca_runs_find(a, k, step, &b);
+    }
+    if (p == NULL) {
+        b = ca_runs_add(a);
+        if (b == NULL) return NULL;
+        int u = ca_runs_take(b, k, step); /* an empty block has room for any run */
+        b->used += (int32_t)k;
+        p = ca_block_start(b) + ((size_t)u << ca_cfg.unit_shift);
+    }
+    ((void **)p)[1] = NULL; /* no slot state: a live object */
+    CA_STAT_ALLOC(a, cls, n);
+    return p;
+}
+
+/* `k` units of run block `b` came back: an emptied block that is not the
+ * arena's first goes back to the caches. */
+static void ca_runs_gave(ca_arena_t *a, ca_block_t *b, uint32_t k)
+{
+    b->used -= (int32_t)k;
+    b->stamp = CA_RUN_UNITS + 1; /* a longer run may fit now */
+    if (b->used == 0 && b != a->runs) {
+        ca_runs_unlink(a, b);
+        ca_arena_retire_block(a, b);
+    }
+}
+
+/* See arena.h. */
+void ca_arena_runs_free(ca_arena_t *a, ca_block_t *b, uint32_t u)
+{
+    uint32_t k = ca_runs_release(b, u);
+    CA_STAT_FREE(a, ca_size_class((size_t)k << ca_cfg.unit_shift));
+    ca_runs_gave(a, b, k);
+}
+
+/* Remote frees of run block `b` (a list through word 0), collected. */
+static void ca_runs_collected(ca_arena_t *a, ca_block_t *b, void **list)
+{
+    uint32_t k = 0;
+    char *start = ca_block_start(b);
+    for (void **q = list, **next; q != NULL; q = next) {
+        next = q[0];
+        k += ca_runs_release(b, (uint32_t)(((char *)q - start) >> ca_cfg.unit_shift));
+    }
+    ca_runs_gave(a, b, k);
 }
 
 /* ---- arena selection for slow paths ---- */

@@ -1,5 +1,5 @@
 /*
- * Layer 10. Arenas: one per thread, reached through one initial-exec TLS
+ * Layer 11. Arenas: one per thread, reached through one initial-exec TLS
  * pointer; a bin (list of blocks with room) per size class; carving and
  * refilling blocks; remote frees collected; parking at thread exit and
  * adoption; reclaiming parked arenas; the purge tick.
@@ -32,6 +32,12 @@ void ca_arena_leave(ca_arena_t *a);
 /* A small slot of class `cls` for `n` bytes requested, from `a`'s bin
  * (refilled when empty); NULL when out of memory. */
 void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n);
+/* An object of run class `cls` (ca_runs_serve) for `n` bytes requested,
+ * aligned to `align` (a power of two up to block_size; 0 or anything up to
+ * a unit: a unit), from `a`'s run blocks; NULL when out of memory. */
+void *ca_alloc_runs_in(ca_arena_t *a, uint32_t cls, size_t n, size_t align);
+/* Free the run object at unit `u` of `b`, a run block of `a` (the owner). */
+void ca_arena_runs_free(ca_arena_t *a, ca_block_t *b, uint32_t u);
 /* `n` contiguous blocks from `a`'s node, counted in `a`'s statistics as
  * fresh or reused; NULL when the OS refuses memory. */
 ca_block_t *ca_arena_take_blocks(ca_arena_t *a, uint32_t n);

@@ -15,11 +15,13 @@
 #include "large.h"
 #include "registry.h"
 #include "report.h"
+#include "runs.h"
 #include "segment.h"
+#include "sizeclass.h"
 
 #include <errno.h>
 
-ca_noinline void ca_free_remote(ca_block_t *b, void *p);
+ca_noinline void ca_free_remote(ca_block_t *b, void *p, uint32_t cls);
 ca_noinline void ca_free_slow(void *p);
 
 /* ---- the fast path ---- */
@@ -61,17 +63,17 @@ static inline void ca_free_inline(void *p)
     if (ca_likely(b->owner == a))
         ca_free_local(a, b, p);
     else
-        ca_free_remote(b, p);
+        ca_free_remote(b, p, b->size_class);
 }
 
 /* ---- where a pointer lands ---- */
 
-enum ca_obj_kind { CA_OBJ_SMALL, CA_OBJ_LARGE, CA_OBJ_HUGE };
+enum ca_obj_kind { CA_OBJ_SMALL, CA_OBJ_RUN, CA_OBJ_LARGE, CA_OBJ_HUGE };
 
 /* A live object, as ca_locate finds it. */
 typedef struct ca_obj_s {
     enum ca_obj_kind kind;
-    ca_block_t *block; /* small: its block; large: the span's first block */
+    ca_block_t *block; /* small, run: its block; large: the span's first block */
     char *slot;        /* small: the slot (the pointer itself unless aligned inside it) */
     ca_huge_t *huge;   /* huge: its header */
     size_t usable;     /* bytes from the pointer to the end of what it owns */
@@ -134,6 +136,33 @@ live:
     return 0;
 }
 
+/* 0 when `p` (`boff` bytes into run block `b`) starts a live object, with
+ * `o` filled in; else 1 + what is wrong. An object another thread freed
+ * (on the block's remote list, its state word says free) is gone already: for
+ * the owner that is confirmed by collecting, which clears its units. */
+static int ca_locate_run(void *p, ca_block_t *b, uintptr_t boff, ca_obj_t *o)
+{
+    uint32_t u = (uint32_t)(boff >> ca_cfg.unit_shift);
+    enum ca_unit_state st = ca_runs_unit(b, u);
+    int aligned = (boff & (((uintptr_t)1 << ca_cfg.unit_shift) - 1)) == 0;
+    if (st == CA_UNIT_START && aligned && ca_slot_state(p) == CA_SLOT_FREE &&
+        b->owner == ca_tls_arena) {
+        ca_arena_collect(b->owner);
+        if (b->kind != CA_BLOCK_RUNS || b->owner != ca_tls_arena) return 1 + CA_BAD_FREED;
+        st = ca_runs_unit(b, u);
+        if (st != CA_UNIT_START) return 1 + CA_BAD_FREED;
+    } else if (st == CA_UNIT_START && aligned && ca_slot_state(p) == CA_SLOT_FREE) {
+        return 1 + CA_BAD_FREED; /* another thread's block: its state is trusted */
+    }
+    if (st == CA_UNIT_FREE) return 1 + (aligned ? CA_BAD_FREED : CA_BAD_NOT_OURS);
+    if (st == CA_UNIT_INSIDE || !aligned) return 1 + CA_BAD_INTERIOR;
+    o->kind = CA_OBJ_RUN;
+    o->block = b;
+    o->slot = p;
+    o->usable = (size_t)ca_runs_len(b, u) << ca_cfg.unit_shift;
+    return 0;
+}
+
 /* A pointer into a block that is unused now (in a cache): a late second free
  * of what it held, or a pointer that was never ours. */
 static enum ca_bad_pointer ca_late_free(const ca_block_t *b, uintptr_t boff)
@@ -144,6 +173,9 @@ static enum ca_bad_pointer ca_late_free(const ca_block_t *b, uintptr_t boff)
         b -= b->span;
     }
     if (b->was == CA_BLOCK_LARGE) return boff == 0 ? CA_BAD_FREED : CA_BAD_NOT_OURS;
+    if (b->was == CA_BLOCK_RUNS)
+        return (boff & (((uintptr_t)1 << ca_cfg.unit_shift) - 1)) == 0 ? CA_BAD_FREED
+                                                                       : CA_BAD_NOT_OURS;
     if (b->was == CA_BLOCK_SMALL && b->slot_size != 0 && boff % b->slot_size == 0 &&
         boff < (uintptr_t)b->bump * b->slot_size)
         return CA_BAD_FREED;
@@ -186,6 +218,8 @@ static int ca_locate(void *p, ca_obj_t *o)
     switch (b->kind) {
     case CA_BLOCK_SMALL:
         return ca_locate_small(p, b, boff, o);
+    case CA_BLOCK_RUNS:
+        return ca_locate_run(p, b, boff, o);
     case CA_BLOCK_LARGE:
         if (boff != 0) return 1 + CA_BAD_INTERIOR;
         o->kind = CA_OBJ_LARGE;
@@ -210,7 +244,7 @@ static int ca_locate(void *p, ca_obj_t *o)
 
 /* Another thread's slot (or a parked arena's): one atomic push on the block's
  * remote list, and the block queued on its owner when it was not already. */
-ca_noinline void ca_free_remote(ca_block_t *b, void *p)
+ca_noinline void ca_free_remote(ca_block_t *b, void *p, uint32_t cls)
 {
     ca_arena_t *owner = b->owner; /* stable while one of its slots is live */
     ca_arena_t *a = ca_tls_arena;
@@ -219,12 +253,12 @@ ca_noinline void ca_free_remote(ca_block_t *b, void *p)
         ca_ensure_init();
         a = ca_arena_enter();
         a->stats.remote_frees++;
-        CA_STAT_FREE(a, b->size_class);
+        CA_STAT_FREE(a, cls);
         ca_arena_leave(a);
         errno = saved;
     } else {
         a->stats.remote_frees++;
-        CA_STAT_FREE(a, b->size_class);
+        CA_STAT_FREE(a, cls);
     }
     void **q = p;
     q[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FREE);
@@ -264,7 +298,16 @@ static void ca_free_any(void *p, const char *call)
         if (o.block->owner == a)
             ca_free_local(a, o.block, o.slot);
         else
-            ca_free_remote(o.block, o.slot);
+            ca_free_remote(o.block, o.slot, o.block->size_class);
+        return;
+    }
+    if (o.kind == CA_OBJ_RUN) {
+        ca_arena_t *a = ca_tls_arena;
+        if (o.block->owner == a)
+            ca_arena_runs_free(
+                a, o.block, (uint32_t)(((char *)p - ca_block_start(o.block)) >> ca_cfg.unit_shift));
+        else
+            ca_free_remote(o.block, p, ca_size_class(o.usable));
         return;
     }
     ca_ensure_init();
@@ -276,9 +319,29 @@ static void ca_free_any(void *p, const char *call)
     ca_arena_leave(a);
 }
 
+/* The owner's free of a live run object of a block in the range: no
+ * registry lookup. Anything else (another thread's block, a pointer that is
+ * not a live object's start, one whose state word says another thread freed
+ * it) is left to ca_free_any: 0. */
+static int ca_free_run_owned(void *p)
+{
+    uintptr_t off = ca_range_offset(p);
+    if (off >= ca_cfg.range_size) return 0;
+    ca_block_t *b = ca_block_at(p, off);
+    ca_arena_t *a = ca_tls_arena;
+    if (b->kind != CA_BLOCK_RUNS || b->owner != a) return 0;
+    uintptr_t boff = off & ca_cfg.block_off_mask;
+    if ((boff & (((uintptr_t)1 << ca_cfg.unit_shift) - 1)) != 0) return 0;
+    uint32_t u = (uint32_t)(boff >> ca_cfg.unit_shift);
+    if (ca_runs_unit(b, u) != CA_UNIT_START || ca_slot_state(p) == CA_SLOT_FREE) return 0;
+    ca_arena_runs_free(a, b, u);
+    return 1;
+}
+
 ca_noinline void ca_free_slow(void *p)
 {
     if (p == NULL) return;
+    if (ca_free_run_owned(p)) return;
     int saved = errno;
     ca_purge_tick();
     ca_free_any(p, "free");

@@ -1,5 +1,5 @@
 /*
- * Layer 17. free: the owner's push inline, the remote push, and every other
+ * Layer 18. free: the owner's push inline, the remote push, and every other
  * pointer sorted out by ca_locate (aligned, large, huge, bad).
  * Uses: init.h, huge.h, large.h, arena.h, report.h, registry.h, segment.h,
  * sizeclass.h, options.h, util.h.

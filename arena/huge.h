@@ -1,5 +1,5 @@
 /*
- * Layer 13. Huge objects: bigger than a large span (or aligned beyond a
+ * Layer 14. Huge objects: bigger than a large span (or aligned beyond a
  * block), each in a mapping of its own with a ca_huge_t header at its start,
  * filled with cached pages of freed ones; realloc moves pages with mremap.
  * Uses: stats.h, hugecache.h, registry.h, numa.h, options.h, util.h, os.h.

@@ -1,5 +1,5 @@
 /*
- * Layer 9. Pages of freed huge objects kept for reuse: a bounded cache of
+ * Layer 10. Pages of freed huge objects kept for reuse: a bounded cache of
  * runs of resident pages (at most CA_HUGE_CACHE_MAX runs and
  * CA_HUGE_CACHE_BYTES bytes; the oldest goes first), so that a program
  * replacing big buffers does not map, fault in and unmap every one. A new

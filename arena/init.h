@@ -1,5 +1,5 @@
 /*
- * Layer 16. Start-up (lazily, from whichever entry point comes first,
+ * Layer 17. Start-up (lazily, from whichever entry point comes first,
  * possibly before our constructor), fork handlers, the at-exit dump.
  * Uses: every layer below.
  */

@@ -1,5 +1,5 @@
 /*
- * Layer 12. Large objects: past the small classes up to half a segment, a
+ * Layer 13. Large objects: past the small classes up to half a segment, a
  * span of whole blocks each; an arena keeps a few freed spans for itself.
  * Uses: stats.h, segment.h, options.h.
  */

@@ -32,6 +32,8 @@ ca_config_t ca_cfg = {
     .seg_base_mask = ~(((uintptr_t)64 << 16) - 1),
     .block_off_mask = ((uintptr_t)64 << 10) - 1,
     .small_max = (size_t)16 << 10,
+    .runs_min = (size_t)2 << 10,
+    .unit_shift = 8,
     .large_max = (size_t)32 << 16,
     .cache_blocks = 64,
     .numa_node = -1,
@@ -250,6 +252,8 @@ void ca_options_load(void)
     ca_cfg.seg_base_mask = ~(uintptr_t)(ca_cfg.seg_size - 1);
     ca_cfg.block_off_mask = ca_cfg.block_size - 1;
     ca_cfg.small_max = ca_cfg.block_size / 4;
+    ca_cfg.runs_min = ca_cfg.block_size / 32;
+    ca_cfg.unit_shift = ca_cfg.block_shift - (unsigned)__builtin_ctz(CA_RUN_UNITS);
     ca_cfg.large_max = (size_t)(CA_SEG_BLOCKS / 2) << ca_cfg.block_shift;
     if (ca_stats_file_path != NULL) {
         /* Opened once, out of the way of the program's own descriptors. */

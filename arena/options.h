@@ -24,6 +24,9 @@ typedef struct ca_config_s {
     uintptr_t seg_base_mask;   /* ~(seg_size - 1): a pointer & this is its segment */
     uintptr_t block_off_mask;  /* block_size - 1: a segment offset & this is its block offset */
     size_t small_max;          /* bytes: largest small class (block_size / 4) */
+    size_t runs_min;           /* bytes: classes above this, up to small_max, are runs
+                                  (block_size / 32) */
+    unsigned unit_shift;       /* log2 of a run block's unit (block_size / CA_RUN_UNITS) */
     size_t large_max;          /* bytes: largest medium class (half a segment); past it, huge */
     unsigned nclasses;         /* small and medium classes, index 1..nclasses */
     uint32_t cache_blocks;     /* blocks per node cache */

@@ -1,5 +1,5 @@
 /*
- * Layer 15. The optional background purger (CONCORD_ARENA_BACKGROUND_PURGE).
+ * Layer 16. The optional background purger (CONCORD_ARENA_BACKGROUND_PURGE).
  * Uses: arena.h, segment.h, options.h, util.h, os.h.
  */
 #ifndef CA_PURGER_H

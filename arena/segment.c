@@ -29,6 +29,9 @@
 #define CA_PURGE_HARD     8u
 #define CA_PURGE_BATCH    64u
 
+_Static_assert(sizeof(ca_segment_t) <= (16u << 10),
+               "a segment header fits block 0 at the smallest block size");
+
 ca_node_t ca_nodes[CA_MAX_NODES] = {
     [0 ... CA_MAX_NODES - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
 

@@ -1,5 +1,5 @@
 /*
- * Layer 11. Statistics: the counting helper of large and huge objects (small
+ * Layer 12. Statistics: the counting helper of large and huge objects (small
  * ones are counted inline, arena.h), totals summed from arenas and nodes, and
  * the dumps (text or JSON from one field list), async-signal-safe.
  * Uses: arena.h, segment.h, numa.h, sizeclass.h, options.h, util.h, os.h.

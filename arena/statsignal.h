@@ -1,5 +1,5 @@
 /*
- * Layer 14. The statistics signal: our handler installed at start when the
+ * Layer 15. The statistics signal: our handler installed at start when the
  * signal has its default disposition, and SIG_DFL as the answer to every
  * query while it is there (behind the exported sigaction, signal, ...).
  * Uses: stats.h, options.h, util.h, os.h.

@@ -10,6 +10,10 @@
  *   block    `block_size` bytes of a segment. Either free (in a node's cache or
  *            decommitted), small (carved into equal slots of one size class and
  *            owned by one arena), or part of a large span.
+ *   run      one object of a run block: a block shared by the size classes
+ *            above block_size / 32 (up to small_max), each object a run of
+ *            units (block_size / CA_RUN_UNITS bytes), placed first-fit, so
+ *            what one class frees another reuses (runs.c).
  *   slot     one object of a small block. Word 1 of a slot that is not handed
  *            out as itself holds its cookie (address ^ secret) xor a state:
  *            0 free (word 0 is the next pointer), 1 carved but never handed
@@ -61,7 +65,9 @@ enum ca_block_kind {
     CA_BLOCK_CONT,     /* later block of a large span */
     CA_BLOCK_KEPT,     /* empty, kept by an arena for itself: a small block or a large span */
     CA_BLOCK_REGION,   /* lent to a kv_arena region */
-    CA_BLOCK_HEADER    /* block 0 of a segment */
+    CA_BLOCK_HEADER,   /* block 0 of a segment */
+    CA_BLOCK_RUNS      /* runs of units for the classes above block_size / 32, owned by an
+                          arena; its map is in the segment header (ca_runmap_t) */
 };
 
 struct ca_arena_s;
@@ -77,7 +83,8 @@ typedef struct __attribute__((aligned(64))) ca_block_s {
                                  it (see ca_slot_test); 0 when the block serves no slot */
     struct ca_arena_s *owner; /* owning arena of a small block, else NULL */
     int32_t used;             /* slots out and not freed locally or collected; CA_USED_FULL
-                                 added while the block is out of its bin's list (full) */
+                                 added while the block is out of its bin's list (full); a
+                                 run block: units of its live objects */
     uint32_t slot_size;       /* bytes per slot (small), 0 otherwise */
     uint32_t limit;           /* bytes: slots carved so far * slot_size; 0 unless small */
     uint8_t kind;             /* enum ca_block_kind */
@@ -90,8 +97,11 @@ typedef struct __attribute__((aligned(64))) ca_block_s {
     struct ca_block_s *next;           /* bin list, arena cache or node cache */
     struct ca_block_s *prev;           /* bin list or node cache */
     uint32_t capacity;                 /* slots in the block */
-    uint32_t bump;                     /* slots carved into the free list so far */
-    uint32_t stamp;                    /* free: milliseconds clock when it entered the node cache */
+    uint32_t bump;                     /* slots carved into the free list so far; a run
+                                          block: the unit where the next search starts */
+    uint32_t stamp;                    /* free: milliseconds clock when it entered the node cache;
+                                          a run block: the shortest run found not to fit since
+                                          its last free (CA_RUN_UNITS + 1: none) */
     uint32_t span;                     /* large, medium: blocks in the span; cont: blocks back to
                                           the head */
     uint8_t dirty;                     /* free: pages may be resident (in the node cache) */
@@ -102,6 +112,19 @@ _Static_assert(offsetof(ca_block_t, remote) == 64, "fast-path fields fill one ca
 _Static_assert(sizeof(ca_block_t) == 128, "the free fast path finds a block by shifting");
 #define CA_USED_FULL INT32_MIN /* added to a block's used while it is full */
 
+#define CA_RUN_UNITS 256u /* units of a run block */
+
+/* A run block's map (in its segment's header, beside the block metadata).
+ * Only the owner writes it, a word at a time (relaxed atomics); another
+ * thread that frees an object reads only that object's own start and end
+ * bits, which nothing changes while it is live. */
+typedef struct ca_runmap_s {
+    uint64_t used[CA_RUN_UNITS / 64];  /* bit u: unit u belongs to an object (live, or freed by
+                                          another thread and not collected yet) */
+    uint64_t start[CA_RUN_UNITS / 64]; /* bit u: an object starts at unit u */
+    uint64_t end[CA_RUN_UNITS / 64];   /* bit u: an object ends at unit u */
+} ca_runmap_t;
+
 /* A segment: this header fills block 0. Which of its blocks are free is kept
  * by its node (ca_seg_entry_t), where the search for a run reads it without
  * touching the segment. */
@@ -110,6 +133,7 @@ typedef struct ca_segment_s {
     size_t size;    /* bytes mapped */
     uint32_t entry; /* index of its entry in its node's `segs` */
     ca_block_t blocks[CA_SEG_BLOCKS];
+    ca_runmap_t runs[CA_SEG_BLOCKS]; /* the maps of its run blocks */
 } ca_segment_t;
 
 /* A node's entry for one of its segments. */
@@ -165,6 +189,9 @@ typedef struct ca_arena_s {
     _Atomic(ca_block_t *) queued; /* blocks that received remote frees */
     ca_block_t *cache;            /* empty blocks kept (list through next) */
     uint32_t ncache;              /* blocks in cache */
+    ca_block_t *runs;             /* its run blocks, first-fit in this order (list through
+                                     next, prev) */
+    uint32_t nruns;               /* run blocks */
     ca_block_t *spans;            /* freed large spans kept for reuse (list through next) */
     uint32_t nspans;              /* spans kept */
     uint32_t node;                /* home NUMA node */

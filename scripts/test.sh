@@ -10,7 +10,7 @@ CA_CMAKE_FLAGS="-DCA_WERROR=ON ${CA_CMAKE_FLAGS:-}" bash scripts/build.sh
 bash scripts/numa-guest-setup.sh build/numa-guest || echo "test.sh: no NUMA guest kernel: numa_guest_* will be skipped"
 (cd build && ctest --output-on-failure -j 2 --timeout 900)
 
-core_tests="test_api test_segment_range test_huge_reuse test_stress_core test_bad_input test_purge test_numa test_options test_stats test_signal test_remote"
+core_tests="test_api test_segment_range test_huge_reuse test_stress_core test_bad_input test_purge test_numa test_options test_stats test_signal test_remote test_runs"
 for san in address,undefined thread; do
     dir="build-san-${san%%,*}"
     echo "== core tests under -fsanitize=$san =="

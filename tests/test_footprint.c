@@ -2,8 +2,10 @@
  * What the allocator keeps resident, in one process (the tests run in order
  * and build on an otherwise untouched heap):
  *   - carving a fresh block touches only the page where carving stands: one
- *     small object of a class costs one page, and a class of page-sized slots
- *     touches no slot before handing it out (mincore);
+ *     small object of a class costs one page (mincore);
+ *   - objects of 2-16 KiB share one run block, whatever their classes: the
+ *     second lands right after the first, in the same page, and what one
+ *     class frees another reuses once the block has wrapped around;
  *   - a medium slot of a block or more has a span of its own, which goes back
  *     to the node cache whole when its object is freed;
  *   - a span is taken from blocks that wait in the node cache (pages
@@ -47,17 +49,51 @@ static void test_carve_touches_one_page(void **state)
 {
     (void)state;
     if (thp_always()) skip();
-    /* 3072-byte slots: the second one starts in the first page too; an
-     * 8 KiB slot: one slot a carve */
-    void *a = ca_malloc(3000);
-    void *b = ca_malloc(8000);
+    /* 1536-byte slots: the first three start in the first page */
+    void *a = ca_malloc(1500);
     assert_non_null(a);
-    assert_non_null(b);
     assert_int_equal((uintptr_t)a & (BLOCK - 1), 0); /* the first slot of a fresh block */
-    assert_int_equal((uintptr_t)b & (BLOCK - 1), 0);
     assert_int_equal(resident_pages(a), 1);
-    assert_int_equal(resident_pages(b), 1);
     ca_free(a);
+}
+
+static void test_runs_share_a_block(void **state)
+{
+    (void)state;
+    if (thp_always()) skip();
+    char *b = ca_malloc(3000); /* a 3072-byte run: the first of a fresh run block */
+    char *c = ca_malloc(8000); /* 8192 bytes, another class, right after it */
+    assert_non_null(b);
+    assert_non_null(c);
+    assert_int_equal((uintptr_t)b & (BLOCK - 1), 0);
+    assert_ptr_equal(c, b + 3072);
+    assert_int_equal(ca_malloc_usable_size(b), 3072);
+    assert_int_equal(ca_malloc_usable_size(c), 8192);
+    assert_int_equal(resident_pages(b), 1); /* neither has been written past its first page */
+    /* Fill the block (64 units of 256 bytes a 16 KiB run): 3072 + 8192 +
+     * 3 * 16384 = 60 KiB, then 4 KiB. */
+    char *d[3];
+    for (int i = 0; i < 3; i++) {
+        d[i] = ca_malloc(16384);
+        assert_ptr_equal(d[i], c + 8192 + (size_t)i * 16384);
+    }
+    char *e = ca_malloc(4096);
+    assert_ptr_equal(e, d[2] + 16384); /* the block is full; its search wraps */
+    ca_free(d[1]);
+    char *f = ca_malloc(2500);  /* 2560 bytes: where the 16 KiB object was */
+    char *g = ca_malloc(10000); /* 10240 bytes: right after it, in the same hole */
+    assert_ptr_equal(f, d[1]);
+    assert_ptr_equal(g, d[1] + 2560);
+    char *h = ca_malloc(6000); /* 6144 bytes: no room left in this block (3584 free) */
+    assert_non_null(h);
+    assert_true(h < b || h >= b + BLOCK);
+    ca_free(h);
+    ca_free(g);
+    ca_free(f);
+    ca_free(e);
+    ca_free(d[0]);
+    ca_free(d[2]);
+    ca_free(c);
     ca_free(b);
 }
 
@@ -138,6 +174,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_carve_touches_one_page),
+        cmocka_unit_test(test_runs_share_a_block),
         cmocka_unit_test(test_block_sized_slot_has_own_span),
         cmocka_unit_test(test_span_reuses_cached_blocks),
         cmocka_unit_test(test_kept_spans_recent_and_split),

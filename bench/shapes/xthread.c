@@ -3,15 +3,21 @@
  * (inverse-square sizes: mostly small), keeps the last 2,000 in a window, and
  * when one leaves the window frees it itself, or, one time in four, hands it
  * to the next thread's mailbox; every 64 allocations a thread frees what its
- * mailbox holds. What is left in the mailboxes at the end, the main thread
- * frees.
+ * mailbox holds. A thread frees its object itself instead of handing it over
+ * when the peer's mailbox already holds MAILBOX objects (the peer is not
+ * running) or the peer's loop has ended (it drains no more): the live objects
+ * are the windows and at most MAILBOX per mailbox, however the threads are
+ * scheduled, so peak memory measures the allocator and not the scheduler.
+ * What is left in the mailboxes at the end (objects handed over in the
+ * instant a thread finished), the main thread frees.
  *
  * What it stresses: remote frees mixed with local ones on a busy thread.
  */
 #include "shape.h"
 
-#define WINDOW 2000
-#define SHARE  4 /* one free in SHARE goes to another thread */
+#define WINDOW  2000
+#define SHARE   4    /* one free in SHARE goes to another thread */
+#define MAILBOX 1024 /* objects a mailbox holds at most (a drain is due every 16) */
 
 typedef struct obj {
     struct obj *next; /* mailbox link, once handed over */
@@ -19,7 +25,12 @@ typedef struct obj {
     size_t size;
 } obj;
 
-static _Alignas(64) _Atomic(obj *) mailbox[64];
+/* one cache line a lane */
+static struct {
+    _Alignas(64) _Atomic(obj *) head;
+    _Atomic long held;    /* objects handed over and not yet drained (about) */
+    _Atomic int finished; /* the lane's loop has ended */
+} mailbox[64];
 static long count;
 static int nthreads;
 
@@ -36,12 +47,15 @@ static uint64_t release(obj *o)
 static uint64_t drain(int lane)
 {
     uint64_t sum = 0;
-    obj *o = atomic_exchange_explicit(&mailbox[lane], NULL, memory_order_acquire);
+    obj *o = atomic_exchange_explicit(&mailbox[lane].head, NULL, memory_order_acquire);
+    long n = 0;
     while (o) {
         obj *next = o->next;
         sum += release(o);
         o = next;
+        n++;
     }
+    if (n) atomic_fetch_sub_explicit(&mailbox[lane].held, n, memory_order_relaxed);
     return sum;
 }
 
@@ -66,11 +80,15 @@ static void *worker(void *arg)
         obj **slot = &window[n % WINDOW];
         if (*slot) {
             obj *old = *slot;
-            if (shape_next(&r) % SHARE == 0) {
-                old->next = atomic_load_explicit(&mailbox[peer], memory_order_relaxed);
-                while (!atomic_compare_exchange_weak_explicit(
-                    &mailbox[peer], &old->next, old, memory_order_release, memory_order_relaxed)) {
+            if (shape_next(&r) % SHARE == 0 &&
+                !atomic_load_explicit(&mailbox[peer].finished, memory_order_relaxed) &&
+                atomic_load_explicit(&mailbox[peer].held, memory_order_relaxed) < MAILBOX) {
+                old->next = atomic_load_explicit(&mailbox[peer].head, memory_order_relaxed);
+                while (!atomic_compare_exchange_weak_explicit(&mailbox[peer].head, &old->next, old,
+                                                              memory_order_release,
+                                                              memory_order_relaxed)) {
                 }
+                atomic_fetch_add_explicit(&mailbox[peer].held, 1, memory_order_relaxed);
             } else {
                 sum += release(old);
             }
@@ -78,6 +96,8 @@ static void *worker(void *arg)
         *slot = o;
         if ((n & 63) == 63) sum += drain(lane);
     }
+    atomic_store_explicit(&mailbox[lane].finished, 1, memory_order_relaxed);
+    sum += drain(lane);
     for (int i = 0; i < WINDOW; i++)
         if (window[i]) sum += release(window[i]);
     free(window);
