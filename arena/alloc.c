@@ -8,7 +8,7 @@
  *            ├─ small: ca_alloc_small_in ── ca_bin_refill: collect remote
  *            │         frees, next block of the bin, or a block from the
  *            │         arena's cache, the node's cache, a new segment (segment.c)
- *            ├─ 2-16 KiB: ca_alloc_runs_in ── first fit in the arena's run
+ *            ├─ 2-16 KiB: ca_alloc_runs_in ── next fit in the arena's run
  *            │         blocks (runs.c), collect remote frees, or a new one
  *            ├─ large: ca_large_alloc ── a kept span, or ca_node_take (large.c)
  *            └─ huge:  ca_huge_alloc (huge.c)

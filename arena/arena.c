@@ -261,16 +261,18 @@ void ca_arena_collect(ca_arena_t *a)
     }
 }
 
-static void ca_block_setup(ca_arena_t *a, ca_block_t *b, uint32_t cls)
+/* `b` (the first of `blocks`) starts serving `a` as a block of `kind` with
+ * `capacity` slots or units, `slot` bytes a slot (0: none; the slot test
+ * then always fails), nothing carved or handed out yet. */
+static void ca_block_own(ca_arena_t *a, ca_block_t *b, uint8_t kind, uint32_t cls, uint32_t slot,
+                         uint32_t capacity, uint32_t blocks)
 {
-    uint32_t slot = ca_class_size[cls];
-    b->kind = CA_BLOCK_SMALL;
+    b->kind = kind;
     b->size_class = (uint8_t)cls;
     b->slot_size = slot;
-    b->magic = ca_slot_magic(slot);
+    b->magic = slot != 0 ? ca_slot_magic(slot) : 0;
     b->magic_base = (uint64_t)(uintptr_t)ca_block_start(b) * b->magic;
-    uint32_t blocks = ca_class_blocks[cls];
-    b->capacity = (uint32_t)(((size_t)blocks << ca_cfg.block_shift) / slot);
+    b->capacity = capacity;
     /* Both grow as slots are carved. */
     __atomic_store_n(&b->magic_limit, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&b->limit, 0, __ATOMIC_RELAXED);
@@ -282,6 +284,13 @@ static void ca_block_setup(ca_arena_t *a, ca_block_t *b, uint32_t cls)
     atomic_store_explicit(&b->remote, 0, memory_order_relaxed);
     b->owner = a;
     ca_held(a, (int64_t)blocks << ca_cfg.block_shift);
+}
+
+static void ca_block_setup(ca_arena_t *a, ca_block_t *b, uint32_t cls)
+{
+    uint32_t slot = ca_class_size[cls], blocks = ca_class_blocks[cls];
+    ca_block_own(a, b, CA_BLOCK_SMALL, cls, slot,
+                 (uint32_t)(((size_t)blocks << ca_cfg.block_shift) / slot), blocks);
 }
 
 /* Bring in the remote frees that parked arenas received, and give the blocks
@@ -597,7 +606,6 @@ static void ca_runs_unlink(ca_arena_t *a, ca_block_t *b)
         a->runs = b->next;
     if (b->next) b->next->prev = b->prev;
     b->next = b->prev = NULL;
-    a->nruns--;
 }
 
 /* A new run block for `a`, last in its list; NULL when out of memory. */
@@ -605,47 +613,36 @@ static ca_block_t *ca_runs_add(ca_arena_t *a)
 {
     ca_block_t *b = ca_arena_take_one(a);
     if (b == NULL) return NULL;
-    b->kind = CA_BLOCK_RUNS;
-    b->size_class = 0;
-    b->slot_size = 0;
-    b->magic = b->magic_base = 0; /* the slot test fails: frees take the slow path */
-    __atomic_store_n(&b->magic_limit, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&b->limit, 0, __ATOMIC_RELAXED);
-    b->free = NULL;
-    b->capacity = CA_RUN_UNITS;
-    b->bump = 0;
-    b->used = 0;
-    b->span = 0;
+    ca_block_own(a, b, CA_BLOCK_RUNS, 0, 0, CA_RUN_UNITS, 1);
     b->stamp = CA_RUN_UNITS + 1;
-    atomic_store_explicit(&b->remote, 0, memory_order_relaxed);
-    b->owner = a;
     ca_runs_init(b);
-    ca_held(a, (int64_t)ca_cfg.block_size);
-    b->next = NULL;
-    b->prev = NULL;
     ca_block_t **link = &a->runs;
     while (*link != NULL) {
         b->prev = *link;
         link = &(*link)->next;
     }
     *link = b;
-    a->nruns++;
     return b;
 }
 
+/* `k` units of `b` at a multiple of `step`, counted in its use: their
+ * address, or NULL when it has no such room. */
+static char *ca_runs_place(ca_block_t *b, uint32_t k, uint32_t step)
+{
+    int u = ca_runs_take(b, k, step);
+    if (u < 0) return NULL;
+    b->used += (int32_t)k;
+    return ca_block_start(b) + ((size_t)u << ca_cfg.unit_shift);
+}
+
 /* The first place of `k` units at a multiple of `step` in `a`'s run blocks. */
-static char *ca_runs_find(ca_arena_t *a, uint32_t k, uint32_t step, ca_block_t **out)
+static char *ca_runs_find(ca_arena_t *a, uint32_t k, uint32_t step)
 {
     for (ca_block_t *b = a->runs; b != NULL; b = b->next) {
         if (CA_RUN_UNITS - (uint32_t)b->used < k || k >= b->stamp) continue;
-        int u = ca_runs_take(b, k, step);
-        if (u < 0) {
-            if (step == 1) b->stamp = k; /* no room for k: not looked at again until a free */
-            continue;
-        }
-        b->used += (int32_t)k;
-        *out = b;
-        return ca_block_start(b) + ((size_t)u << ca_cfg.unit_shift);
+        char *p = ca_runs_place(b, k, step);
+        if (p != NULL) return p;
+        if (step == 1) b->stamp = k; /* no room for k: not looked at again until a free */
     }
     return NULL;
 }
@@ -656,18 +653,15 @@ void *ca_alloc_runs_in(ca_arena_t *a, uint32_t cls, size_t n, size_t align)
     uint32_t k = ca_class_size[cls] >> ca_cfg.unit_shift;
     size_t unit = (size_t)1 << ca_cfg.unit_shift;
     uint32_t step = align > unit ? (uint32_t)(align >> ca_cfg.unit_shift) : 1;
-    ca_block_t *b;
-    char *p = ca_runs_find(a, k, step, &b);
+    char *p = ca_runs_find(a, k, step);
     if (p == NULL && atomic_load_explicit(&a->queued, memory_order_relaxed) != NULL) {
         ca_arena_collect(a);
-        p = ca_runs_find(a, k, step, &b);
+        p = ca_runs_find(a, k, step);
     }
     if (p == NULL) {
-        b = ca_runs_add(a);
+        ca_block_t *b = ca_runs_add(a);
         if (b == NULL) return NULL;
-        int u = ca_runs_take(b, k, step); /* an empty block has room for any run */
-        b->used += (int32_t)k;
-        p = ca_block_start(b) + ((size_t)u << ca_cfg.unit_shift);
+        p = ca_runs_place(b, k, step); /* an empty block has room for any run */
     }
     ((void **)p)[1] = NULL; /* no slot state: a live object */
     CA_STAT_ALLOC(a, cls, n);
@@ -698,10 +692,9 @@ void ca_arena_runs_free(ca_arena_t *a, ca_block_t *b, uint32_t u)
 static void ca_runs_collected(ca_arena_t *a, ca_block_t *b, void **list)
 {
     uint32_t k = 0;
-    char *start = ca_block_start(b);
     for (void **q = list, **next; q != NULL; q = next) {
         next = q[0];
-        k += ca_runs_release(b, (uint32_t)(((char *)q - start) >> ca_cfg.unit_shift));
+        k += ca_runs_release(b, ca_runs_unit_of(b, q));
     }
     ca_runs_gave(a, b, k);
 }

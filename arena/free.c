@@ -144,15 +144,13 @@ static int ca_locate_run(void *p, ca_block_t *b, uintptr_t boff, ca_obj_t *o)
 {
     uint32_t u = (uint32_t)(boff >> ca_cfg.unit_shift);
     enum ca_unit_state st = ca_runs_unit(b, u);
-    int aligned = (boff & (((uintptr_t)1 << ca_cfg.unit_shift) - 1)) == 0;
-    if (st == CA_UNIT_START && aligned && ca_slot_state(p) == CA_SLOT_FREE &&
-        b->owner == ca_tls_arena) {
+    int aligned = ca_unit_offset(boff) == 0;
+    if (st == CA_UNIT_START && aligned && ca_slot_state(p) == CA_SLOT_FREE) {
+        if (b->owner != ca_tls_arena) return 1 + CA_BAD_FREED; /* another's: its state is trusted */
         ca_arena_collect(b->owner);
         if (b->kind != CA_BLOCK_RUNS || b->owner != ca_tls_arena) return 1 + CA_BAD_FREED;
         st = ca_runs_unit(b, u);
         if (st != CA_UNIT_START) return 1 + CA_BAD_FREED;
-    } else if (st == CA_UNIT_START && aligned && ca_slot_state(p) == CA_SLOT_FREE) {
-        return 1 + CA_BAD_FREED; /* another thread's block: its state is trusted */
     }
     if (st == CA_UNIT_FREE) return 1 + (aligned ? CA_BAD_FREED : CA_BAD_NOT_OURS);
     if (st == CA_UNIT_INSIDE || !aligned) return 1 + CA_BAD_INTERIOR;
@@ -173,9 +171,7 @@ static enum ca_bad_pointer ca_late_free(const ca_block_t *b, uintptr_t boff)
         b -= b->span;
     }
     if (b->was == CA_BLOCK_LARGE) return boff == 0 ? CA_BAD_FREED : CA_BAD_NOT_OURS;
-    if (b->was == CA_BLOCK_RUNS)
-        return (boff & (((uintptr_t)1 << ca_cfg.unit_shift) - 1)) == 0 ? CA_BAD_FREED
-                                                                       : CA_BAD_NOT_OURS;
+    if (b->was == CA_BLOCK_RUNS) return ca_unit_offset(boff) == 0 ? CA_BAD_FREED : CA_BAD_NOT_OURS;
     if (b->was == CA_BLOCK_SMALL && b->slot_size != 0 && boff % b->slot_size == 0 &&
         boff < (uintptr_t)b->bump * b->slot_size)
         return CA_BAD_FREED;
@@ -304,8 +300,7 @@ static void ca_free_any(void *p, const char *call)
     if (o.kind == CA_OBJ_RUN) {
         ca_arena_t *a = ca_tls_arena;
         if (o.block->owner == a)
-            ca_arena_runs_free(
-                a, o.block, (uint32_t)(((char *)p - ca_block_start(o.block)) >> ca_cfg.unit_shift));
+            ca_arena_runs_free(a, o.block, ca_runs_unit_of(o.block, p));
         else
             ca_free_remote(o.block, p, ca_size_class(o.usable));
         return;
@@ -331,7 +326,7 @@ static int ca_free_run_owned(void *p)
     ca_arena_t *a = ca_tls_arena;
     if (b->kind != CA_BLOCK_RUNS || b->owner != a) return 0;
     uintptr_t boff = off & ca_cfg.block_off_mask;
-    if ((boff & (((uintptr_t)1 << ca_cfg.unit_shift) - 1)) != 0) return 0;
+    if (ca_unit_offset(boff) != 0) return 0;
     uint32_t u = (uint32_t)(boff >> ca_cfg.unit_shift);
     if (ca_runs_unit(b, u) != CA_UNIT_START || ca_slot_state(p) == CA_SLOT_FREE) return 0;
     ca_arena_runs_free(a, b, u);
@@ -341,10 +336,11 @@ static int ca_free_run_owned(void *p)
 ca_noinline void ca_free_slow(void *p)
 {
     if (p == NULL) return;
-    if (ca_free_run_owned(p)) return;
-    int saved = errno;
-    ca_purge_tick();
-    ca_free_any(p, "free");
+    int saved = errno; /* an emptied run block's purge tick may set it; free must not */
+    if (!ca_free_run_owned(p)) {
+        ca_purge_tick();
+        ca_free_any(p, "free");
+    }
     errno = saved;
 }
 

@@ -31,6 +31,18 @@ static inline int ca_runs_serve(size_t size)
     return size > ca_cfg.runs_min && size <= ca_cfg.small_max;
 }
 
+/* Bytes `boff` lies past the start of its unit (0: it starts one). */
+static inline uintptr_t ca_unit_offset(uintptr_t boff)
+{
+    return boff & (((uintptr_t)1 << ca_cfg.unit_shift) - 1);
+}
+
+/* The unit of run block `b` that `p` (inside it) lies in. */
+static inline uint32_t ca_runs_unit_of(const ca_block_t *b, const void *p)
+{
+    return (uint32_t)(((const char *)p - ca_block_start(b)) >> ca_cfg.unit_shift);
+}
+
 /* Make `b` an empty run block (its map cleared). */
 void ca_runs_init(ca_block_t *b);
 /* Take `k` free units of `b` that start at a multiple of `step` (a power of

@@ -191,7 +191,6 @@ typedef struct ca_arena_s {
     uint32_t ncache;              /* blocks in cache */
     ca_block_t *runs;             /* its run blocks, first-fit in this order (list through
                                      next, prev) */
-    uint32_t nruns;               /* run blocks */
     ca_block_t *spans;            /* freed large spans kept for reuse (list through next) */
     uint32_t nspans;              /* spans kept */
     uint32_t node;                /* home NUMA node */
