@@ -254,7 +254,7 @@ void ca_trim(void)
     ca_arena_t *a = ca_tls_arena;
     if (a != &ca_arena_empty && a != &ca_arena_exited) {
         ca_arena_collect(a);
-        ca_arena_release_empty(a);
+        ca_arena_release_empty(a, CA_GIVE_RELEASE);
     }
     ca_arenas_reclaim(1);
     ca_node_trim();

@@ -51,7 +51,7 @@ static pthread_key_t ca_arena_key;
 static void ca_arena_thread_exit(void *arg);
 static void ca_bin_unlink(ca_arena_t *a, ca_block_t *b);
 static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b);
-static void ca_arena_trim_cache(ca_arena_t *a, int lazy);
+static void ca_arena_trim_cache(ca_arena_t *a, enum ca_give how);
 static void ca_runs_collected(ca_arena_t *a, ca_block_t *b, void **list);
 static void ca_runs_unlink(ca_arena_t *a, ca_block_t *b);
 
@@ -121,6 +121,19 @@ static ca_arena_t *ca_arena_new_locked(void)
 
 static void ca_park_locked(ca_arena_t *a);
 
+/* An arena was ever adopted by a new thread (see ca_exit_give). */
+static int ca_arena_adopted;
+
+/* How the empty blocks of an arena whose thread ended go back. A program
+ * that starts threads after others ended (an arena was adopted: a server
+ * that churns threads) reuses them soon: they wait in the node cache. Until
+ * then a thread that ends is taken as a sign its memory is not wanted (a
+ * pool that shrinks, a program winding down): its pages go back at once. */
+static enum ca_give ca_exit_give(void)
+{
+    return __atomic_load_n(&ca_arena_adopted, __ATOMIC_RELAXED) ? CA_GIVE_LAZY : CA_GIVE_RELEASE;
+}
+
 /* Arenas whose thread is gone although it never parked them: a thread whose
  * first call came in the last round of pthread key destructors set our key
  * too late to be called. The kernel knows the thread has exited (its tid is
@@ -142,7 +155,7 @@ static void ca_arenas_reap_dead_locked(void)
         if (atomic_load_explicit(&a->state, memory_order_relaxed) != CA_ARENA_ACTIVE) continue;
         if (a == ca_tls_arena || ca_os_thread_alive(a->tid)) continue;
         ca_arena_collect(a);
-        ca_arena_release_empty(a);
+        ca_arena_release_empty(a, ca_exit_give()); /* its thread is gone */
         ca_park_locked(a);
         ca_dead_found++;
     }
@@ -156,6 +169,7 @@ static ca_arena_t *ca_unpark_locked(unsigned node)
     for (ca_arena_t **link = &ca_parked, *p; (p = *link) != NULL; link = &p->next_parked) {
         if (p->node != node) continue;
         __atomic_store_n(link, p->next_parked, __ATOMIC_RELAXED);
+        __atomic_store_n(&ca_arena_adopted, 1, __ATOMIC_RELAXED);
         return p;
     }
     return NULL;
@@ -198,7 +212,7 @@ static void ca_arena_thread_exit(void *arg)
     ca_arena_t *a = arg;
     int saved = errno;
     ca_arena_collect(a);
-    ca_arena_release_empty(a);
+    ca_arena_release_empty(a, ca_exit_give());
     ca_tls_arena = &ca_arena_exited;
     pthread_mutex_lock(&ca_arenas_mutex);
     ca_park_locked(a);
@@ -309,7 +323,7 @@ void ca_arenas_reclaim(int wait)
     for (ca_arena_t *p = ca_parked; p != NULL; p = p->next_parked) {
         if (!wait && atomic_load_explicit(&p->queued, memory_order_relaxed) == NULL) continue;
         ca_arena_collect(p);
-        ca_arena_release_empty(p);
+        ca_arena_release_empty(p, CA_GIVE_LAZY);
     }
     pthread_mutex_unlock(&ca_arenas_mutex);
 }
@@ -406,7 +420,9 @@ static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
  * kept by the arena when `keep` and there is room, else back to its node
  * whole (without `keep`, the arena is being emptied: what the node must purge
  * waits for the next purge tick). */
-static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep)
+/* `b` holds no object any more: kept by `a` (`keep`) when its caches have
+ * room, else given to its node as `how` says. */
+static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep, enum ca_give how)
 {
     uint32_t blocks = b->kind == CA_BLOCK_RUNS ? 1 : ca_class_blocks[b->size_class];
     b->was = b->kind;
@@ -422,28 +438,28 @@ static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep)
         }
         if (blocks > 1 && ca_arena_keep_span(a, b)) return;
     }
-    ca_node_give_to(b, blocks, !keep);
+    ca_node_give_to(b, blocks, how);
 }
 
 static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
 {
     ca_purge_tick(); /* a free's slow path: idle cached blocks may be due */
-    ca_arena_drop_block(a, b, 1);
+    ca_arena_drop_block(a, b, 1, CA_GIVE_CACHE);
 }
 
-static void ca_arena_trim_cache(ca_arena_t *a, int lazy)
+static void ca_arena_trim_cache(ca_arena_t *a, enum ca_give how)
 {
     while (a->cache != NULL) {
         ca_block_t *b = a->cache;
         a->cache = b->next;
         a->ncache--;
-        ca_node_give_to(b, 1, lazy);
+        ca_node_give_to(b, 1, how);
     }
     while (a->spans != NULL) {
         ca_block_t *b = a->spans;
         a->spans = b->next;
         a->nspans--;
-        ca_node_give_to(b, b->span, lazy);
+        ca_node_give_to(b, b->span, how);
     }
 }
 
@@ -451,7 +467,7 @@ static void ca_arena_trim_cache(ca_arena_t *a, int lazy)
  * arena's own caches: at thread exit, when a parked arena is reclaimed, and
  * on malloc_trim. Only for the owner, or under ca_arenas_mutex for a parked
  * arena. */
-void ca_arena_release_empty(ca_arena_t *a)
+void ca_arena_release_empty(ca_arena_t *a, enum ca_give how)
 {
     for (unsigned c = 1; c < CA_MAX_CLASSES; c++) {
         ca_block_t *b = a->bins[c].current;
@@ -459,7 +475,7 @@ void ca_arena_release_empty(ca_arena_t *a)
             ca_block_t *next = b->next;
             if (ca_block_used(b) == 0) {
                 ca_bin_unlink(a, b);
-                ca_arena_drop_block(a, b, 0); /* straight to the node */
+                ca_arena_drop_block(a, b, 0, how); /* straight to the node */
             }
             b = next;
         }
@@ -468,10 +484,10 @@ void ca_arena_release_empty(ca_arena_t *a)
         next = b->next;
         if (b->used == 0) {
             ca_runs_unlink(a, b);
-            ca_arena_drop_block(a, b, 0);
+            ca_arena_drop_block(a, b, 0, how);
         }
     }
-    ca_arena_trim_cache(a, 1);
+    ca_arena_trim_cache(a, how);
 }
 
 /* ---- bins and blocks ---- */

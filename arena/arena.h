@@ -9,6 +9,7 @@
 #define CA_ARENA_H
 
 #include "options.h"
+#include "segment.h"
 #include "types.h"
 #include "util.h"
 
@@ -45,9 +46,9 @@ ca_block_t *ca_arena_take_blocks(ca_arena_t *a, uint32_t n);
 void ca_arena_collect(ca_arena_t *a);
 /* A small block became empty, or got room while out of its bin. */
 void ca_block_event(ca_arena_t *a, ca_block_t *b);
-/* Every empty block of `a`, and its caches, back to the nodes (owner only,
- * or under the arenas lock for a parked arena). */
-void ca_arena_release_empty(ca_arena_t *a);
+/* Every empty block of `a`, and its caches, back to the nodes, kept as `how`
+ * says (owner only, or under the arenas lock for a parked arena). */
+void ca_arena_release_empty(ca_arena_t *a, enum ca_give how);
 /* Collect and release the parked arenas (those that received frees, unless
  * `wait`: then all, waiting for the arenas lock). */
 void ca_arenas_reclaim(int wait);

@@ -506,10 +506,10 @@ static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
 
 void ca_node_give(ca_block_t *b, uint32_t n)
 {
-    ca_node_give_to(b, n, 0);
+    ca_node_give_to(b, n, CA_GIVE_CACHE);
 }
 
-void ca_node_give_to(ca_block_t *b, uint32_t n, int lazy)
+void ca_node_give_to(ca_block_t *b, uint32_t n, enum ca_give how)
 {
     int saved = errno;
     ca_segment_t *s = ca_block_segment(b);
@@ -524,11 +524,21 @@ void ca_node_give_to(ca_block_t *b, uint32_t n, int lazy)
         x->used = 0;
         x->stamp = now;
     }
+    if (how == CA_GIVE_RELEASE) {
+        /* Nobody can take them before ca_segment_release: decommit unlocked. */
+        ca_os_decommit(ca_block_start(b), (size_t)n << ca_cfg.block_shift);
+        pthread_mutex_lock(&nd->lock);
+        nd->blocks_decommitted += n;
+        ca_segment_release(nd, s, idx, n);
+        pthread_mutex_unlock(&nd->lock);
+        errno = saved;
+        return;
+    }
     pthread_mutex_lock(&nd->lock);
     for (uint32_t i = 0; i < n; i++)
         ca_cache_push(nd, b + i);
     ca_segment_release(nd, s, idx, n);
-    if (lazy) {
+    if (how == CA_GIVE_LAZY) {
         ca_purge_arm(now); /* the next tick purges what is due */
         pthread_mutex_unlock(&nd->lock);
     } else {

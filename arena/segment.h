@@ -37,13 +37,19 @@ static inline uintptr_t ca_range_offset(const void *p)
 /* Take `n` contiguous free blocks on `node`; *reused says whether they came
  * from the cache. NULL when the OS refuses memory. */
 ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused);
+/* How blocks given back to their node are kept. */
+enum ca_give {
+    CA_GIVE_CACHE,   /* into the node cache; blocks past its bounds purged now */
+    CA_GIVE_LAZY,    /* the same, but the purge left to the next tick (a parked arena
+                        reclaimed: its node may be about to allocate again) */
+    CA_GIVE_RELEASE, /* pages decommitted now, not cached: the blocks of a thread
+                        that ended, and malloc_trim */
+};
 /* Give back `n` blocks starting at `b` (a span or one block); each keeps in
  * `was` the kind it had. */
 void ca_node_give(ca_block_t *b, uint32_t n);
-/* The same; with `lazy`, blocks past the cache's bounds are left for the next
- * purge tick instead of purged now (a thread that exits, a parked arena
- * reclaimed: the process may be ending, or about to allocate again). */
-void ca_node_give_to(ca_block_t *b, uint32_t n, int lazy);
+/* The same, kept as `how` says. */
+void ca_node_give_to(ca_block_t *b, uint32_t n, enum ca_give how);
 /* Mark `n` blocks from `b` as one span of `kind` (head) and CA_BLOCK_CONT. */
 void ca_span_mark(ca_block_t *b, uint32_t n, uint8_t kind);
 /* Return every cached block's pages and every empty segment. */

@@ -52,8 +52,9 @@ static void *pinned(void *arg)
     CPU_ZERO(&set);
     CPU_SET(pa->cpu, &set);
     if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) return NULL;
-    /* large spans freed go to the node's cache (page-aligned requests past a
-     * quarter block are served as spans of whole blocks) */
+    /* large spans freed go back to the node (page-aligned requests past a
+     * quarter block are served as spans of whole blocks): into its cache, or,
+     * once the thread has ended, decommitted */
     void *ps[4];
     for (int i = 0; i < 4; i++)
         ps[i] = ca_memalign(4096, 60000); /* one block each */
@@ -83,7 +84,8 @@ static int child_fake(void)
         printf("cpu%d home=%d segment=%d\n", args[i].cpu, args[i].node, args[i].seg_node);
     }
     for (unsigned nd = 0; nd < ca_numa_node_count(); nd++)
-        printf("node%u cached=%u segments=%u\n", nd, ca_nodes[nd].cache_count,
+        printf("node%u back=%u segments=%u\n", nd,
+               ca_nodes[nd].cache_count + (unsigned)ca_nodes[nd].blocks_decommitted,
                ca_nodes[nd].nsegments);
     printf("bind=%d\n", ca_cfg.numa_bind);
     return 0;
@@ -163,10 +165,10 @@ static void test_fake_two_nodes(void **state)
     print_message("%s", out);
     assert_non_null(strstr(out, "nodes=2"));
     assert_non_null(strstr(out, "cpu0 home=0 segment=0"));
-    assert_non_null(strstr(out, "node0 cached=4"));
+    assert_non_null(strstr(out, "node0 back=4"));
     if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
         assert_non_null(strstr(out, "cpu1 home=1 segment=1"));
-        assert_non_null(strstr(out, "node1 cached=4"));
+        assert_non_null(strstr(out, "node1 back=4"));
         /* node 1 has no memory on a one-node machine: binding is turned off
          * with one warning, and the program goes on */
         if (strstr(out, "bind=0")) assert_int_equal(tu_count(out, "NUMA placement off"), 1);
@@ -181,12 +183,12 @@ static void test_fake_four_nodes(void **state)
     run_fake(4, cpus, out, sizeof(out));
     assert_non_null(strstr(out, "nodes=4"));
     assert_non_null(strstr(out, "cpu0 home=1 segment=1"));
-    assert_non_null(strstr(out, "node0 cached=0"));
-    assert_non_null(strstr(out, "node1 cached=4"));
+    assert_non_null(strstr(out, "node0 back=0"));
+    assert_non_null(strstr(out, "node1 back=4"));
     if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
         assert_non_null(strstr(out, "cpu1 home=3 segment=3"));
-        assert_non_null(strstr(out, "node3 cached=4"));
-        assert_non_null(strstr(out, "node2 cached=0"));
+        assert_non_null(strstr(out, "node3 back=4"));
+        assert_non_null(strstr(out, "node2 back=0"));
     }
 }
 

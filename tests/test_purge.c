@@ -9,9 +9,12 @@
  *     exit() while malloc_stats() writes) is skipped, not waited for;
  *   - aligned objects freed and measured by another thread (ThreadSanitizer
  *     runs this file too);
- *   - blocks given back by an arena being emptied (a thread's exit) wait for
- *     the next purge tick even past the cache's hard bound; others past it
- *     are purged at once.
+ *   - blocks given back lazily (a parked arena reclaimed) wait for the next
+ *     purge tick even past the cache's hard bound; others past it are purged
+ *     at once;
+ *   - the blocks a thread still holds when it ends are decommitted at once,
+ *     until a new thread has adopted a parked arena (threads churn): from
+ *     then on they wait in the cache for the next thread.
  */
 #include "test_util.h"
 #include "core_util.h"
@@ -89,7 +92,7 @@ static void test_lazy_give_waits_for_the_tick(void **state)
     uint64_t start = tu_cached();
     take_blocks();
     for (int i = 0; i < NGIVE; i++)
-        ca_node_give_to(given[i], 1, 1);
+        ca_node_give_to(given[i], 1, CA_GIVE_LAZY);
     uint64_t lazy = tu_cached();
     print_message("cached after lazy gives: %llu blocks\n", (unsigned long long)lazy);
     assert_int_equal(lazy, start + NGIVE); /* nothing purged yet, past every bound */
@@ -108,6 +111,72 @@ static void test_lazy_give_waits_for_the_tick(void **state)
     print_message("cached after eager gives: %llu\n", (unsigned long long)eager);
     assert_true(eager < start + NGIVE);
     ca_trim();
+}
+
+/* A thread that allocates 40 sizes of 24 to 960 bytes (25 size classes, a
+ * block each), frees everything and ends: the blocks stay its bins' own
+ * until the end. */
+static void *forty_classes(void *arg)
+{
+    (void)arg;
+    void *p[40];
+    for (int i = 0; i < 40; i++) {
+        p[i] = ca_malloc((size_t)(i + 1) * 24);
+        if (p[i] == NULL) return NULL;
+        memset(p[i], 1, (size_t)(i + 1) * 24);
+    }
+    for (int i = 0; i < 40; i++)
+        ca_free(p[i]);
+    return arg;
+}
+
+static int run_forty(void)
+{
+    pthread_t t;
+    void *ok = NULL;
+    if (pthread_create(&t, NULL, forty_classes, &ok) != 0) return 0;
+    pthread_join(t, &ok);
+    return ok != NULL;
+}
+
+/* Child (a fresh process: no thread has ended yet). Prints what each of two
+ * threads' ends did with their blocks. */
+static int child_exit_release(void)
+{
+    ca_totals_t t0 = tu_totals();
+    if (!run_forty()) return 3;
+    ca_totals_t t1 = tu_totals(); /* the first thread's arena is parked */
+    if (!run_forty()) return 4;   /* the second adopts it */
+    ca_totals_t t2 = tu_totals();
+    printf("first: decommitted %llu cached %lld\n",
+           (unsigned long long)(t1.blocks_decommitted - t0.blocks_decommitted),
+           (long long)(t1.blocks_cached - t0.blocks_cached));
+    printf("second: decommitted %llu cached %lld\n",
+           (unsigned long long)(t2.blocks_decommitted - t1.blocks_decommitted),
+           (long long)(t2.blocks_cached - t1.blocks_cached));
+    return 0;
+}
+
+static void test_exit_releases(void **state)
+{
+    (void)state;
+    char out[4096];
+    int st = tu_run_self("exit-release", NULL, out, sizeof(out));
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) != 0) fail_msg("status %d:\n%s", WEXITSTATUS(st), out);
+    print_message("%s", out);
+    unsigned long long dec1, dec2;
+    long long cached1, cached2;
+    assert_int_equal(
+        sscanf(strstr(out, "first:"), "first: decommitted %llu cached %lld", &dec1, &cached1), 2);
+    assert_int_equal(
+        sscanf(strstr(out, "second:"), "second: decommitted %llu cached %lld", &dec2, &cached2), 2);
+    /* The first thread's blocks go back to the OS, none waits in the cache. */
+    assert_true(dec1 >= 20);
+    assert_true(cached1 <= 0);
+    /* The second thread came after an end: its blocks wait for the next. */
+    assert_true(cached2 >= 20);
+    assert_true(dec2 < 5);
 }
 
 /* Child: frees most, then idles until the purger has brought the cache down
@@ -316,6 +385,7 @@ int main(int argc, char **argv)
     if (argc > 1) {
         if (!strcmp(argv[1], "background")) return child_background();
         if (!strcmp(argv[1], "exit-during-dump")) return child_exit_during_dump();
+        if (!strcmp(argv[1], "exit-release")) return child_exit_release();
         return 99;
     }
     const struct CMUnitTest tests[] = {
@@ -323,6 +393,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_slow_path_purges_when_due),
         cmocka_unit_test(test_lazy_give_waits_for_the_tick),
         cmocka_unit_test(test_background_purge),
+        cmocka_unit_test(test_exit_releases),
         cmocka_unit_test(test_exit_during_dump),
         cmocka_unit_test(test_huge_cache),
     };
