@@ -67,6 +67,7 @@ static void ca_init_once(void)
         ca_cfg.numa_bind = 0;
     }
     ca_classes_init();
+    ca_nodes_init();
     ca_segment_range_init();
     ca_arenas_setup();
     pthread_atfork(ca_fork_prepare, ca_fork_parent, ca_fork_child);

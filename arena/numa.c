@@ -15,7 +15,8 @@
 static uint64_t ca_online_nodes = 1; /* bit n: node n online */
 static uint64_t ca_memory_nodes = 1; /* bit n: node n has memory */
 static unsigned ca_node_count_v = 1;
-static int16_t ca_cpu_node[CA_MAX_CPUS]; /* node of each CPU, -1 unknown */
+static uint8_t ca_cpu_node[CA_MAX_CPUS]; /* node of each CPU + 1; 0: unknown (so only the
+                                            entries of CPUs present are ever written) */
 
 /* Read a small sysfs file into `out` (NUL-terminated); -1 if it cannot be read. */
 /* Parse a list such as "0-3,8,10-11" and call `fn` for each number. */
@@ -55,7 +56,7 @@ static void ca_set_mask_bit(unsigned v, void *arg)
 
 static void ca_set_cpu_node(unsigned cpu, void *arg)
 {
-    ca_cpu_node[cpu] = (int16_t)(intptr_t)arg;
+    ca_cpu_node[cpu] = (uint8_t)((intptr_t)arg + 1);
 }
 
 static void ca_node_path(ca_buf_t *b, const char *root, const char *tail)
@@ -68,8 +69,6 @@ static void ca_node_path(ca_buf_t *b, const char *root, const char *tail)
 void ca_numa_init(void)
 {
     const char *root = ca_os_sysfs_root();
-    for (unsigned i = 0; i < CA_MAX_CPUS; i++)
-        ca_cpu_node[i] = -1;
     char path[512], text[4096];
     ca_buf_t b;
 
@@ -114,7 +113,7 @@ unsigned ca_numa_node_count(void)
 int ca_numa_node_of_cpu(int cpu)
 {
     if (cpu < 0 || (unsigned)cpu >= CA_MAX_CPUS) return -1;
-    return ca_cpu_node[cpu];
+    return (int)ca_cpu_node[cpu] - 1;
 }
 
 int ca_numa_node_has_memory(unsigned node)

@@ -32,8 +32,11 @@
 _Static_assert(sizeof(ca_segment_t) <= (16u << 10),
                "a segment header fits block 0 at the smallest block size");
 
-ca_node_t ca_nodes[CA_MAX_NODES] = {
-    [0 ... CA_MAX_NODES - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
+/* Zero: in .bss, so only the nodes in use cost memory (an initializer would
+ * put all CA_MAX_NODES in .data, every page of it mapped at start-up). A
+ * zeroed lock is a plain mutex; ca_nodes_init makes those of the nodes
+ * present adaptive. */
+ca_node_t ca_nodes[CA_MAX_NODES];
 
 /* See segment.h. Armed under a node lock; cleared by the tick that runs it. */
 _Atomic uint32_t ca_purge_due;
@@ -169,6 +172,16 @@ static size_t ca_range_writable;  /* slots made read-write: ca_range_top and som
 static uint64_t *ca_range_given;  /* bit i: slot i was given back */
 static size_t ca_range_hint;      /* words of ca_range_given below this have no bit set */
 size_t ca_range_limit = SIZE_MAX; /* see segment.h */
+
+void ca_nodes_init(void)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    for (unsigned n = 0; n < ca_numa_node_count(); n++)
+        pthread_mutex_init(&ca_nodes[n].lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+}
 
 void ca_segment_range_init(void)
 {

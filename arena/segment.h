@@ -16,6 +16,10 @@
 
 extern ca_node_t ca_nodes[CA_MAX_NODES];
 
+/* Make the locks of the nodes present adaptive (at start-up, after the
+ * topology is read). */
+void ca_nodes_init(void);
+
 /* Reserve the segment range (at start-up, once the segment size is known). */
 void ca_segment_range_init(void);
 /* Test hook: new slots of the range stop past this many (given-back slots are
