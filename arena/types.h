@@ -12,7 +12,7 @@
  *            owned by one arena), or part of a large span.
  *   run      one object of a run block: a block shared by the size classes
  *            above block_size / 32 (up to small_max), each object a run of
- *            units (block_size / CA_RUN_UNITS bytes), placed first-fit, so
+ *            units (block_size / CA_RUN_UNITS bytes), placed next-fit, so
  *            what one class frees another reuses (runs.c).
  *   slot     one object of a small block. Word 1 of a slot that is not handed
  *            out as itself holds its cookie (address ^ secret) xor a state:
@@ -189,7 +189,7 @@ typedef struct ca_arena_s {
     _Atomic(ca_block_t *) queued; /* blocks that received remote frees */
     ca_block_t *cache;            /* empty blocks kept (list through next) */
     uint32_t ncache;              /* blocks in cache */
-    ca_block_t *runs;             /* its run blocks, first-fit in this order (list through
+    ca_block_t *runs;             /* its run blocks, searched in this order (list through
                                      next, prev) */
     ca_block_t *spans;            /* freed large spans kept for reuse (list through next) */
     uint32_t nspans;              /* spans kept */
