@@ -238,10 +238,11 @@ void ca_arena_collect(ca_arena_t *a)
 {
     ca_block_t *b = atomic_exchange_explicit(&a->queued, NULL, memory_order_acquire);
     while (b != NULL) {
-        ca_block_t *next = b->next_queued;
+        ca_remote_t *r = ca_block_remote(b);
+        ca_block_t *next = r->next_queued;
         /* acq_rel: what this thread read of the block (next_queued) happens
          * before the next pusher, who may queue it again, writes it. */
-        uintptr_t head = atomic_exchange_explicit(&b->remote, 0, memory_order_acq_rel);
+        uintptr_t head = atomic_exchange_explicit(&r->word, 0, memory_order_acq_rel);
         void **list = ca_remote_list(head);
         if (list != NULL && b->kind == CA_BLOCK_RUNS) {
             ca_runs_collected(a, b, list);
@@ -295,7 +296,7 @@ static void ca_block_own(ca_arena_t *a, ca_block_t *b, uint8_t kind, uint32_t cl
     b->free = NULL;
     b->span = blocks > 1 ? blocks : 0;
     b->next = b->prev = NULL;
-    atomic_store_explicit(&b->remote, 0, memory_order_relaxed);
+    atomic_store_explicit(&ca_block_remote(b)->word, 0, memory_order_relaxed);
     b->owner = a;
     ca_held(a, (int64_t)blocks << ca_cfg.block_shift);
 }

@@ -260,19 +260,20 @@ ca_noinline void ca_free_remote(ca_block_t *b, void *p, uint32_t cls)
     q[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FREE);
     /* One CAS pushes the slot, counts it (so the owner need not walk the list)
      * and marks the block queued. */
-    uintptr_t old = atomic_load_explicit(&b->remote, memory_order_relaxed);
+    ca_remote_t *r = ca_block_remote(b);
+    uintptr_t old = atomic_load_explicit(&r->word, memory_order_relaxed);
     uintptr_t word;
     do {
         q[0] = ca_remote_list(old);
         uintptr_t count = old >> CA_REMOTE_SHIFT;
         if (count != CA_REMOTE_MANY) count++;
         word = (uintptr_t)q | (count << CA_REMOTE_SHIFT) | 1;
-    } while (!atomic_compare_exchange_weak_explicit(&b->remote, &old, word, memory_order_acq_rel,
+    } while (!atomic_compare_exchange_weak_explicit(&r->word, &old, word, memory_order_acq_rel,
                                                     memory_order_relaxed));
     if (old & 1) return; /* the block is already queued on its owner */
     ca_block_t *head = atomic_load_explicit(&owner->queued, memory_order_relaxed);
     do {
-        b->next_queued = head;
+        r->next_queued = head;
     } while (!atomic_compare_exchange_weak_explicit(&owner->queued, &head, b, memory_order_release,
                                                     memory_order_relaxed));
 }

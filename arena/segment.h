@@ -84,6 +84,11 @@ static inline size_t ca_block_index(const ca_block_t *b)
 {
     return (size_t)(b - ca_block_segment(b)->blocks);
 }
+/* The remote free list of `b` (a block of a segment). */
+static inline ca_remote_t *ca_block_remote(const ca_block_t *b)
+{
+    return &ca_block_segment(b)->remote[ca_block_index(b)];
+}
 static inline char *ca_block_start(const ca_block_t *b)
 {
     return (char *)ca_block_segment(b) + (ca_block_index(b) << ca_cfg.block_shift);

@@ -72,44 +72,52 @@ enum ca_block_kind {
 
 struct ca_arena_s;
 
-/* Per-block metadata, kept in the segment header, one cache line for what the
- * owner touches on its fast paths and a second for the rest (the remote list
- * there, so remote pushers do not bounce the owner's line). */
+/* Per-block metadata, kept in the segment header. The first cache line is
+ * what every thread that frees into the block reads (the slot test, the
+ * owner), written only when the block carves or changes hands; the second is
+ * the owner's (its free list and counts, written on every malloc and local
+ * free). Remote frees write neither: the remote list is in the segment's
+ * `remote` array. So the owner's writes do not take the line other threads
+ * read away from their caches at each free, nor theirs the owner's. */
 typedef struct __attribute__((aligned(64))) ca_block_s {
-    void *free;               /* local free list; owner thread only */
     uint64_t magic;           /* slot test multiplier (ca_slot_magic of the slot size) */
     uint64_t magic_base;      /* magic * the address of slot 0 */
     uint64_t magic_limit;     /* slots carved * (magic * slot_size): the slot test passes below
                                  it (see ca_slot_test); 0 when the block serves no slot */
     struct ca_arena_s *owner; /* owning arena of a small block, else NULL */
-    int32_t used;             /* slots out and not freed locally or collected; CA_USED_FULL
-                                 added while the block is out of its bin's list (full); a
-                                 run block: units of its live objects */
     uint32_t slot_size;       /* bytes per slot (small), 0 otherwise */
     uint32_t limit;           /* bytes: slots carved so far * slot_size; 0 unless small */
     uint8_t kind;             /* enum ca_block_kind */
     uint8_t size_class;       /* small: class index */
-    /* second cache line */
-    _Alignas(
-        64) _Atomic(uintptr_t) remote; /* remote free list: bits 1..47 the head, bit 0 set while
-                                  queued, bits 48..63 how many (CA_REMOTE_MANY: unknown) */
-    struct ca_block_s *next_queued;    /* arena's stack of blocks with remote frees */
-    struct ca_block_s *next;           /* bin list, arena cache or node cache */
-    struct ca_block_s *prev;           /* bin list or node cache */
-    uint32_t capacity;                 /* slots in the block */
-    uint32_t bump;                     /* slots carved into the free list so far; a run
-                                          block: the unit where the next search starts */
-    uint32_t stamp;                    /* free: milliseconds clock when it entered the node cache;
-                                          a run block: the shortest run found not to fit since
-                                          its last free (CA_RUN_UNITS + 1: none) */
-    uint32_t span;                     /* large, medium: blocks in the span; cont: blocks back to
-                                          the head */
-    uint8_t dirty;                     /* free: pages may be resident (in the node cache) */
-    uint8_t was;                       /* free or kept: the kind it had when last in use, so a
-                                          late second free is told from a foreign pointer */
+    /* second cache line: the owner's */
+    _Alignas(64) void *free; /* local free list; owner thread only */
+    int32_t used;            /* slots out and not freed locally or collected; CA_USED_FULL
+                                added while the block is out of its bin's list (full); a
+                                run block: units of its live objects */
+    uint32_t capacity;       /* slots in the block */
+    struct ca_block_s *next; /* bin list, arena cache or node cache */
+    struct ca_block_s *prev; /* bin list or node cache */
+    uint32_t bump;           /* slots carved into the free list so far; a run block: the
+                                unit where the next search starts */
+    uint32_t stamp;          /* free: milliseconds clock when it entered the node cache; a
+                                run block: the shortest run found not to fit since its last
+                                free (CA_RUN_UNITS + 1: none) */
+    uint32_t span;           /* large, medium: blocks in the span; cont: blocks back to the
+                                head */
+    uint8_t dirty;           /* free: pages may be resident (in the node cache) */
+    uint8_t was;             /* free or kept: the kind it had when last in use, so a late
+                                second free is told from a foreign pointer */
 } ca_block_t;
-_Static_assert(offsetof(ca_block_t, remote) == 64, "fast-path fields fill one cache line");
+_Static_assert(offsetof(ca_block_t, free) == 64, "what other threads read fills one cache line");
 _Static_assert(sizeof(ca_block_t) == 128, "the free fast path finds a block by shifting");
+
+/* A block's remote free list, in its segment's `remote` array (four blocks
+ * to a cache line, apart from their metadata). */
+typedef struct ca_remote_s {
+    _Atomic(uintptr_t) word;        /* bits 1..47 the head, bit 0 set while queued on the
+                                       owner, bits 48..63 how many (CA_REMOTE_MANY: unknown) */
+    struct ca_block_s *next_queued; /* the owner arena's stack of blocks with remote frees */
+} ca_remote_t;
 #define CA_USED_FULL INT32_MIN /* added to a block's used while it is full */
 
 #define CA_RUN_UNITS 256u /* units of a run block */
@@ -133,7 +141,8 @@ typedef struct ca_segment_s {
     size_t size;    /* bytes mapped */
     uint32_t entry; /* index of its entry in its node's `segs` */
     ca_block_t blocks[CA_SEG_BLOCKS];
-    ca_runmap_t runs[CA_SEG_BLOCKS]; /* the maps of its run blocks */
+    ca_remote_t remote[CA_SEG_BLOCKS]; /* the remote free lists of its small and run blocks */
+    ca_runmap_t runs[CA_SEG_BLOCKS];   /* the maps of its run blocks */
 } ca_segment_t;
 
 /* A node's entry for one of its segments. */

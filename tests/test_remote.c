@@ -43,7 +43,7 @@ static void remote_round_trip(size_t n)
     pthread_t t;
     pthread_create(&t, NULL, free_some, NULL);
     pthread_join(t, NULL);
-    uintptr_t word = atomic_load(&b->remote);
+    uintptr_t word = atomic_load(&ca_block_remote(b)->word);
     uintptr_t count = word >> CA_REMOTE_SHIFT;
     size_t in_block = 0;
     for (size_t i = 0; i < n; i++)
