@@ -174,10 +174,11 @@ static uint64_t *ca_range_given;  /* bit i: slot i was given back */
 static size_t ca_range_hint;      /* words of ca_range_given below this have no bit set */
 size_t ca_range_limit = SIZE_MAX; /* see segment.h */
 
-/* Take a node's lock. Its holders do short work (list and mask updates,
- * never a system call but for mapping a new segment), so a thread that finds
- * it taken spins a while before it sleeps: a wait in the kernel costs the
- * waiter more than the holder takes, and leaves its CPU idle meanwhile. */
+/* Take a node's lock. Its holders do short work (list and mask updates; a
+ * system call only to map a segment or give one back, and in malloc_trim),
+ * so a thread that finds it taken tries again a while before it sleeps: a
+ * wait in the kernel costs the waiter more than the holder takes, and leaves
+ * its CPU idle meanwhile. */
 static void ca_node_lock(ca_node_t *nd)
 {
     for (unsigned i = 0; i < CA_NODE_SPIN; i++) {
