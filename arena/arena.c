@@ -418,11 +418,9 @@ static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
 }
 
 /* Emptied block `b` (a small block or a medium span) stops serving `a`:
- * kept by the arena when `keep` and there is room, else back to its node
- * whole (without `keep`, the arena is being emptied: what the node must purge
- * waits for the next purge tick). */
-/* `b` holds no object any more: kept by `a` (`keep`) when its caches have
- * room, else given to its node as `how` says. */
+ * kept by the arena when `keep` and its caches have room, else given back to
+ * its node whole, kept there as `how` says (without `keep`, the arena is
+ * being emptied: its thread ended, it is reclaimed, or malloc_trim). */
 static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep, enum ca_give how)
 {
     uint32_t blocks = b->kind == CA_BLOCK_RUNS ? 1 : ca_class_blocks[b->size_class];

@@ -28,7 +28,7 @@
 #define CA_PURGE_DELAY_MS 100u
 #define CA_PURGE_HARD     8u
 #define CA_PURGE_BATCH    64u
-#define CA_NODE_SPIN      4000u /* tries at a taken node lock before sleeping on it */
+#define CA_NODE_SPIN      1000u /* tries at a taken node lock before sleeping on it */
 
 _Static_assert(sizeof(ca_segment_t) <= (16u << 10),
                "a segment header fits block 0 at the smallest block size");
@@ -185,7 +185,7 @@ static void ca_node_lock(ca_node_t *nd)
         if (pthread_mutex_trylock(&nd->lock) == 0) return;
         ca_cpu_relax();
     }
-    ca_node_lock(nd);
+    pthread_mutex_lock(&nd->lock);
 }
 
 void ca_nodes_init(void)
@@ -600,7 +600,7 @@ void ca_span_mark(ca_block_t *b, uint32_t n, uint8_t kind)
 void ca_node_trim(void)
 {
     int saved = errno;
-    for (unsigned n = 0; n < CA_MAX_NODES; n++) {
+    for (unsigned n = 0; n < ca_numa_node_count(); n++) {
         ca_node_t *nd = &ca_nodes[n];
         ca_node_lock(nd);
         while (nd->cache != NULL) {

@@ -44,10 +44,11 @@ ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused);
 /* How blocks given back to their node are kept. */
 enum ca_give {
     CA_GIVE_CACHE,   /* into the node cache; blocks past its bounds purged now */
-    CA_GIVE_LAZY,    /* the same, but the purge left to the next tick (a parked arena
-                        reclaimed: its node may be about to allocate again) */
-    CA_GIVE_RELEASE, /* pages decommitted now, not cached: the blocks of a thread
-                        that ended, and malloc_trim */
+    CA_GIVE_LAZY,    /* the same, but the purge left to the next tick: a parked arena
+                        reclaimed, and a thread that ended once the program churns
+                        threads (ca_exit_give): its node may allocate again soon */
+    CA_GIVE_RELEASE, /* pages decommitted now, not cached: a thread that ended before
+                        any arena was adopted (ca_exit_give), and malloc_trim */
 };
 /* Give back `n` blocks starting at `b` (a span or one block); each keeps in
  * `was` the kind it had. */
