@@ -2,12 +2,13 @@
  * Run blocks (runs.h): a map of CA_RUN_UNITS bits that says which units are
  * in use, one that says where objects start and one where they end: an
  * object's length is the distance to the next end bit, which another thread
- * freeing it can read while the owner changes other bits of the same word. The search for a place
- * marks, in log k steps over the words, every unit where k free units begin, and takes the first
- * such at or after where the last object placed ended (the block's `bump`) and wraps around once:
- * units freed are taken again only after the rest of the block was offered,
- * so a pointer freed twice is most often still free (and named) at its
- * second free, and a block's pages are touched in order.
+ * freeing it can read while the owner changes other bits of the same word.
+ * The search for a place marks, in log k steps over the words, every unit
+ * where k free units begin, and takes the first such at or after where the
+ * last object placed ended (the block's `bump`) and wraps around once: units
+ * freed are taken again only after the rest of the block was offered, so a
+ * pointer freed twice is most often still free (and named) at its second
+ * free, and a block's pages are touched in order.
  */
 #include "runs.h"
 
