@@ -28,7 +28,6 @@
 #define CA_PURGE_DELAY_MS 100u
 #define CA_PURGE_HARD     8u
 #define CA_PURGE_BATCH    64u
-#define CA_NODE_SPIN      1000u /* tries at a taken node lock before sleeping on it */
 
 _Static_assert(sizeof(ca_segment_t) <= (16u << 10),
                "a segment header fits block 0 at the smallest block size");
@@ -173,20 +172,6 @@ static size_t ca_range_writable;  /* slots made read-write: ca_range_top and som
 static uint64_t *ca_range_given;  /* bit i: slot i was given back */
 static size_t ca_range_hint;      /* words of ca_range_given below this have no bit set */
 size_t ca_range_limit = SIZE_MAX; /* see segment.h */
-
-/* Take a node's lock. Its holders do short work (list and mask updates; a
- * system call only to map a segment or give one back, and in malloc_trim),
- * so a thread that finds it taken tries again a while before it sleeps: a
- * wait in the kernel costs the waiter more than the holder takes, and leaves
- * its CPU idle meanwhile. */
-static void ca_node_lock(ca_node_t *nd)
-{
-    for (unsigned i = 0; i < CA_NODE_SPIN; i++) {
-        if (pthread_mutex_trylock(&nd->lock) == 0) return;
-        ca_cpu_relax();
-    }
-    pthread_mutex_lock(&nd->lock);
-}
 
 void ca_nodes_init(void)
 {
@@ -421,7 +406,7 @@ ca_block_t *ca_node_take(unsigned node, uint32_t n, int *reused)
 {
     ca_node_t *nd = &ca_nodes[node];
     ca_block_t *got = NULL;
-    ca_node_lock(nd);
+    pthread_mutex_lock(&nd->lock);
     if (n == 1 && nd->cache != NULL) {
         got = nd->cache;
         ca_segment_t *s = ca_block_segment(got);
@@ -521,7 +506,7 @@ static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
         pthread_mutex_unlock(&nd->lock);
         if (npurge == 0) return;
         ca_decommit_runs(purge, npurge);
-        ca_node_lock(nd);
+        pthread_mutex_lock(&nd->lock);
         nd->blocks_decommitted += npurge;
         for (uint32_t i = 0; i < npurge; i++)
             ca_segment_release(nd, ca_block_segment(purge[i]), ca_block_index(purge[i]), 1);
@@ -555,14 +540,14 @@ void ca_node_give_to(ca_block_t *b, uint32_t n, enum ca_give how)
     if (how == CA_GIVE_RELEASE) {
         /* Nobody can take them before ca_segment_release: decommit unlocked. */
         ca_os_decommit(ca_block_start(b), (size_t)n << ca_cfg.block_shift);
-        ca_node_lock(nd);
+        pthread_mutex_lock(&nd->lock);
         nd->blocks_decommitted += n;
         ca_segment_release(nd, s, idx, n);
         pthread_mutex_unlock(&nd->lock);
         errno = saved;
         return;
     }
-    ca_node_lock(nd);
+    pthread_mutex_lock(&nd->lock);
     for (uint32_t i = 0; i < n; i++)
         ca_cache_push(nd, b + i);
     ca_segment_release(nd, s, idx, n);
@@ -580,7 +565,7 @@ void ca_nodes_purge(uint32_t now)
     int saved = errno;
     for (unsigned n = 0; n < ca_numa_node_count(); n++) {
         ca_node_t *nd = &ca_nodes[n];
-        ca_node_lock(nd);
+        pthread_mutex_lock(&nd->lock);
         ca_node_purge_locked(nd, now); /* unlocks */
     }
     errno = saved;
@@ -602,7 +587,7 @@ void ca_node_trim(void)
     int saved = errno;
     for (unsigned n = 0; n < ca_numa_node_count(); n++) {
         ca_node_t *nd = &ca_nodes[n];
-        ca_node_lock(nd);
+        pthread_mutex_lock(&nd->lock);
         while (nd->cache != NULL) {
             ca_block_t *b = nd->cache;
             ca_cache_unlink(nd, b);

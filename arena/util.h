@@ -73,14 +73,4 @@ void ca_message(const char *first, ...);
 size_t ca_strlen(const char *s);
 int ca_strcaseeq(const char *a, const char *b);
 
-/* A pause in a spin loop (lets the other hyperthread run, saves power). */
-static inline void ca_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 #endif
