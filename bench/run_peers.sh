@@ -25,6 +25,11 @@
 #                   skipped with a note)
 #   OUT=DIR         results folder (default bench/results/peers-DATE, and
 #                   bench/results/peers-latest points at it)
+#   SHAPES=a,b      only these programs (names as in the tables: large,
+#                   medium, server, server-sized, xthread, local, heavy-1t,
+#                   heavy-2t, prodcons), for the timed runs and the
+#                   per-program instruction counts: to run the rows a
+#                   first run found noisy again, with more rounds
 #
 # Writes into OUT: runs.csv (every run), callgrind.csv and callgrind.*.out
 # (instructions per pair), callgrind_shapes.csv (instructions per program),
@@ -52,6 +57,23 @@ noise=${NOISE:-0.10}
 for f in "$shapes/measure" "$shapes/shape_large" "$lib"; do
     [ -e "$f" ] || { echo "build first (cmake --build $build): $f is missing" >&2; exit 1; }
 done
+
+# ---- the programs: NAME PROGRAM THREADS ----
+entries=("large shape_large 1" "medium shape_medium 2" "server shape_server 2"
+         "server-sized shape_server-sized 2" "xthread shape_xthread 2" "local shape_local 2" "heavy-1t shape_heavy 1"
+         "heavy-2t shape_heavy 2" "prodcons shape_prodcons 2")
+# wanted NAME: is program NAME among SHAPES (all when SHAPES is unset)?
+wanted() {
+    [ -z "${SHAPES:-}" ] && return 0
+    case ",$SHAPES," in *",$1,"*) return 0 ;; *) return 1 ;; esac
+}
+if [ -n "${SHAPES:-}" ]; then
+    for s in ${SHAPES//,/ }; do
+        found=0
+        for e in "${entries[@]}"; do [ "${e%% *}" = "$s" ] && found=1; done
+        [ "$found" = 1 ] || { echo "SHAPES: no program named $s" >&2; exit 1; }
+    done
+fi
 
 stamp=$(date -u +%Y%m%d-%H%M%S)
 out=${OUT:-$root/bench/results/peers-$stamp}
@@ -119,14 +141,9 @@ for kv in "$@"; do
     esac
 done
 
-# ---- the programs: NAME PROGRAM THREADS ----
-entries=("large shape_large 1" "medium shape_medium 2" "server shape_server 2"
-         "server-sized shape_server-sized 2" "xthread shape_xthread 2" "local shape_local 2" "heavy-1t shape_heavy 1"
-         "heavy-2t shape_heavy 2" "prodcons shape_prodcons 2")
-
 {
     echo "# date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host_cpus=$(nproc) kernel=$(uname -r)"
-    echo "# rounds=$rounds scale=$scale noise=$noise load_start=$(cut -d' ' -f1 /proc/loadavg)"
+    echo "# rounds=$rounds scale=$scale noise=$noise shapes=${SHAPES:-all} load_start=$(cut -d' ' -f1 /proc/loadavg)"
     for i in "${!names[@]}"; do echo "# allocator ${names[$i]}=${paths[$i]:-(none: the C library)}"; done
     for n in "${notes[@]+"${notes[@]}"}"; do echo "# note $n"; done
 } >"$out/meta.txt"
@@ -141,6 +158,7 @@ na=${#names[@]}
 for r in $(seq 1 "$rounds"); do
     for e in "${entries[@]}"; do
         read -r name prog threads <<<"$e"
+        wanted "$name" || continue
         for k in $(seq 0 $((na - 1))); do
             i=$(((k + r - 1) % na)) # rotate who runs first, round by round
             status=0
@@ -203,6 +221,7 @@ if [ "${INSTR:-1}" != 0 ] && [ "${CALLGRIND:-1}" != 0 ] && command -v valgrind >
              "server-sized shape_server-sized 2 0.02" "xthread shape_xthread 2 0.02" \
              "local shape_local 2 0.02" "heavy-1t shape_heavy 1 0.02" "heavy-2t shape_heavy 2 0.02"; do
         read -r name prog threads s <<<"$e"
+        wanted "$name" || continue
         for i in "${!names[@]}"; do
             log=$(env -u LD_PRELOAD ${paths[$i]:+LD_PRELOAD="${paths[$i]}"} valgrind --tool=callgrind \
                 --callgrind-out-file=/dev/null "$shapes/$prog" "$s" "$threads" 2>&1) || true
