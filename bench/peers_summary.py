@@ -122,6 +122,21 @@ def summarise(results_dir, noise):
         best_c = min((res[p]["cpu_s"] for p in peers if res.get(p, {}).get("cpu_s")),
                      default=None)
         entry["best_cpu_s"] = best_c
+        # Paired by round: each run's time over the best peer's in the same
+        # round (the allocators of a round run back to back), then the
+        # median over rounds: a slow spell of the machine that spans a few
+        # rounds moves both sides of a ratio alike.
+        by_round = {}
+        for r in rows:
+            if r["status"] == "0" and r["time_s"]:
+                by_round.setdefault(r["round"], {})[r["allocator"]] = float(r["time_s"])
+        for a, v in res.items():
+            paired = []
+            for t in by_round.values():
+                best_r = min((t[p] for p in peers if p in t), default=None)
+                if a in t and best_r:
+                    paired.append(t[a] / best_r)
+            v["paired_ratio"] = statistics.median(paired) if paired else None
         for a, v in res.items():
             if "time_s" in v:
                 v["time_ratio"] = v["time_s"] / best_t if best_t else None
@@ -135,6 +150,7 @@ def summarise(results_dir, noise):
         summary["geomean"][a] = {
             "time_ratio": geomean([c.get("time_ratio") for c in cells]),
             "time_min_ratio": geomean([c.get("time_min_ratio") for c in cells]),
+            "paired_ratio": geomean([c.get("paired_ratio") for c in cells]),
             "cpu_ratio": geomean([c.get("cpu_ratio") for c in cells]),
             "rss_ratio": geomean([c.get("rss_ratio") for c in cells]),
         }
@@ -208,6 +224,17 @@ def table(summary):
             g = [f"{x} ({fmt(summary['geomean'][a]['time_min_ratio'])})" for x, a in zip(g, allocs)]
         out.append("| **geometric mean** | | " + " | ".join(f"**{x}**" for x in g) + " | |")
         out.append("")
+    out.append("**Time paired by round** (each run's time over the best peer's time in the same "
+               "round, median over the rounds: the allocators of a round run back to back, so a "
+               "slow spell of the machine moves both sides of each ratio)\n")
+    out.append("| program | threads | " + " | ".join(allocs) + " |")
+    out.append("|---|---:|" + "---:|" * len(allocs))
+    for p in summary["programs"]:
+        cells = [fmt(p["results"].get(a, {}).get("paired_ratio")) for a in allocs]
+        out.append(f"| {p['name']} | {p['threads']} | " + " | ".join(cells) + " |")
+    g = [fmt(summary["geomean"][a].get("paired_ratio")) for a in allocs]
+    out.append("| **geometric mean** | | " + " | ".join(f"**{x}**" for x in g) + " |")
+    out.append("")
     out.append("**Minor page faults** (thousands, median of the rounds; ru_minflt)\n")
     out.append("| program | " + " | ".join(allocs) + " |")
     out.append("|---|" + "---:|" * len(allocs))
