@@ -124,10 +124,11 @@ static void *ca_alloc_aligned_in(ca_arena_t *a, size_t align, size_t n)
         if ((ca_class_size[cls] & (align - 1)) == 0)
             return ca_alloc_small_in(a, cls, n); /* every slot of the class is aligned */
         size_t over = n + align - 16;
-        if (ca_runs_serve(ca_class_size[ca_size_class(over)])) /* a run placed at the alignment */
+        uint32_t over_cls = ca_size_class(over);
+        if (ca_runs_serve(ca_class_size[over_cls])) /* a run placed at the alignment */
             return ca_alloc_runs_in(a, ca_size_class(ca_cfg.runs_min + 1), n, align);
         if (over <= ca_cfg.small_max) {
-            char *p = ca_alloc_small_in(a, ca_size_class(over), n);
+            char *p = ca_alloc_small_in(a, over_cls, n);
             if (p == NULL) return NULL;
             char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
             /* The slot says where its object starts; free checks it. */

@@ -233,6 +233,19 @@ void ca_arenas_after_fork_child(void)
     }
 }
 
+/* The last slot of free list `q` (linked through word 0, not empty), and in
+ * *len how many it holds. */
+static void **ca_list_last(void **q, uint32_t *len)
+{
+    uint32_t n = 1;
+    while (q[0] != NULL) {
+        q = (void **)q[0];
+        n++;
+    }
+    *len = n;
+    return q;
+}
+
 /* Merge the remote frees of every queued block into its local list. */
 void ca_arena_collect(ca_arena_t *a)
 {
@@ -254,18 +267,10 @@ void ca_arena_collect(ca_arena_t *a)
                 /* The local list (carved slots not out: bump - used) is the
                  * shorter, and this thread's own: walk it, not the remote
                  * one, whose slots another core wrote last. */
-                void **tail = b->free;
-                while (tail[0] != NULL)
-                    tail = (void **)tail[0];
-                tail[0] = list;
+                uint32_t local;
+                ca_list_last(b->free, &local)[0] = list;
             } else {
-                n = 1;
-                void **tail = list;
-                while (tail[0] != NULL) {
-                    tail = (void **)tail[0];
-                    n++;
-                }
-                tail[0] = b->free;
+                ca_list_last(list, &n)[0] = b->free; /* counted again: it may have saturated */
                 b->free = list;
             }
             ca_assert(ca_block_used(b) >= n);

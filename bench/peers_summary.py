@@ -130,12 +130,10 @@ def summarise(results_dir, noise):
         for r in rows:
             if r["status"] == "0" and r["time_s"]:
                 by_round.setdefault(r["round"], {})[r["allocator"]] = float(r["time_s"])
+        best_by_round = [(t, min((t[p] for p in peers if p in t), default=None))
+                         for t in by_round.values()]
         for a, v in res.items():
-            paired = []
-            for t in by_round.values():
-                best_r = min((t[p] for p in peers if p in t), default=None)
-                if a in t and best_r:
-                    paired.append(t[a] / best_r)
+            paired = [t[a] / best for t, best in best_by_round if a in t and best]
             v["paired_ratio"] = statistics.median(paired) if paired else None
         for a, v in res.items():
             if "time_s" in v:
