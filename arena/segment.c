@@ -335,7 +335,7 @@ static void ca_segment_unmap(ca_node_t *nd, ca_segment_t *s)
 }
 
 /* Bit i set: bits i..i+n-1 of `mask` are all set (a run of `n` starts at i). */
-static uint64_t ca_runs(uint64_t mask, uint32_t n)
+static uint64_t ca_mask_runs(uint64_t mask, uint32_t n)
 {
     /* r: runs of k; doubled while 2k <= n, then runs of k overlapping by
      * 2k - n make runs of n (log n steps, n <= 64) */
@@ -364,7 +364,7 @@ static ca_segment_t *ca_node_fit(ca_node_t *nd, uint32_t n, int *idx)
     uint32_t look = 0;
     for (uint32_t i = 0; i < nd->navail && look <= CA_FIT_LOOK; i++) {
         const ca_seg_entry_t *e = &nd->segs[i];
-        uint64_t r = ca_runs(e->free_mask, n);
+        uint64_t r = ca_mask_runs(e->free_mask, n);
         if (r == 0) continue;
         if (got != NULL) look++;
         uint64_t d = e->dirty_mask, last = d >> (n - 1);
