@@ -214,14 +214,21 @@ fi
 # large (its cost is page faults, which callgrind does not see, and memset)
 # and prodcons (its waiting loops count as many instructions as the
 # scheduler makes them). Valgrind runs the threads one at a time.
+# callgrind_scale NAME: the scale program NAME is counted at (none: left out).
+callgrind_scale() {
+    case $1 in
+    large | prodcons) ;;
+    medium) echo 0.1 ;;
+    *) echo 0.02 ;;
+    esac
+}
 cs="$out/callgrind_shapes.csv"
 echo "program,threads,scale,allocator,collected,ops" >"$cs"
 if [ "${INSTR:-1}" != 0 ] && [ "${CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
-    for e in "medium shape_medium 2 0.1" "server shape_server 2 0.02" \
-             "server-sized shape_server-sized 2 0.02" "xthread shape_xthread 2 0.02" \
-             "local shape_local 2 0.02" "heavy-1t shape_heavy 1 0.02" "heavy-2t shape_heavy 2 0.02"; do
-        read -r name prog threads s <<<"$e"
-        wanted "$name" || continue
+    for e in "${entries[@]}"; do
+        read -r name prog threads <<<"$e"
+        s=$(callgrind_scale "$name")
+        [ -n "$s" ] && wanted "$name" || continue
         for i in "${!names[@]}"; do
             log=$(env -u LD_PRELOAD ${paths[$i]:+LD_PRELOAD="${paths[$i]}"} valgrind --tool=callgrind \
                 --callgrind-out-file=/dev/null "$shapes/$prog" "$s" "$threads" 2>&1) || true
