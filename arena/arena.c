@@ -291,7 +291,6 @@ static void ca_block_own(ca_arena_t *a, ca_block_t *b, uint8_t kind, uint32_t cl
     b->size_class = (uint8_t)cls;
     b->slot_size = slot;
     b->magic = slot != 0 ? ca_slot_magic(slot) : 0;
-    b->magic_base = (uint64_t)(uintptr_t)ca_block_start(b) * b->magic;
     b->capacity = capacity;
     /* Both grow as slots are carved. */
     __atomic_store_n(&b->magic_limit, 0, __ATOMIC_RELAXED);

@@ -40,30 +40,38 @@ static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
         if (ca_block_full(b) || b->prev != NULL || b->next != NULL) ca_block_event(a, b);
 }
 
-static inline void ca_free_inline(void *p)
+/* Free `p`, `boff` bytes into block `b`, when it is a live small slot: 1;
+ * else 0, for the slow path to sort out. */
+static inline int ca_free_slot(ca_block_t *b, void *p, uintptr_t boff)
 {
-    /* NULL, pointers of huge objects, and anything not in the segment
-     * range go slow. */
-    uintptr_t off = ca_range_offset(p);
-    if (ca_unlikely(off >= ca_cfg.range_size)) {
-        ca_free_slow(p);
-        return;
-    }
-    ca_block_t *b = ca_block_at(p, off);
     /* Not a carved slot start of a small block (other kinds fail the slot
      * test), or a slot that is not handed out as itself (free, never handed
-     * out, holding an aligned object): the slow path sorts it out. The slot
-     * test's bound grows while the owner carves: relaxed, as a pointer handed
-     * out was carved before the program passed it here. */
-    if (ca_unlikely(!ca_slot_test(b, p) || ca_slot_state(p) < CA_SLOT_STATES)) {
-        ca_free_slow(p);
-        return;
-    }
+     * out, holding an aligned object). The slot test's bound grows while the
+     * owner carves: relaxed, as a pointer handed out was carved before the
+     * program passed it here. */
+    if (ca_unlikely(!ca_slot_test(b, boff) || ca_slot_state(p) < CA_SLOT_STATES)) return 0;
     ca_arena_t *a = ca_tls_arena;
     if (ca_likely(b->owner == a))
         ca_free_local(a, b, p);
     else
         ca_free_remote(b, p, b->size_class);
+    return 1;
+}
+
+static inline void ca_free_inline(void *p)
+{
+    /* The block of a pointer in the segment range, by the default block
+     * size's geometry as constants: with another block size the range is
+     * empty here, and ca_free_slow takes the slot with the configured
+     * geometry. NULL, pointers of huge objects, and anything not in the
+     * range go slow. */
+    uintptr_t off = ca_range_offset(p);
+    if (ca_likely(off < ca_cfg.fast_range_size)) {
+        ca_block_t *b = ca_block_at_shift(p, off, CA_BLOCK_SHIFT_DEFAULT);
+        if (ca_likely(ca_free_slot(b, p, off & (((uintptr_t)1 << CA_BLOCK_SHIFT_DEFAULT) - 1))))
+            return;
+    }
+    ca_free_slow(p);
 }
 
 /* ---- where a pointer lands ---- */
@@ -337,6 +345,10 @@ static int ca_free_run_owned(void *p)
 ca_noinline void ca_free_slow(void *p)
 {
     if (p == NULL) return;
+    uintptr_t off = ca_range_offset(p);
+    if (ca_cfg.fast_range_size == 0 && off < ca_cfg.range_size &&
+        ca_free_slot(ca_block_at(p, off), p, off & ca_cfg.block_off_mask))
+        return; /* a slot, with a block size other than the default */
     int saved = errno; /* an emptied run block's purge tick may set it; free must not */
     if (!ca_free_run_owned(p)) {
         ca_purge_tick();

@@ -24,9 +24,8 @@ typedef struct ca_option_s {
 static const char *ca_stats_file_path;
 
 ca_config_t ca_cfg = {
-    .block_size = (size_t)64 << 10,
-    .block_shift = 16,
-    .block_meta_shift = 16 - 7,
+    .block_size = (size_t)1 << CA_BLOCK_SHIFT_DEFAULT,
+    .block_shift = CA_BLOCK_SHIFT_DEFAULT,
     .seg_size = (size_t)64 << 16,
     .seg_shift = 22,
     .seg_base_mask = ~(((uintptr_t)64 << 16) - 1),
@@ -246,7 +245,6 @@ void ca_options_load(void)
                        ca_options[i].accepted, "; using the default ", ca_options[i].def, NULL);
     }
     ca_cfg.block_shift = (unsigned)__builtin_ctzl(ca_cfg.block_size);
-    ca_cfg.block_meta_shift = ca_cfg.block_shift - (unsigned)__builtin_ctzl(sizeof(ca_block_t));
     ca_cfg.seg_size = (size_t)CA_SEG_BLOCKS << ca_cfg.block_shift;
     ca_cfg.seg_shift = (unsigned)__builtin_ctzl(ca_cfg.seg_size);
     ca_cfg.seg_base_mask = ~(uintptr_t)(ca_cfg.seg_size - 1);

@@ -18,7 +18,6 @@
 typedef struct ca_config_s {
     size_t block_size;         /* bytes per block, power of two */
     unsigned block_shift;      /* log2(block_size) */
-    unsigned block_meta_shift; /* block_shift - log2(sizeof(ca_block_t)): see ca_block_at */
     size_t seg_size;           /* bytes per segment: CA_SEG_BLOCKS * block_size */
     unsigned seg_shift;        /* log2(seg_size) */
     uintptr_t seg_base_mask;   /* ~(seg_size - 1): a pointer & this is its segment */
@@ -46,6 +45,9 @@ typedef struct ca_config_s {
     uintptr_t range_base;      /* the segment range (segment.c): its first slot */
     uintptr_t range_size;      /* its bytes, every one readable; 0 before start-up (every free
                                   goes slow) */
+    uintptr_t fast_range_size; /* range_size when the block size is the default, whose
+                                  geometry the free fast path has as constants; else 0 (every
+                                  free leaves the inline path) */
 } ca_config_t;
 
 /* Valid before start-up too (the defaults): a free() of a foreign pointer

@@ -210,6 +210,8 @@ void ca_segment_range_init(void)
         ca_cfg.range_base = base;
         /* Last: a free racing with start-up sees no range, or all of it. */
         __atomic_store_n(&ca_cfg.range_size, bytes, __ATOMIC_RELEASE);
+        if (ca_cfg.block_shift == CA_BLOCK_SHIFT_DEFAULT)
+            __atomic_store_n(&ca_cfg.fast_range_size, bytes, __ATOMIC_RELEASE);
         return;
     }
 }

@@ -126,21 +126,28 @@ static inline uint64_t ca_slot_magic(uint32_t size)
     uint64_t c = UINT64_MAX / size + 1;
     return (size & (size - 1)) == 0 ? c + 1 : c;
 }
-static inline int ca_slot_test(const ca_block_t *b, const void *p)
+/* Is the address `boff` bytes into block `b` a carved slot's start? Slot 0
+ * is at the block's start. */
+static inline int ca_slot_test(const ca_block_t *b, uintptr_t boff)
 {
-    uint64_t m = (uint64_t)(uintptr_t)p * b->magic - b->magic_base;
-    return ca_below_relaxed(m, &b->magic_limit);
+    return ca_below_relaxed((uint64_t)boff * b->magic, &b->magic_limit);
 }
 
-/* The block metadata of `p`, `off` bytes into the segment range: the range
- * and its segments are aligned to the segment size, so the block index is
- * bits block_shift.. of either. */
+/* The block metadata of `p`, `off` bytes into the segment range, for blocks
+ * of 2^block_shift bytes: the range and its segments are aligned to the
+ * segment size, so the block index is bits block_shift.. of either. With a
+ * constant shift (the free fast path's) it is a mask, a shift and an add. */
+static inline ca_block_t *ca_block_at_shift(const void *p, uintptr_t off, unsigned block_shift)
+{
+    uintptr_t seg_size = (uintptr_t)CA_SEG_BLOCKS << block_shift;
+    ca_segment_t *s = (ca_segment_t *)((uintptr_t)p & ~(seg_size - 1));
+    uintptr_t idx = (off >> (block_shift - (unsigned)__builtin_ctz(sizeof(ca_block_t)))) &
+                    ((uintptr_t)(CA_SEG_BLOCKS - 1) * sizeof(ca_block_t));
+    return (ca_block_t *)((char *)s->blocks + idx);
+}
 static inline ca_block_t *ca_block_at(const void *p, uintptr_t off)
 {
-    ca_segment_t *s = (ca_segment_t *)((uintptr_t)p & ca_cfg.seg_base_mask);
-    uintptr_t idx =
-        (off >> ca_cfg.block_meta_shift) & ((uintptr_t)(CA_SEG_BLOCKS - 1) * sizeof(ca_block_t));
-    return (ca_block_t *)((char *)s->blocks + idx);
+    return ca_block_at_shift(p, off, ca_cfg.block_shift);
 }
 
 /* The block holding `p` in segment `s`, and `p`'s offset into it. */

@@ -36,6 +36,9 @@
 #include <stdint.h>
 
 #define CA_SEG_BLOCKS 64u /* blocks per segment, header block included */
+#define CA_BLOCK_SHIFT_DEFAULT                                                                     \
+    16u /* log2 of the default block size (64 KiB): the free fast path's geometry (see         \
+           ca_free_inline) */
 #define CA_MAX_CLASSES                                                                             \
     153u                             /* class 0 unused; 8 + 8 per doubling up to 32 MiB, the       \
                                         largest medium class (half a segment of 1 MiB blocks) */
@@ -81,7 +84,6 @@ struct ca_arena_s;
  * read away from their caches at each free, nor theirs the owner's. */
 typedef struct __attribute__((aligned(64))) ca_block_s {
     uint64_t magic;           /* slot test multiplier (ca_slot_magic of the slot size) */
-    uint64_t magic_base;      /* magic * the address of slot 0 */
     uint64_t magic_limit;     /* slots carved * (magic * slot_size): the slot test passes below
                                  it (see ca_slot_test); 0 when the block serves no slot */
     struct ca_arena_s *owner; /* owning arena of a small block, else NULL */
