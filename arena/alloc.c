@@ -43,13 +43,14 @@ static inline void *ca_malloc_inline(size_t n)
 {
     if (ca_likely(n <= 1024)) {
         ca_arena_t *a = ca_tls_arena;
-        ca_block_t *b = a->direct[(n + 15) >> 4];
+        size_t i = (n + 15) >> 4;
+        ca_block_t *b = a->direct[i];
         void **p = (void **)b->free;
         if (ca_likely(p != NULL)) {
             b->free = p[0];
             p[1] = NULL;
             b->used++;
-            CA_STAT_ALLOC(a, b->size_class, n);
+            CA_STAT_TINY_ALLOC(a, i, n);
             return p;
         }
     }

@@ -101,9 +101,16 @@ static inline uintptr_t ca_slot_state(const void *s)
         (a)->stats.req_bytes += (n);                                                               \
     } while (0)
 #define CA_STAT_FREE(a, cls) ((a)->stats.cls_free[cls]++)
+/* The malloc fast path's count: by its size table entry `i`. */
+#define CA_STAT_TINY_ALLOC(a, i, n)                                                                \
+    do {                                                                                           \
+        (a)->stats.tiny_alloc[i]++;                                                                \
+        (a)->stats.req_bytes += (n);                                                               \
+    } while (0)
 #else
-#define CA_STAT_ALLOC(a, cls, n) ((void)(a), (void)(cls), (void)(n))
-#define CA_STAT_FREE(a, cls)     ((void)(a), (void)(cls))
+#define CA_STAT_ALLOC(a, cls, n)    ((void)(a), (void)(cls), (void)(n))
+#define CA_STAT_TINY_ALLOC(a, i, n) ((void)(a), (void)(i), (void)(n))
+#define CA_STAT_FREE(a, cls)        ((void)(a), (void)(cls))
 #endif
 
 /* `a` holds `delta` bytes more (blocks taken, big objects handed out) or

@@ -348,7 +348,7 @@ ca_noinline void ca_free_slow(void *p)
     uintptr_t off = ca_range_offset(p);
     if (ca_cfg.fast_range_size == 0 && off < ca_cfg.range_size &&
         ca_free_slot(ca_block_at(p, off), p, off & ca_cfg.block_off_mask))
-        return; /* a slot, with a block size other than the default */
+        return;        /* a slot, with a block size other than the default */
     int saved = errno; /* an emptied run block's purge tick may set it; free must not */
     if (!ca_free_run_owned(p)) {
         ca_purge_tick();

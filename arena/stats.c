@@ -47,12 +47,23 @@ void ca_stat_big_free(ca_arena_t *a, size_t got)
 
 /* ---- totals ---- */
 
+/* Small allocations of class `c` counted in `s`: the slow paths' count and
+ * the malloc fast path's, kept per entry of the size table that leads to
+ * the class. */
+CA_SNAPSHOT static uint64_t ca_stat_class_allocs(const ca_stats_t *s, unsigned c)
+{
+    uint64_t n = s->cls_alloc[c];
+    for (unsigned i = ca_class_direct[c]; i < ca_class_direct[c + 1]; i++)
+        n += s->tiny_alloc[i];
+    return n;
+}
+
 CA_SNAPSHOT static void ca_totals_add_arena(ca_totals_t *t, const ca_arena_t *a)
 {
     const ca_stats_t *s = &a->stats;
     int64_t small_in_use = 0; /* derived: the fast paths count only per class */
     for (unsigned c = 1; c < CA_MAX_CLASSES; c++) {
-        uint64_t allocs = s->cls_alloc[c];
+        uint64_t allocs = ca_stat_class_allocs(s, c);
         t->allocs += allocs;
         t->frees += s->cls_free[c];
         if (allocs) t->size_buckets[ca_size_bucket(ca_class_size[c])] += allocs;
@@ -110,7 +121,8 @@ CA_SNAPSHOT static void ca_bucket_bytes(uint64_t out[CA_SIZE_BUCKETS])
     memset(out, 0, sizeof(uint64_t) * CA_SIZE_BUCKETS);
     for (const ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all) {
         for (unsigned c = 1; c < CA_MAX_CLASSES; c++)
-            out[ca_size_bucket(ca_class_size[c])] += a->stats.cls_alloc[c] * ca_class_size[c];
+            out[ca_size_bucket(ca_class_size[c])] +=
+                ca_stat_class_allocs(&a->stats, c) * ca_class_size[c];
         for (unsigned i = 0; i < CA_SIZE_BUCKETS; i++)
             out[i] += a->stats.big_bucket_bytes[i];
     }

@@ -37,7 +37,7 @@
 
 #define CA_SEG_BLOCKS 64u /* blocks per segment, header block included */
 #define CA_BLOCK_SHIFT_DEFAULT                                                                     \
-    16u /* log2 of the default block size (64 KiB): the free fast path's geometry (see         \
+    16u /* log2 of the default block size (64 KiB): the free fast path's geometry (see             \
            ca_free_inline) */
 #define CA_MAX_CLASSES                                                                             \
     153u                             /* class 0 unused; 8 + 8 per doubling up to 32 MiB, the       \
@@ -167,7 +167,11 @@ typedef struct ca_huge_s {
 
 /* Per-arena counters. The fast paths write these plainly; dumps sum them. */
 typedef struct ca_stats_s {
-    uint64_t cls_alloc[CA_MAX_CLASSES];         /* small allocations per class */
+    uint64_t tiny_alloc[CA_TINY_TABLE];         /* allocations of the malloc fast path, per
+                                                   entry of the size table ((size + 15) >> 4):
+                                                   an index it has at hand (see
+                                                   ca_stat_class_allocs) */
+    uint64_t cls_alloc[CA_MAX_CLASSES];         /* other small allocations per class */
     uint64_t cls_free[CA_MAX_CLASSES];          /* small frees per class, by the freeing arena */
     uint64_t big_alloc[CA_SIZE_BUCKETS];        /* large and huge allocations per size bucket */
     uint64_t big_bucket_bytes[CA_SIZE_BUCKETS]; /* bytes of large and huge objects per bucket */
