@@ -60,16 +60,17 @@ static inline int ca_free_slot(ca_block_t *b, void *p, uintptr_t boff)
 
 static inline void ca_free_inline(void *p)
 {
-    /* The block of a pointer in the segment range, by the default block
-     * size's geometry as constants: with another block size the range is
-     * empty here, and ca_free_slow takes the slot with the configured
-     * geometry. NULL, pointers of huge objects, and anything not in the
-     * range go slow. */
+    /* The block of a pointer in the segment range: by the default block
+     * size's geometry as constants (fast_range_size is 0 with another block
+     * size), or by the configured one. NULL, pointers of huge objects, and
+     * anything not in the range go slow. */
     uintptr_t off = ca_range_offset(p);
     if (ca_likely(off < ca_cfg.fast_range_size)) {
         ca_block_t *b = ca_block_at_shift(p, off, CA_BLOCK_SHIFT_DEFAULT);
         if (ca_likely(ca_free_slot(b, p, off & (((uintptr_t)1 << CA_BLOCK_SHIFT_DEFAULT) - 1))))
             return;
+    } else if (off < ca_cfg.range_size) {
+        if (ca_free_slot(ca_block_at(p, off), p, off & ca_cfg.block_off_mask)) return;
     }
     ca_free_slow(p);
 }
@@ -345,10 +346,6 @@ static int ca_free_run_owned(void *p)
 ca_noinline void ca_free_slow(void *p)
 {
     if (p == NULL) return;
-    uintptr_t off = ca_range_offset(p);
-    if (ca_cfg.fast_range_size == 0 && off < ca_cfg.range_size &&
-        ca_free_slot(ca_block_at(p, off), p, off & ca_cfg.block_off_mask))
-        return;        /* a slot, with a block size other than the default */
     int saved = errno; /* an emptied run block's purge tick may set it; free must not */
     if (!ca_free_run_owned(p)) {
         ca_purge_tick();
