@@ -66,11 +66,11 @@ static inline void ca_free_inline(void *p)
      * anything not in the range go slow. */
     uintptr_t off = ca_range_offset(p);
     if (ca_likely(off < ca_cfg.fast_range_size)) {
-        ca_block_t *b = ca_block_at_shift(p, off, CA_BLOCK_SHIFT_DEFAULT);
-        if (ca_likely(ca_free_slot(b, p, off & (((uintptr_t)1 << CA_BLOCK_SHIFT_DEFAULT) - 1))))
-            return;
+        ca_block_t *b = ca_block_at_shift(p, CA_BLOCK_SHIFT_DEFAULT);
+        uintptr_t boff = (uintptr_t)p & (((uintptr_t)1 << CA_BLOCK_SHIFT_DEFAULT) - 1);
+        if (ca_likely(ca_free_slot(b, p, boff))) return;
     } else if (off < ca_cfg.range_size) {
-        if (ca_free_slot(ca_block_at(p, off), p, off & ca_cfg.block_off_mask)) return;
+        if (ca_free_slot(ca_block_at(p), p, (uintptr_t)p & ca_cfg.block_off_mask)) return;
     }
     ca_free_slow(p);
 }
@@ -332,7 +332,7 @@ static int ca_free_run_owned(void *p)
 {
     uintptr_t off = ca_range_offset(p);
     if (off >= ca_cfg.range_size) return 0;
-    ca_block_t *b = ca_block_at(p, off);
+    ca_block_t *b = ca_block_at(p);
     ca_arena_t *a = ca_tls_arena;
     if (b->kind != CA_BLOCK_RUNS || b->owner != a) return 0;
     uintptr_t boff = off & ca_cfg.block_off_mask;

@@ -133,21 +133,22 @@ static inline int ca_slot_test(const ca_block_t *b, uintptr_t boff)
     return ca_below_relaxed((uint64_t)boff * b->magic, &b->magic_limit);
 }
 
-/* The block metadata of `p`, `off` bytes into the segment range, for blocks
- * of 2^block_shift bytes: the range and its segments are aligned to the
- * segment size, so the block index is bits block_shift.. of either. With a
- * constant shift (the free fast path's) it is a mask, a shift and an add. */
-static inline ca_block_t *ca_block_at_shift(const void *p, uintptr_t off, unsigned block_shift)
+/* The block metadata of `p`, a pointer into a segment of the range, for
+ * blocks of 2^block_shift bytes: segments are aligned to their size, so the
+ * block index is bits block_shift.. of `p`. With a constant shift (the free
+ * fast path's) it is two masks, a shift and an add, none waiting for the
+ * range test's loads. */
+static inline ca_block_t *ca_block_at_shift(const void *p, unsigned block_shift)
 {
     uintptr_t seg_size = (uintptr_t)CA_SEG_BLOCKS << block_shift;
     ca_segment_t *s = (ca_segment_t *)((uintptr_t)p & ~(seg_size - 1));
-    uintptr_t idx = (off >> (block_shift - (unsigned)__builtin_ctz(sizeof(ca_block_t)))) &
+    uintptr_t idx = ((uintptr_t)p >> (block_shift - (unsigned)__builtin_ctz(sizeof(ca_block_t)))) &
                     ((uintptr_t)(CA_SEG_BLOCKS - 1) * sizeof(ca_block_t));
     return (ca_block_t *)((char *)s->blocks + idx);
 }
-static inline ca_block_t *ca_block_at(const void *p, uintptr_t off)
+static inline ca_block_t *ca_block_at(const void *p)
 {
-    return ca_block_at_shift(p, off, ca_cfg.block_shift);
+    return ca_block_at_shift(p, ca_cfg.block_shift);
 }
 
 /* The block holding `p` in segment `s`, and `p`'s offset into it. */
