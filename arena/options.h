@@ -46,8 +46,9 @@ typedef struct ca_config_s {
     uintptr_t range_size;      /* its bytes, every one readable; 0 before start-up (every free
                                   goes slow) */
     uintptr_t fast_range_size; /* range_size when the block size is the default, whose
-                                  geometry the free fast path has as constants; else 0 (every
-                                  free leaves the inline path) */
+                                  geometry the free fast path has as constants; else 0 (free
+                                  then takes its second inline path, which reads the
+                                  geometry here) */
 } ca_config_t;
 
 /* Valid before start-up too (the defaults): a free() of a foreign pointer
