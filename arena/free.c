@@ -40,10 +40,13 @@ static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
         if (ca_block_full(b) || b->prev != NULL || b->next != NULL) ca_block_event(a, b);
 }
 
-/* Free `p`, `boff` bytes into block `b`, when it is a live small slot: 1;
+/* Free `p`, a pointer in the segment range with blocks of 2^block_shift
+ * bytes (`block_off_mask`: that size - 1), when it is a live small slot: 1;
  * else 0, for the slow path to sort out. */
-static inline int ca_free_slot(ca_block_t *b, void *p, uintptr_t boff)
+static inline int ca_free_slot(void *p, unsigned block_shift, uintptr_t block_off_mask)
 {
+    ca_block_t *b = ca_block_at_shift(p, block_shift);
+    uintptr_t boff = (uintptr_t)p & block_off_mask;
     /* Not a carved slot start of a small block (other kinds fail the slot
      * test), or a slot that is not handed out as itself (free, never handed
      * out, holding an aligned object). The slot test's bound grows while the
@@ -60,17 +63,17 @@ static inline int ca_free_slot(ca_block_t *b, void *p, uintptr_t boff)
 
 static inline void ca_free_inline(void *p)
 {
-    /* The block of a pointer in the segment range: by the default block
-     * size's geometry as constants (fast_range_size is 0 with another block
-     * size), or by the configured one. NULL, pointers of huge objects, and
-     * anything not in the range go slow. */
+    /* A pointer in the segment range: its block by the default block size's
+     * geometry as constants (fast_range_size is 0 with another block size),
+     * or by the configured one. NULL, pointers of huge objects, and anything
+     * not in the range go slow. */
     uintptr_t off = ca_range_offset(p);
     if (ca_likely(off < ca_cfg.fast_range_size)) {
-        ca_block_t *b = ca_block_at_shift(p, CA_BLOCK_SHIFT_DEFAULT);
-        uintptr_t boff = (uintptr_t)p & (((uintptr_t)1 << CA_BLOCK_SHIFT_DEFAULT) - 1);
-        if (ca_likely(ca_free_slot(b, p, boff))) return;
+        if (ca_likely(ca_free_slot(p, CA_BLOCK_SHIFT_DEFAULT,
+                                   ((uintptr_t)1 << CA_BLOCK_SHIFT_DEFAULT) - 1)))
+            return;
     } else if (off < ca_cfg.range_size) {
-        if (ca_free_slot(ca_block_at(p), p, (uintptr_t)p & ca_cfg.block_off_mask)) return;
+        if (ca_free_slot(p, ca_cfg.block_shift, ca_cfg.block_off_mask)) return;
     }
     ca_free_slow(p);
 }
