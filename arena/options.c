@@ -23,17 +23,21 @@ typedef struct ca_option_s {
 
 static const char *ca_stats_file_path;
 
+_Static_assert(CA_SEG_BLOCKS == 1u << 6 && CA_RUN_UNITS == 1u << 8,
+               "the defaults below take these logs as constants");
+
 ca_config_t ca_cfg = {
+    /* The default block size's geometry, as ca_options_load derives it. */
     .block_size = (size_t)1 << CA_BLOCK_SHIFT_DEFAULT,
     .block_shift = CA_BLOCK_SHIFT_DEFAULT,
-    .seg_size = (size_t)64 << 16,
-    .seg_shift = 22,
-    .seg_base_mask = ~(((uintptr_t)64 << 16) - 1),
-    .block_off_mask = ((uintptr_t)64 << 10) - 1,
-    .small_max = (size_t)16 << 10,
-    .runs_min = (size_t)2 << 10,
-    .unit_shift = 8,
-    .large_max = (size_t)32 << 16,
+    .seg_size = (size_t)CA_SEG_BLOCKS << CA_BLOCK_SHIFT_DEFAULT,
+    .seg_shift = CA_BLOCK_SHIFT_DEFAULT + 6, /* CA_SEG_BLOCKS is 2^6 */
+    .seg_base_mask = ~(((uintptr_t)CA_SEG_BLOCKS << CA_BLOCK_SHIFT_DEFAULT) - 1),
+    .block_off_mask = ((uintptr_t)1 << CA_BLOCK_SHIFT_DEFAULT) - 1,
+    .small_max = ((size_t)1 << CA_BLOCK_SHIFT_DEFAULT) / 4,
+    .runs_min = ((size_t)1 << CA_BLOCK_SHIFT_DEFAULT) / 32,
+    .unit_shift = CA_BLOCK_SHIFT_DEFAULT - 8, /* CA_RUN_UNITS is 2^8 */
+    .large_max = (size_t)(CA_SEG_BLOCKS / 2) << CA_BLOCK_SHIFT_DEFAULT,
     .cache_blocks = 64,
     .numa_node = -1,
     .numa_bind = 1,
