@@ -702,6 +702,10 @@ static void ca_runs_gave(ca_arena_t *a, ca_block_t *b, uint32_t k)
 /* See arena.h. */
 void ca_arena_runs_free(ca_arena_t *a, ca_block_t *b, uint32_t u)
 {
+    /* marked as another thread's free marks it: a second free of this
+     * pointer is then told from one that was never handed out */
+    void **q = (void **)(ca_block_start(b) + ((size_t)u << ca_cfg.unit_shift));
+    q[1] = (void *)(ca_cookie(q) ^ CA_SLOT_FREE);
     uint32_t k = ca_runs_release(b, u);
     CA_STAT_FREE(a, ca_size_class((size_t)k << ca_cfg.unit_shift));
     ca_runs_gave(a, b, k);

@@ -164,7 +164,12 @@ static int ca_locate_run(void *p, ca_block_t *b, uintptr_t boff, ca_obj_t *o)
         st = ca_runs_unit(b, u);
         if (st != CA_UNIT_START) return 1 + CA_BAD_FREED;
     }
-    if (st == CA_UNIT_FREE) return 1 + (aligned ? CA_BAD_FREED : CA_BAD_NOT_OURS);
+    if (st == CA_UNIT_FREE) {
+        if (!aligned) return 1 + CA_BAD_NOT_OURS;
+        /* every free of a run object marks its state word; units never
+         * handed out, or only inside an object, lack the mark */
+        return 1 + (ca_slot_state(p) == CA_SLOT_FREE ? CA_BAD_FREED : CA_BAD_NEVER);
+    }
     if (st == CA_UNIT_INSIDE || !aligned) return 1 + CA_BAD_INTERIOR;
     o->kind = CA_OBJ_RUN;
     o->block = b;

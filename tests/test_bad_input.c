@@ -148,6 +148,17 @@ static void other_traffic(size_t n)
     }
 }
 
+/* The block size the library runs with (CONCORD_ARENA_BLOCK_SIZE, default
+ * 64 KiB): slots of small objects lie in blocks of this size and alignment. */
+static uintptr_t block_bytes(void)
+{
+    const char *v = getenv("CONCORD_ARENA_BLOCK_SIZE");
+    if (v == NULL || *v == '\0') return (uintptr_t)64 << 10;
+    char *end;
+    uintptr_t b = strtoul(v, &end, 10);
+    return b << (*end == 'K' ? 10 : *end == 'M' ? 20 : 0);
+}
+
 static void announce(const void *p)
 {
     printf("pointer %p\n", p);
@@ -279,8 +290,13 @@ static int run_case(const struct bad_case *c)
         FREE(q);
         break;
     case W_NEVER_FAR:
-        p = keep(n);
-        q = p + 1000 * USABLE(p); /* past the slots carved so far, inside the block */
+        /* up to 1,000 slots on: past the slots carved so far, inside the block */
+        for (size_t k = 0; k < 2;) {
+            p = keep(n);
+            uintptr_t end = ((uintptr_t)p | (block_bytes() - 1)) + 1;
+            k = (end - (uintptr_t)p) / USABLE(p) - 1; /* slots after p that fit */
+            q = p + (k < 1000 ? k : 1000) * USABLE(p);
+        }
         announce(q);
         FREE(q);
         break;
