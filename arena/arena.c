@@ -234,7 +234,7 @@ void ca_arenas_after_fork_child(void)
 }
 
 /* The last slot of free list `q` (linked through word 0, not empty), and in
- * *len how many it holds. */
+ * *len (unless NULL) how many it holds. */
 static void **ca_list_last(void **q, uint32_t *len)
 {
     uint32_t n = 1;
@@ -242,7 +242,7 @@ static void **ca_list_last(void **q, uint32_t *len)
         q = (void **)q[0];
         n++;
     }
-    *len = n;
+    if (len != NULL) *len = n;
     return q;
 }
 
@@ -267,8 +267,7 @@ void ca_arena_collect(ca_arena_t *a)
                 /* The local list (carved slots not out: bump - used) is the
                  * shorter, and this thread's own: walk it, not the remote
                  * one, whose slots another core wrote last. */
-                uint32_t local;
-                ca_list_last(b->free, &local)[0] = list;
+                ca_list_last(b->free, NULL)[0] = list;
             } else {
                 ca_list_last(list, &n)[0] = b->free; /* counted again: it may have saturated */
                 b->free = list;
