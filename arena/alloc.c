@@ -133,7 +133,7 @@ static void *ca_alloc_aligned_in(ca_arena_t *a, size_t align, size_t n)
             if (p == NULL) return NULL;
             char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
             /* The slot says where its object starts; free checks it. */
-            if (q != p) ((void **)p)[1] = (void *)(ca_cookie(p) ^ CA_SLOT_ALIGNED ^ (q - p));
+            if (q != p) ca_slot_set_state(p, CA_SLOT_ALIGNED ^ (uintptr_t)(q - p));
             return q;
         }
     }

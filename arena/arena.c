@@ -565,10 +565,10 @@ static void ca_block_carve(ca_block_t *b)
     char *p = start;
     for (uint32_t i = 1; i < n; i++, p += slot) {
         ((void **)p)[0] = p + slot;
-        ((void **)p)[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FRESH);
+        ca_slot_set_state(p, CA_SLOT_FRESH);
     }
     ((void **)p)[0] = b->free;
-    ((void **)p)[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FRESH);
+    ca_slot_set_state(p, CA_SLOT_FRESH);
     b->free = start;
     b->bump += n;
     __atomic_store_n(&b->limit, b->bump * slot, __ATOMIC_RELAXED);
@@ -699,13 +699,12 @@ static void ca_runs_gave(ca_arena_t *a, ca_block_t *b, uint32_t k)
 }
 
 /* See arena.h. */
-void ca_arena_runs_free(ca_arena_t *a, ca_block_t *b, uint32_t u)
+void ca_arena_runs_free(ca_arena_t *a, ca_block_t *b, void *p)
 {
     /* marked as another thread's free marks it: a second free of this
      * pointer is then told from one that was never handed out */
-    void **q = (void **)(ca_block_start(b) + ((size_t)u << ca_cfg.unit_shift));
-    q[1] = (void *)(ca_cookie(q) ^ CA_SLOT_FREE);
-    uint32_t k = ca_runs_release(b, u);
+    ca_slot_set_state(p, CA_SLOT_FREE);
+    uint32_t k = ca_runs_release(b, ca_runs_unit_of(b, p));
     CA_STAT_FREE(a, ca_size_class((size_t)k << ca_cfg.unit_shift));
     ca_runs_gave(a, b, k);
 }

@@ -37,8 +37,8 @@ void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n);
  * aligned to `align` (a power of two up to block_size; 0 or anything up to
  * a unit: a unit), from `a`'s run blocks; NULL when out of memory. */
 void *ca_alloc_runs_in(ca_arena_t *a, uint32_t cls, size_t n, size_t align);
-/* Free the run object at unit `u` of `b`, a run block of `a` (the owner). */
-void ca_arena_runs_free(ca_arena_t *a, ca_block_t *b, uint32_t u);
+/* Free run object `p` of `b`, a run block of `a` (the owner). */
+void ca_arena_runs_free(ca_arena_t *a, ca_block_t *b, void *p);
 /* `n` contiguous blocks from `a`'s node, counted in `a`'s statistics as
  * fresh or reused; NULL when the OS refuses memory. */
 ca_block_t *ca_arena_take_blocks(ca_arena_t *a, uint32_t n);
@@ -89,6 +89,12 @@ static inline uintptr_t ca_cookie(const void *p)
 static inline uintptr_t ca_slot_state(const void *s)
 {
     return (uintptr_t)((void *const *)s)[1] ^ ca_cookie(s);
+}
+
+/* Make word 1 of slot (or run object) `s` encode state `st`. */
+static inline void ca_slot_set_state(void *s, uintptr_t st)
+{
+    ((void **)s)[1] = (void *)(ca_cookie(s) ^ st);
 }
 
 /* Counters of the fast paths, compiled out with CA_STATS=0: one count per

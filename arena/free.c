@@ -30,7 +30,7 @@ ca_noinline void ca_free_slow(void *p);
 static inline void ca_free_local(ca_arena_t *a, ca_block_t *b, void *p)
 {
     void **q = (void **)p;
-    q[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FREE);
+    ca_slot_set_state(q, CA_SLOT_FREE);
     q[0] = b->free;
     b->free = q;
     CA_STAT_FREE(a, b->size_class);
@@ -274,7 +274,7 @@ ca_noinline void ca_free_remote(ca_block_t *b, void *p, uint32_t cls)
         CA_STAT_FREE(a, cls);
     }
     void **q = p;
-    q[1] = (void *)(ca_cookie(p) ^ CA_SLOT_FREE);
+    ca_slot_set_state(q, CA_SLOT_FREE);
     /* One CAS pushes the slot, counts it (so the owner need not walk the list)
      * and marks the block queued. */
     ca_remote_t *r = ca_block_remote(b);
@@ -318,7 +318,7 @@ static void ca_free_any(void *p, const char *call)
     if (o.kind == CA_OBJ_RUN) {
         ca_arena_t *a = ca_tls_arena;
         if (o.block->owner == a)
-            ca_arena_runs_free(a, o.block, ca_runs_unit_of(o.block, p));
+            ca_arena_runs_free(a, o.block, p);
         else
             ca_free_remote(o.block, p, ca_size_class(o.usable));
         return;
@@ -347,7 +347,7 @@ static int ca_free_run_owned(void *p)
     if (ca_unit_offset(boff) != 0) return 0;
     uint32_t u = (uint32_t)(boff >> ca_cfg.unit_shift);
     if (ca_runs_unit(b, u) != CA_UNIT_START || ca_slot_state(p) == CA_SLOT_FREE) return 0;
-    ca_arena_runs_free(a, b, u);
+    ca_arena_runs_free(a, b, p);
     return 1;
 }
 
