@@ -86,7 +86,7 @@ chmod 777 "$out"
 # One boot: qemu's status, or 200 when the guest did not start COMMAND within
 # its boot time (qemu is killed then).
 boot() {
-    local accel=$1 boot_wait=$2 left=$3 pid n=0
+    local accel=$1 left=$2 pid n=0
     rm -f "$out/started" "$out/console"
     timeout --foreground -k 5 "$left" "$qemu" -machine q35 -accel "${accel% *}" -cpu "${accel#* }" \
         -smp "$nodes" -m "${total}M" "${numa[@]}" \
@@ -101,7 +101,7 @@ boot() {
     pid=$!
     # a watchdog, not a synchronisation: qemu's exit ends the wait at once
     while [ ! -e "$out/started" ] && kill -0 "$pid" 2> /dev/null; do
-        if [ "$n" -ge "$boot_wait" ]; then
+        if [ "$n" -ge "$boot_limit" ]; then
             kill "$pid" 2> /dev/null || true
             wait "$pid" || true
             return 200
@@ -119,7 +119,7 @@ for accel in "${accels[@]}"; do
         left=$((limit - (SECONDS - start)))
         [ "$left" -gt 0 ] || { rc=124; break; }
         rc=0
-        boot "$accel" "$boot_limit" "$left" || rc=$?
+        boot "$accel" "$left" || rc=$?
         [ "$rc" -eq 200 ] || break
         echo "numa-guest: boot $try: the guest did not start its command within ${boot_limit}s" >&2
         [ ! -s "$out/console" ] || tail -n 5 "$out/console" >&2
