@@ -8,7 +8,10 @@
  * last object placed ended (the block's `bump`) and wraps around once: units
  * freed are taken again only after the rest of the block was offered, so a
  * pointer freed twice is most often still free (and named) at its second
- * free, and a block's pages are touched in order.
+ * free, and a block's pages are touched in order. (Handing a freed object's
+ * units straight back when it was the last one placed is about 3% faster on
+ * shape_heavy, but a free, a malloc of any run class, and a second free then
+ * frees the new object unnamed: test_bad_input's case of printf's buffer.)
  */
 #include "runs.h"
 
