@@ -43,7 +43,7 @@ static inline void *ca_malloc_inline(size_t n)
 {
     if (ca_likely(n <= 1024)) {
         ca_arena_t *a = ca_tls_arena;
-        size_t i = (n + 15) >> 4;
+        size_t i = ca_tiny_index(n);
         ca_block_t *b = a->direct[i];
         void **p = (void **)b->free;
         if (ca_likely(p != NULL)) {

@@ -17,7 +17,7 @@
 extern uint32_t ca_class_size[CA_MAX_CLASSES];  /* bytes per slot of each class */
 extern uint8_t ca_class_blocks[CA_MAX_CLASSES]; /* blocks of a span of that class: 1 for
                                                    small classes, more for medium ones */
-extern uint8_t ca_class_table[CA_TINY_TABLE];   /* (size + 15) >> 4 -> class, sizes <= 1024 */
+extern uint8_t ca_class_table[CA_TINY_TABLE];   /* ca_tiny_index(size) -> class, sizes <= 1024 */
 /* The entries of ca_class_table holding class c: [ca_class_direct[c], ca_class_direct[c + 1])
  * for the classes of sizes <= 1024, empty for the others. */
 extern uint8_t ca_class_direct[CA_MAX_CLASSES + 1];
@@ -34,9 +34,16 @@ static inline uint32_t ca_class_geometric(size_t n)
     return 8u + (b - 7u) * 8u + (uint32_t)(((n - 1 - ((size_t)1 << b)) >> (b - 3u)) + 1u);
 }
 
+/* The entry of the size table (ca_class_table, an arena's direct blocks and
+ * the malloc fast path's counts) for a size of at most 1024 bytes. */
+static inline size_t ca_tiny_index(size_t n)
+{
+    return (n + 15) >> 4;
+}
+
 static inline uint32_t ca_size_class(size_t n)
 {
-    if (ca_likely(n <= 1024)) return ca_class_table[(n + 15) >> 4];
+    if (ca_likely(n <= 1024)) return ca_class_table[ca_tiny_index(n)];
     return ca_class_geometric(n);
 }
 

@@ -168,7 +168,7 @@ typedef struct ca_huge_s {
 /* Per-arena counters. The fast paths write these plainly; dumps sum them. */
 typedef struct ca_stats_s {
     uint64_t tiny_alloc[CA_TINY_TABLE];         /* allocations of the malloc fast path, per
-                                                   entry of the size table ((size + 15) >> 4):
+                                                   entry of the size table (ca_tiny_index):
                                                    an index it has at hand (see
                                                    ca_stat_class_allocs) */
     uint64_t cls_alloc[CA_MAX_CLASSES];         /* other small allocations per class */
@@ -198,7 +198,7 @@ typedef struct ca_bin_s {
 enum ca_arena_state { CA_ARENA_ACTIVE = 1, CA_ARENA_PARKED = 2, CA_ARENA_FALLBACK = 3 };
 
 typedef struct ca_arena_s {
-    ca_block_t *direct[CA_TINY_TABLE]; /* (size + 15) >> 4 -> its class's current block, sizes
+    ca_block_t *direct[CA_TINY_TABLE]; /* ca_tiny_index(size) -> its class's current block, sizes
                                           <= 1024 (kept equal to bins[class].current) */
     ca_bin_t bins[CA_MAX_CLASSES];
     _Atomic(ca_block_t *) queued; /* blocks that received remote frees */

@@ -326,7 +326,7 @@ static int late_ok;
 static uint64_t fallback_allocs_of_100(void)
 {
     const ca_stats_t *s = &ca_arena_fallback->stats;
-    return s->cls_alloc[ca_size_class(100)] + s->tiny_alloc[(100 + 15) >> 4];
+    return s->cls_alloc[ca_size_class(100)] + s->tiny_alloc[ca_tiny_index(100)];
 }
 
 static void late_destructor(void *v)
