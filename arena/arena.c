@@ -233,19 +233,6 @@ void ca_arenas_after_fork_child(void)
     }
 }
 
-/* The last slot of free list `q` (linked through word 0, not empty), and in
- * *len (unless NULL) how many it holds. */
-static void **ca_list_last(void **q, uint32_t *len)
-{
-    uint32_t n = 1;
-    while (q[0] != NULL) {
-        q = (void **)q[0];
-        n++;
-    }
-    if (len != NULL) *len = n;
-    return q;
-}
-
 /* Merge the remote frees of every queued block into its local list. */
 void ca_arena_collect(ca_arena_t *a)
 {
@@ -255,23 +242,15 @@ void ca_arena_collect(ca_arena_t *a)
         ca_block_t *next = r->next_queued;
         /* acq_rel: what this thread read of the block (next_queued) happens
          * before the next pusher, who may queue it again, writes it. */
-        uintptr_t head = atomic_exchange_explicit(&r->word, 0, memory_order_acq_rel);
-        void **list = ca_remote_list(head);
+        uintptr_t word = atomic_exchange_explicit(&r->word, 0, memory_order_acq_rel);
+        ca_segment_t *s = ca_block_segment(b);
+        void **list = ca_remote_head(s, word);
         if (list != NULL && b->kind == CA_BLOCK_RUNS) {
             ca_runs_collected(a, b, list);
         } else if (list != NULL) {
-            uint32_t n = (uint32_t)(head >> CA_REMOTE_SHIFT);
-            if (b->free == NULL && n != CA_REMOTE_MANY) {
-                b->free = list; /* the usual case (a full or exhausted block): no walk */
-            } else if (n != CA_REMOTE_MANY && b->bump - ca_block_used(b) < n) {
-                /* The local list (carved slots not out: bump - used) is the
-                 * shorter, and this thread's own: walk it, not the remote
-                 * one, whose slots another core wrote last. */
-                ca_list_last(b->free, NULL)[0] = list;
-            } else {
-                ca_list_last(list, &n)[0] = b->free; /* counted again: it may have saturated */
-                b->free = list;
-            }
+            uint32_t n = ca_remote_count(word);
+            ca_remote_tail(s, word)[0] = b->free; /* the list goes first, whole */
+            b->free = list;
             ca_assert(ca_block_used(b) >= n);
             b->used -= (int32_t)n;
             if (b->used <= 0) ca_block_event(a, b); /* emptied, or full until now */

@@ -127,10 +127,48 @@ static inline void ca_held(ca_arena_t *a, int64_t delta)
     if (a->stats.held > a->stats.peak_held) a->stats.peak_held = a->stats.held;
 }
 
-/* The head pointer held in a block's remote word. */
-static inline void **ca_remote_list(uintptr_t word)
+/* A block's remote word: bit 0 queued; then the list's head and its tail (the
+ * object pushed first), each as 16-byte units into the block's segment (0:
+ * none; block 0 is the segment's header, so no object starts there); above
+ * them how many objects the list holds. The owner takes a whole list from the
+ * word alone, without walking it. */
+#define CA_REMOTE_OFF_MASK    (((uintptr_t)1 << CA_REMOTE_OFF_BITS) - 1)
+#define CA_REMOTE_TAIL_SHIFT  (1u + CA_REMOTE_OFF_BITS)
+#define CA_REMOTE_COUNT_SHIFT (1u + 2u * CA_REMOTE_OFF_BITS)
+_Static_assert(((uintptr_t)CA_SEG_BLOCKS << CA_BLOCK_SHIFT_MAX) >> 4 <= CA_REMOTE_OFF_MASK + 1,
+               "a segment offset in 16-byte units fits a remote list end");
+_Static_assert(CA_BLOCK_SHIFT_MAX - 4 < 64 - CA_REMOTE_COUNT_SHIFT,
+               "a remote count holds every slot of a block");
+
+static inline uintptr_t ca_remote_off(const ca_segment_t *s, const void *p)
 {
-    return (void **)(word & ((((uintptr_t)1) << CA_REMOTE_SHIFT) - 2));
+    return ((uintptr_t)p - (uintptr_t)s) >> 4;
+}
+static inline void **ca_remote_at(const ca_segment_t *s, uintptr_t off)
+{
+    return off != 0 ? (void **)((char *)s + (off << 4)) : NULL;
+}
+static inline void **ca_remote_head(const ca_segment_t *s, uintptr_t word)
+{
+    return ca_remote_at(s, (word >> 1) & CA_REMOTE_OFF_MASK);
+}
+static inline void **ca_remote_tail(const ca_segment_t *s, uintptr_t word)
+{
+    return ca_remote_at(s, (word >> CA_REMOTE_TAIL_SHIFT) & CA_REMOTE_OFF_MASK);
+}
+static inline uint32_t ca_remote_count(uintptr_t word)
+{
+    return (uint32_t)(word >> CA_REMOTE_COUNT_SHIFT);
+}
+/* The remote word once the object `off` units into the segment is pushed on
+ * the list `old` holds: the new head, the same tail (the object itself on an
+ * empty list), one more, queued. */
+static inline uintptr_t ca_remote_pushed(uintptr_t old, uintptr_t off)
+{
+    uintptr_t tail = ((old >> 1) & CA_REMOTE_OFF_MASK) != 0
+                         ? old & (CA_REMOTE_OFF_MASK << CA_REMOTE_TAIL_SHIFT)
+                         : off << CA_REMOTE_TAIL_SHIFT;
+    return ((uintptr_t)(ca_remote_count(old) + 1) << CA_REMOTE_COUNT_SHIFT) | tail | off << 1 | 1;
 }
 
 #endif

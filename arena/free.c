@@ -275,16 +275,16 @@ ca_noinline void ca_free_remote(ca_block_t *b, void *p, uint32_t cls)
     }
     void **q = p;
     ca_slot_set_state(q, CA_SLOT_FREE);
-    /* One CAS pushes the slot, counts it (so the owner need not walk the list)
-     * and marks the block queued. */
+    /* One CAS pushes the slot, counts it and keeps the list's tail (so the
+     * owner need not walk the list), and marks the block queued. */
     ca_remote_t *r = ca_block_remote(b);
+    ca_segment_t *s = ca_block_segment(b);
+    uintptr_t off = ca_remote_off(s, q);
     uintptr_t old = atomic_load_explicit(&r->word, memory_order_relaxed);
     uintptr_t word;
     do {
-        q[0] = ca_remote_list(old);
-        uintptr_t count = old >> CA_REMOTE_SHIFT;
-        if (count != CA_REMOTE_MANY) count++;
-        word = (uintptr_t)q | (count << CA_REMOTE_SHIFT) | 1;
+        q[0] = ca_remote_head(s, old);
+        word = ca_remote_pushed(old, off);
     } while (!atomic_compare_exchange_weak_explicit(&r->word, &old, word, memory_order_acq_rel,
                                                     memory_order_relaxed));
     if (old & 1) return; /* the block is already queued on its owner */

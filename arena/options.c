@@ -11,7 +11,7 @@
 #include <signal.h>
 
 #define CA_BLOCK_MIN ((size_t)16 << 10)
-#define CA_BLOCK_MAX ((size_t)1 << 20)
+#define CA_BLOCK_MAX ((size_t)1 << CA_BLOCK_SHIFT_MAX)
 
 typedef struct ca_option_s {
     const char *name;                /* environment variable */

@@ -199,12 +199,6 @@ void ca_segment_range_init(void)
             continue;
         }
         uintptr_t base = ((uintptr_t)raw + ca_cfg.seg_size - 1) & ca_cfg.seg_base_mask;
-        if (base + bytes > ((uintptr_t)1 << CA_REMOTE_SHIFT)) {
-            /* remote lists keep a count above bit 47 */
-            ca_os_unmap(raw, bytes + ca_cfg.seg_size);
-            ca_os_unmap(given, map_bytes);
-            return;
-        }
         ca_range_given = given;
         ca_range_slots = slots;
         ca_cfg.range_base = base;
@@ -277,18 +271,12 @@ static int ca_range_give(ca_segment_t *s)
 }
 
 /* A new segment-sized mapping aligned to its size: a slot of the range, or
- * one mapped anywhere (below 2^48); NULL when the OS says no. */
+ * one mapped anywhere; NULL when the OS says no. */
 static ca_segment_t *ca_segment_memory(void)
 {
     ca_segment_t *s = ca_range_take();
     if (s != NULL) return s;
-    s = ca_os_map_aligned(ca_cfg.seg_size, ca_cfg.seg_size);
-    if (s == NULL) return NULL;
-    if ((uintptr_t)s + ca_cfg.seg_size > ((uintptr_t)1 << CA_REMOTE_SHIFT)) {
-        ca_os_unmap(s, ca_cfg.seg_size); /* remote lists keep a count above bit 47 */
-        return NULL;
-    }
-    return s;
+    return ca_os_map_aligned(ca_cfg.seg_size, ca_cfg.seg_size);
 }
 
 static void ca_segment_memory_give(ca_segment_t *s)

@@ -39,20 +39,20 @@
 #define CA_BLOCK_SHIFT_DEFAULT                                                                     \
     16u /* log2 of the default block size (64 KiB): the free fast path's geometry (see             \
            ca_free_inline) */
+#define CA_BLOCK_SHIFT_MAX 20u /* log2 of the largest block size (1 MiB) */
 #define CA_MAX_CLASSES                                                                             \
-    153u                             /* class 0 unused; 8 + 8 per doubling up to 32 MiB, the       \
-                                        largest medium class (half a segment of 1 MiB blocks) */
-#define CA_TINY_TABLE    65u         /* size-to-class table entries: sizes 0..1024 */
-#define CA_ARENA_CACHE   4u          /* empty blocks an arena keeps for itself */
-#define CA_ARENA_SPANS   4u          /* freed spans (large, medium) an arena keeps for itself */
-#define CA_SPAN_KEEP_MAX 4u          /* blocks: larger spans always go back to the node */
-#define CA_MAX_NODES     64u         /* NUMA nodes we track */
-#define CA_SIZE_BUCKETS  16u         /* power-of-two size buckets in statistics */
-#define CA_ALIGN_BUCKETS 8u          /* alignment-request buckets in statistics */
-#define CA_REMOTE_SHIFT  48u         /* where a block's remote word keeps its count */
-#define CA_REMOTE_MANY   0xffffu     /* that count saturated: walk the list to count */
-#define CA_MAGIC_SEG     0x43415347u /* "CASG" */
-#define CA_MAGIC_HUGE    0x43414847u /* "CAHG" */
+    153u                               /* class 0 unused; 8 + 8 per doubling up to 32 MiB, the     \
+                                          largest medium class (half a segment of 1 MiB blocks) */
+#define CA_TINY_TABLE      65u         /* size-to-class table entries: sizes 0..1024 */
+#define CA_ARENA_CACHE     4u          /* empty blocks an arena keeps for itself */
+#define CA_ARENA_SPANS     4u          /* freed spans (large, medium) an arena keeps for itself */
+#define CA_SPAN_KEEP_MAX   4u          /* blocks: larger spans always go back to the node */
+#define CA_MAX_NODES       64u         /* NUMA nodes we track */
+#define CA_SIZE_BUCKETS    16u         /* power-of-two size buckets in statistics */
+#define CA_ALIGN_BUCKETS   8u          /* alignment-request buckets in statistics */
+#define CA_REMOTE_OFF_BITS 22u         /* a remote list end: 16-byte units into its segment */
+#define CA_MAGIC_SEG       0x43415347u /* "CASG" */
+#define CA_MAGIC_HUGE      0x43414847u /* "CAHG" */
 
 /* What a registry entry points at: both headers start with this. */
 typedef struct ca_hdr_s {
@@ -116,8 +116,8 @@ _Static_assert(sizeof(ca_block_t) == 128, "the free fast path finds a block by s
 /* A block's remote free list, in its segment's `remote` array (four blocks
  * to a cache line, apart from their metadata). */
 typedef struct ca_remote_s {
-    _Atomic(uintptr_t) word;        /* bits 1..47 the head, bit 0 set while queued on the
-                                       owner, bits 48..63 how many (CA_REMOTE_MANY: unknown) */
+    _Atomic(uintptr_t) word;        /* bit 0 set while queued on the owner; the list's head
+                                       and tail and how many it holds (ca_remote_head) */
     struct ca_block_s *next_queued; /* the owner arena's stack of blocks with remote frees */
 } ca_remote_t;
 #define CA_USED_FULL INT32_MIN /* added to a block's used while it is full */

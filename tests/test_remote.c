@@ -1,12 +1,13 @@
 /*
  * Remote frees in bulk: a block whose every slot is freed by another thread.
- * Run with CONCORD_ARENA_BLOCK_SIZE=1M, where a block of 16-byte slots has
- * 65536 of them, one more than the remote count can hold: the owner must
- * notice the saturated count and count the list itself. And remote frees
- * into a block that has free slots of its own: the two lists become one.
+ * Run with CONCORD_ARENA_BLOCK_SIZE=1M too, where a block of 16-byte slots
+ * has 65536 of them: the remote word must count them all and name the list's
+ * both ends, which the owner takes without walking. And remote frees into a
+ * block that has free slots of its own: the two lists become one.
  */
 #include "test_util.h"
 
+#include "arena.h"
 #include "concord.h"
 #include "options.h"
 #include "registry.h"
@@ -44,16 +45,20 @@ static void remote_round_trip(size_t n)
     pthread_create(&t, NULL, free_some, NULL);
     pthread_join(t, NULL);
     uintptr_t word = atomic_load(&ca_block_remote(b)->word);
-    uintptr_t count = word >> CA_REMOTE_SHIFT;
     size_t in_block = 0;
+    void *first = NULL, *last = NULL; /* freed into the block first and last */
     for (size_t i = 0; i < n; i++)
         if ((char *)objs[i] >= ca_block_start(b) &&
-            (char *)objs[i] < ca_block_start(b) + ca_cfg.block_size)
+            (char *)objs[i] < ca_block_start(b) + ca_cfg.block_size) {
             in_block++;
-    if (in_block >= CA_REMOTE_MANY)
-        assert_int_equal(count, CA_REMOTE_MANY);
-    else
-        assert_int_equal(count, in_block);
+            if (first == NULL) first = objs[i];
+            last = objs[i];
+        }
+    assert_int_equal(word & 1, 1); /* queued on the owner */
+    assert_int_equal(ca_remote_count(word), in_block);
+    assert_ptr_equal(ca_remote_head(s, word), last);
+    assert_ptr_equal(ca_remote_tail(s, word), first);
+    assert_null(((void **)first)[0]); /* the tail ends the list */
     /* the owner takes them back: allocations succeed, are distinct, hold data */
     ca_totals_t t0;
     ca_stats_totals(&t0);
@@ -78,8 +83,8 @@ static void remote_round_trip(size_t n)
 /* `n` objects of `size` bytes (a class of its own in this process: one
  * block), the first `local` freed by their owner, the rest by another thread:
  * when the owner takes the remote ones back, on the slow path of a `trigger`
- * bytes object, its block's two lists become one (walking whichever is
- * shorter). Every slot is then handed out once. */
+ * bytes object, its block's two lists become one (the remote list in front,
+ * joined at its tail). Every slot is then handed out once. */
 static void mixed_round_trip(size_t n, size_t local, size_t size, size_t trigger)
 {
     nobjs = n;
@@ -105,8 +110,8 @@ static void mixed_round_trip(size_t n, size_t local, size_t size, size_t trigger
     ca_totals_t t0;
     ca_stats_totals(&t0);
     assert_int_equal(t0.in_use, 0);
-    /* two blocks' worth: the local ones, slots carved fresh, the remote ones
-     * (collected once the block has nothing else), then another block */
+    /* two blocks' worth: the remote and local ones, slots carved fresh,
+     * then another block */
     size_t m = 2 * (ca_cfg.block_size / size);
     void **again = calloc(m, sizeof(void *));
     assert_non_null(again);
