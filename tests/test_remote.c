@@ -156,6 +156,35 @@ static void test_every_slot_freed_remotely(void **state)
     remote_round_trip(ca_cfg.block_size / 16 + 100);
 }
 
+/* The remote word's fields at their limits: the last 16-byte unit of the
+ * largest segment (64 blocks of 1 MiB) as head and tail, and a count of
+ * every slot of a 1 MiB block of 16-byte slots; the fields do not spill into
+ * one another or into the queued bit. */
+static void test_remote_word_at_its_limits(void **state)
+{
+    (void)state;
+    const ca_segment_t *s = (const ca_segment_t *)((uintptr_t)1 << 40); /* never dereferenced */
+    uintptr_t last = ((uintptr_t)CA_SEG_BLOCKS << CA_BLOCK_SHIFT_MAX) / 16 - 1;
+    uintptr_t w = ca_remote_pushed(0, last); /* onto an empty list: head and tail */
+    assert_int_equal(w & 1, 1);
+    assert_int_equal(ca_remote_count(w), 1);
+    assert_ptr_equal(ca_remote_head(s, w), (char *)s + last * 16);
+    assert_ptr_equal(ca_remote_tail(s, w), (char *)s + last * 16);
+    w = ca_remote_pushed(w & ~(uintptr_t)1, 1); /* the owner had taken the queued bit */
+    assert_int_equal(w & 1, 1);
+    assert_int_equal(ca_remote_count(w), 2);
+    assert_ptr_equal(ca_remote_head(s, w), (char *)s + 16);
+    assert_ptr_equal(ca_remote_tail(s, w), (char *)s + last * 16);
+    uint32_t most = (uint32_t)1 << (CA_BLOCK_SHIFT_MAX - 4);
+    for (uint32_t i = 2; i < most; i++)
+        w = ca_remote_pushed(w, last - i);
+    assert_int_equal(ca_remote_count(w), most);
+    assert_ptr_equal(ca_remote_head(s, w), (char *)s + (last - (most - 1)) * 16);
+    assert_ptr_equal(ca_remote_tail(s, w), (char *)s + last * 16);
+    assert_null(ca_remote_head(s, 0)); /* an empty word names no list */
+    assert_null(ca_remote_tail(s, 1));
+}
+
 static void test_a_few_freed_remotely(void **state)
 {
     (void)state;
@@ -165,6 +194,7 @@ static void test_a_few_freed_remotely(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_remote_word_at_its_limits),
         cmocka_unit_test(test_a_few_freed_remotely),
         cmocka_unit_test(test_every_slot_freed_remotely),
         cmocka_unit_test(test_remote_into_longer_local_list),
