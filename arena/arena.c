@@ -249,7 +249,8 @@ void ca_arena_collect(ca_arena_t *a)
             ca_runs_collected(a, b, list);
         } else if (list != NULL) {
             uint32_t n = ca_remote_count(word);
-            ca_remote_tail(s, word)[0] = b->free; /* the list goes first, whole */
+            if (b->free != NULL) /* the list goes first, whole (its tail ends it: NULL) */
+                ca_remote_tail(s, word)[0] = b->free;
             b->free = list;
             ca_assert(ca_block_used(b) >= n);
             b->used -= (int32_t)n;

@@ -142,7 +142,9 @@ _Static_assert(CA_BLOCK_SHIFT_MAX - 4 < 64 - CA_REMOTE_COUNT_SHIFT,
 
 static inline uintptr_t ca_remote_off(const ca_segment_t *s, const void *p)
 {
-    return ((uintptr_t)p - (uintptr_t)s) >> 4;
+    uintptr_t off = (uintptr_t)p - (uintptr_t)s;
+    ca_assert(off != 0 && off < s->size && (off & 15) == 0);
+    return off >> 4;
 }
 static inline void **ca_remote_at(const ca_segment_t *s, uintptr_t off)
 {
