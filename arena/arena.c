@@ -220,6 +220,34 @@ static void ca_arena_thread_exit(void *arg)
     errno = saved;
 }
 
+/* In a child of fork: rebuild every arena's queue of blocks with remote
+ * frees from the blocks' remote words. A thread that the fork left behind may
+ * have stopped between marking a block queued (its word's bit 0) and pushing
+ * it on the owner's queue, or between taking an owner's queue and collecting
+ * its blocks: such a block would be queued on nobody, and the remote frees into
+ * it never collected. (A list an owner had taken out of a block's word but not
+ * yet joined is lost with that thread: its slots stay out.) */
+static void ca_arenas_requeue_remote(void)
+{
+    for (ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
+        atomic_store_explicit(&a->queued, NULL, memory_order_relaxed);
+    for (unsigned n = 0; n < ca_numa_node_count(); n++) {
+        ca_node_t *nd = &ca_nodes[n];
+        for (uint32_t i = 0; i < nd->nsegments; i++) {
+            ca_segment_t *s = nd->segs[i].seg;
+            for (uint32_t k = 1; k < CA_SEG_BLOCKS; k++) {
+                ca_remote_t *r = &s->remote[k];
+                uintptr_t word = atomic_load_explicit(&r->word, memory_order_relaxed);
+                ca_arena_t *owner = s->blocks[k].owner;
+                if (ca_remote_head(s, word) == NULL || owner == NULL) continue;
+                atomic_store_explicit(&r->word, word | 1, memory_order_relaxed);
+                r->next_queued = atomic_load_explicit(&owner->queued, memory_order_relaxed);
+                atomic_store_explicit(&owner->queued, &s->blocks[k], memory_order_relaxed);
+            }
+        }
+    }
+}
+
 void ca_arenas_after_fork_child(void)
 {
     /* Only the forking thread lives on, with a tid of its own: every other
@@ -231,6 +259,7 @@ void ca_arenas_after_fork_child(void)
             atomic_load_explicit(&a->state, memory_order_relaxed) == CA_ARENA_ACTIVE)
             ca_park_locked(a);
     }
+    ca_arenas_requeue_remote();
 }
 
 /* Merge the remote frees of every queued block into its local list. */

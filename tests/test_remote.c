@@ -14,6 +14,8 @@
 #include "segment.h"
 
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void **objs;
 static size_t nobjs;
@@ -185,6 +187,50 @@ static void test_remote_word_at_its_limits(void **state)
     assert_null(ca_remote_tail(s, 1));
 }
 
+/* A fork that catches a thread between marking a block queued and queueing
+ * it on the owner (simulated: the owner's queue emptied under it) leaves in
+ * the child a block queued on nobody. The child's fork handler rebuilds the
+ * queues from the blocks' remote words, so the remote frees still come back:
+ * the child's next allocations of the class get the freed slots. */
+static void test_fork_requeues_remote_frees(void **state)
+{
+    (void)state;
+    enum { N = 100, SIZE = 112 }; /* a class no other test here uses */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        static void *freed[N];
+        objs = freed;
+        for (size_t i = 0; i < N; i++)
+            if ((freed[i] = ca_malloc(SIZE)) == NULL) _exit(2);
+        remote_from = 0;
+        remote_to = N;
+        pthread_t t;
+        pthread_create(&t, NULL, free_some, NULL);
+        pthread_join(t, NULL);
+        if (atomic_load(&ca_tls_arena->queued) == NULL) _exit(3); /* the block was queued */
+        atomic_store(&ca_tls_arena->queued, NULL);                /* the push the fork cut short */
+        pid_t child = fork();
+        if (child < 0) _exit(4);
+        if (child == 0) {
+            size_t back = 0;
+            for (size_t i = 0; i < 4 * N; i++) {
+                void *p = ca_malloc(SIZE);
+                for (size_t j = 0; j < N; j++)
+                    if (p == freed[j]) back++;
+            }
+            _exit(back == N ? 0 : 5);
+        }
+        int st;
+        if (waitpid(child, &st, 0) != child || !WIFEXITED(st)) _exit(6);
+        _exit(WEXITSTATUS(st));
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_a_few_freed_remotely(void **state)
 {
     (void)state;
@@ -195,6 +241,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_word_at_its_limits),
+        cmocka_unit_test(test_fork_requeues_remote_frees),
         cmocka_unit_test(test_a_few_freed_remotely),
         cmocka_unit_test(test_every_slot_freed_remotely),
         cmocka_unit_test(test_remote_into_longer_local_list),
