@@ -230,7 +230,8 @@ static void ca_arena_thread_exit(void *arg)
 static void ca_arenas_requeue_remote(void)
 {
     for (ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
-        atomic_store_explicit(&a->queued, NULL, memory_order_relaxed);
+        if (atomic_load_explicit(&a->queued, memory_order_relaxed) != NULL)
+            atomic_store_explicit(&a->queued, NULL, memory_order_relaxed);
     for (unsigned n = 0; n < ca_numa_node_count(); n++) {
         ca_node_t *nd = &ca_nodes[n];
         for (uint32_t i = 0; i < nd->nsegments; i++) {
@@ -239,8 +240,14 @@ static void ca_arenas_requeue_remote(void)
                 ca_remote_t *r = &s->remote[k];
                 uintptr_t word = atomic_load_explicit(&r->word, memory_order_relaxed);
                 ca_arena_t *owner = s->blocks[k].owner;
-                if (ca_remote_head(s, word) == NULL || owner == NULL) continue;
-                atomic_store_explicit(&r->word, word | 1, memory_order_relaxed);
+                if (ca_remote_head(s, word) == NULL || owner == NULL) {
+                    /* queued on nobody now: a later push must queue it (written
+                     * only then, so the child copies no header page it need not) */
+                    if (word & 1)
+                        atomic_store_explicit(&r->word, word & ~(uintptr_t)1, memory_order_relaxed);
+                    continue;
+                }
+                if (!(word & 1)) atomic_store_explicit(&r->word, word | 1, memory_order_relaxed);
                 r->next_queued = atomic_load_explicit(&owner->queued, memory_order_relaxed);
                 atomic_store_explicit(&owner->queued, &s->blocks[k], memory_order_relaxed);
             }
