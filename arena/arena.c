@@ -535,14 +535,21 @@ static void ca_bin_push(ca_arena_t *a, ca_block_t *b)
     head->next = b;
 }
 
-static void ca_bin_unlink(ca_arena_t *a, ca_block_t *b)
+/* Take `b` out of the doubly linked list it is in (a bin's, or an arena's run
+ * blocks); 1 when it was the head, which the caller moves to `b`'s old next. */
+static int ca_block_unlink(ca_block_t *b)
 {
-    if (b->prev)
-        b->prev->next = b->next;
-    else
-        ca_bin_set(a, b->size_class, b->next ? b->next : &ca_block_empty);
+    int head = b->prev == NULL;
+    if (!head) b->prev->next = b->next;
     if (b->next) b->next->prev = b->prev;
     b->next = b->prev = NULL;
+    return head;
+}
+
+static void ca_bin_unlink(ca_arena_t *a, ca_block_t *b)
+{
+    ca_block_t *next = b->next;
+    if (ca_block_unlink(b)) ca_bin_set(a, b->size_class, next ? next : &ca_block_empty);
 }
 
 /* A small block became empty, or got room while out of its bin. */
@@ -634,12 +641,8 @@ void *ca_alloc_small_in(ca_arena_t *a, uint32_t cls, size_t n)
 
 static void ca_runs_unlink(ca_arena_t *a, ca_block_t *b)
 {
-    if (b->prev)
-        b->prev->next = b->next;
-    else
-        a->runs = b->next;
-    if (b->next) b->next->prev = b->prev;
-    b->next = b->prev = NULL;
+    ca_block_t *next = b->next;
+    if (ca_block_unlink(b)) a->runs = next;
 }
 
 /* A new run block for `a`, last in its list; NULL when out of memory. */
