@@ -9,7 +9,7 @@
 
 #include "os.h"
 
-_Atomic(ca_hdr_t **) ca_registry_top[CA_REG_TOP_SIZE];
+ca_sparse_bss _Atomic(ca_hdr_t **) ca_registry_top[CA_REG_TOP_SIZE];
 
 static ca_hdr_t **ca_registry_leaf(uintptr_t chunk, int create)
 {

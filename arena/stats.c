@@ -233,7 +233,7 @@ CA_SNAPSHOT static void ca_dump(ca_emit_t *e, const ca_totals_t *t, const uint64
 
 /* The kernel id of the thread writing a dump into ca_dump_mem; 0 when none. */
 static _Atomic int ca_dump_owner;
-static char ca_dump_mem[1 << 16];
+ca_sparse_bss static char ca_dump_mem[1 << 16];
 static _Atomic uint64_t ca_dumps_skipped;
 
 /* Returns 0 when dumped; -1 when another thread's dump was running, -2 when

@@ -13,6 +13,11 @@
 #define ca_likely(x)   __builtin_expect(!!(x), 1)
 #define ca_unlikely(x) __builtin_expect(!!(x), 0)
 #define ca_noinline    __attribute__((noinline))
+/* A large zeroed array that is touched little or not at all (the registry's
+ * top table, the dump's buffer): placed after the rest of .bss (in .lbss),
+ * so the small globals used at every start share pages instead of each
+ * touching a page between two such arrays. */
+#define ca_sparse_bss __attribute__((section(".lbss")))
 
 /* v < *bound, *bound read as a relaxed atomic load that the compare itself
  * does (another thread may be raising it). */
