@@ -101,18 +101,16 @@ static inline void ca_slot_set_state(void *s, uintptr_t st)
  * size class each way and the bytes requested; bytes in use are derived from
  * the per-class counts when read, the peak at block granularity (ca_held). */
 #if CA_STATS
-#define CA_STAT_ALLOC(a, cls, n)                                                                   \
+/* One allocation counted in `counter` (an element of a's stats), `n` bytes asked for. */
+#define CA_STAT_COUNT(a, counter, n)                                                               \
     do {                                                                                           \
-        (a)->stats.cls_alloc[cls]++;                                                               \
+        (a)->stats.counter++;                                                                      \
         (a)->stats.req_bytes += (n);                                                               \
     } while (0)
-#define CA_STAT_FREE(a, cls) ((a)->stats.cls_free[cls]++)
+#define CA_STAT_ALLOC(a, cls, n) CA_STAT_COUNT(a, cls_alloc[cls], n)
+#define CA_STAT_FREE(a, cls)     ((a)->stats.cls_free[cls]++)
 /* The malloc fast path's count: by its size table entry `i`. */
-#define CA_STAT_TINY_ALLOC(a, i, n)                                                                \
-    do {                                                                                           \
-        (a)->stats.tiny_alloc[i]++;                                                                \
-        (a)->stats.req_bytes += (n);                                                               \
-    } while (0)
+#define CA_STAT_TINY_ALLOC(a, i, n) CA_STAT_COUNT(a, tiny_alloc[i], n)
 #else
 #define CA_STAT_ALLOC(a, cls, n)    ((void)(a), (void)(cls), (void)(n))
 #define CA_STAT_TINY_ALLOC(a, i, n) ((void)(a), (void)(i), (void)(n))
