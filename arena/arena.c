@@ -202,9 +202,12 @@ static ca_arena_t *ca_arena_thread_init(void)
 
 static void ca_park_locked(ca_arena_t *a)
 {
-    atomic_store_explicit(&a->state, CA_ARENA_PARKED, memory_order_relaxed);
+    atomic_store_explicit(&a->state, CA_ARENA_PARKED, memory_order_seq_cst);
     a->next_parked = ca_parked;
     __atomic_store_n(&ca_parked, a, __ATOMIC_RELAXED); /* read unlocked by ca_arenas_reclaim */
+    /* Frees that arrived after its thread's last collection: the purge tick
+     * collects them (see ca_free_remote). */
+    if (atomic_load_explicit(&a->queued, memory_order_seq_cst) != NULL) ca_purge_arm_later();
 }
 
 static void ca_arena_thread_exit(void *arg)
@@ -327,23 +330,40 @@ static void ca_block_setup(ca_arena_t *a, ca_block_t *b, uint32_t cls)
                  (uint32_t)(((size_t)blocks << ca_cfg.block_shift) / slot), blocks);
 }
 
-/* Bring in the remote frees that parked arenas received, and give the blocks
- * they emptied to the node caches, so that objects of exited threads freed by
- * others become reusable (and purgeable) even if no new thread ever adopts
- * those arenas. Only arenas that received frees are visited. Runs every 32nd
- * block an arena takes and from the purge tick; skipped when another thread
- * holds the arenas lock, unless `wait`. */
+/* Take `m` (`wait`), or try to: 1 when it is held. */
+static int ca_mutex_take(pthread_mutex_t *m, int wait)
+{
+    return (wait ? pthread_mutex_lock(m) : pthread_mutex_trylock(m)) == 0;
+}
+
+/* Collect `a`'s remote frees and give the blocks they emptied to the node
+ * caches; with `wait` even when none arrived. For an arena nobody else uses
+ * now (parked, or the fallback under its lock). */
+static void ca_arena_reclaim_one(ca_arena_t *a, int wait)
+{
+    if (!wait && atomic_load_explicit(&a->queued, memory_order_relaxed) == NULL) return;
+    ca_arena_collect(a);
+    ca_arena_release_empty(a, CA_GIVE_LAZY);
+}
+
+/* Bring in the remote frees that parked arenas and the fallback arena
+ * received, and give the blocks they emptied to the node caches, so that
+ * objects of exited threads freed by others become reusable (and purgeable)
+ * even if no thread ever allocates from those arenas again. Only arenas that
+ * received frees are visited. Runs every 32nd block an arena takes and from
+ * the purge tick (which such a free arms); skips a lock another thread holds
+ * (the caller may hold the fallback's), unless `wait`. */
 void ca_arenas_reclaim(int wait)
 {
-    if (__atomic_load_n(&ca_parked, __ATOMIC_RELAXED) == NULL) return;
-    if (wait)
-        pthread_mutex_lock(&ca_arenas_mutex);
-    else if (pthread_mutex_trylock(&ca_arenas_mutex) != 0)
+    if (!wait && __atomic_load_n(&ca_parked, __ATOMIC_RELAXED) == NULL &&
+        atomic_load_explicit(&ca_arena_fallback->queued, memory_order_relaxed) == NULL)
         return;
-    for (ca_arena_t *p = ca_parked; p != NULL; p = p->next_parked) {
-        if (!wait && atomic_load_explicit(&p->queued, memory_order_relaxed) == NULL) continue;
-        ca_arena_collect(p);
-        ca_arena_release_empty(p, CA_GIVE_LAZY);
+    if (!ca_mutex_take(&ca_arenas_mutex, wait)) return;
+    for (ca_arena_t *p = ca_parked; p != NULL; p = p->next_parked)
+        ca_arena_reclaim_one(p, wait);
+    if (ca_mutex_take(&ca_fallback_mutex, wait)) {
+        ca_arena_reclaim_one(ca_arena_fallback, wait);
+        pthread_mutex_unlock(&ca_fallback_mutex);
     }
     pthread_mutex_unlock(&ca_arenas_mutex);
 }
@@ -484,7 +504,7 @@ static void ca_arena_trim_cache(ca_arena_t *a, enum ca_give how)
 /* Every block of `a` that holds no object goes back to its node, with the
  * arena's own caches: at thread exit, when a parked arena is reclaimed, and
  * on malloc_trim. Only for the owner, or under ca_arenas_mutex for a parked
- * arena. */
+ * arena (and the fallback's lock for the fallback). */
 void ca_arena_release_empty(ca_arena_t *a, enum ca_give how)
 {
     for (unsigned c = 1; c < CA_MAX_CLASSES; c++) {

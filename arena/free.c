@@ -291,8 +291,15 @@ ca_noinline void ca_free_remote(ca_block_t *b, void *p, uint32_t cls)
     ca_block_t *head = atomic_load_explicit(&owner->queued, memory_order_relaxed);
     do {
         r->next_queued = head;
-    } while (!atomic_compare_exchange_weak_explicit(&owner->queued, &head, b, memory_order_release,
+    } while (!atomic_compare_exchange_weak_explicit(&owner->queued, &head, b, memory_order_seq_cst,
                                                     memory_order_relaxed));
+    /* An owner that allocates no more (its thread ended, or the fallback
+     * arena) would not collect the frees: the purge tick does, in one pass
+     * for all that arrive within the delay (ca_arenas_reclaim). Sequentially
+     * consistent with the state's store when the arena parks: either this
+     * sees it parked, or the parking thread sees the block queued. */
+    if (atomic_load_explicit(&owner->state, memory_order_seq_cst) != CA_ARENA_ACTIVE)
+        ca_purge_arm_later();
 }
 
 /* Free `p` whatever it is; `call` names the entry point for messages. */

@@ -436,6 +436,11 @@ static void ca_segment_release(ca_node_t *nd, ca_segment_t *s, size_t idx, uint3
         ca_segment_unmap(nd, s);
 }
 
+void ca_purge_arm_later(void)
+{
+    ca_purge_arm(ca_os_now_ms() + CA_PURGE_DELAY_MS);
+}
+
 void ca_purge_arm(uint32_t when)
 {
     if (when == 0) when = 1;

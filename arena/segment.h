@@ -76,6 +76,9 @@ extern _Atomic uint32_t ca_purge_due;
 void ca_nodes_purge(uint32_t now);
 /* Arm the purge tick for ca_os_now_ms time `when`, unless armed earlier. */
 void ca_purge_arm(uint32_t when);
+/* Arm it for the purge delay from now: work that can wait (remote frees into
+ * an arena that allocates no more) is batched into one tick. */
+void ca_purge_arm_later(void);
 
 static inline ca_segment_t *ca_block_segment(const ca_block_t *b)
 {

@@ -14,11 +14,17 @@
  *     at once;
  *   - the blocks a thread still holds when it ends are decommitted at once,
  *     until a new thread has adopted a parked arena (threads churn): from
- *     then on they wait in the cache for the next thread.
+ *     then on they wait in the cache for the next thread;
+ *   - objects of a thread that ended, or of the fallback arena (allocations
+ *     in a TLS destructor that runs after the library's), freed by another
+ *     thread: the frees arm the purge tick, which brings their blocks back
+ *     to the node with no further allocation by their arena; malloc_trim
+ *     brings back the fallback arena's too.
  */
 #include "test_util.h"
 #include "core_util.h"
 
+#include "arena.h"
 #include "concord.h"
 #include "options.h"
 #include "os.h"
@@ -380,12 +386,141 @@ static void test_huge_cache(void **state)
     assert_int_equal(tu_totals().huge_cached_bytes, 0);
 }
 
+/* ---- frees into arenas that allocate no more ---- */
+
+/* Fill about 400 blocks with 1000-byte objects; `arg` back when all came. */
+static void *alloc_all(void *arg)
+{
+    for (int i = 0; i < NOBJ; i++) {
+        objs[i] = ca_malloc(1000);
+        if (objs[i] == NULL) return NULL;
+        memset(objs[i], 1, 1000);
+    }
+    return arg;
+}
+
+/* Blocks the node caches received, cumulatively (cached now, or given back
+ * to the OS since). */
+static uint64_t node_blocks(void)
+{
+    ca_totals_t t = tu_totals();
+    return t.blocks_cached + t.blocks_decommitted;
+}
+
+/* Child: a thread fills about 400 blocks and ends (its arena is parked with
+ * them full); this thread frees every object, then a slow path comes after
+ * the delay. */
+static int child_parked_tick(void)
+{
+    ca_free(ca_malloc(1)); /* an arena of its own: the frees below are remote */
+    objs = calloc(NOBJ, sizeof(void *));
+    pthread_t t;
+    void *ok = NULL;
+    if (objs == NULL || pthread_create(&t, NULL, alloc_all, &ok) != 0) return 2;
+    pthread_join(t, &ok);
+    if (ok == NULL) return 3;
+    uint64_t before = node_blocks();
+    for (int i = 0; i < NOBJ; i++)
+        ca_free(objs[i]);
+    unsigned armed = atomic_load(&ca_purge_due) != 0;
+    atomic_fetch_add(&ca_os_clock_skew_ms, 1000);
+    ca_purge_tick(); /* what the next slow path of any thread runs */
+    printf("armed %u, blocks back %llu\n", armed, (unsigned long long)(node_blocks() - before));
+    free(objs);
+    return 0;
+}
+
+static void test_parked_frees_arm_the_tick(void **state)
+{
+    (void)state;
+    char out[4096];
+    int st = tu_run_self("parked-tick", NULL, out, sizeof(out));
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) != 0) fail_msg("status %d:\n%s", WEXITSTATUS(st), out);
+    print_message("%s", out);
+    unsigned armed;
+    unsigned long long back;
+    assert_int_equal(sscanf(out, "armed %u, blocks back %llu", &armed, &back), 2);
+    assert_int_equal(armed, 1);
+    assert_true(back >= 390); /* the 400 blocks, less any the arena keeps */
+}
+
+static pthread_key_t late_key;
+
+/* Runs after the library's own key destructor: served by the fallback. */
+static void late_alloc(void *arg)
+{
+    (void)arg;
+    alloc_all(NULL);
+}
+
+static void *late_thread(void *arg)
+{
+    ca_free(ca_malloc(10)); /* an arena of its own first, parked at its end */
+    pthread_setspecific(late_key, (void *)1);
+    return arg;
+}
+
+/* Bytes of blocks the fallback arena holds, in blocks. */
+static long long fallback_blocks(void)
+{
+    return (long long)(ca_arena_fallback->stats.held >> ca_cfg.block_shift);
+}
+
+/* Child: the fallback arena fills about 400 blocks; this thread frees half
+ * the objects (a tick after the delay), then the rest (malloc_trim). */
+static int child_fallback(void)
+{
+    ca_free(ca_malloc(1)); /* the library's key first: its destructor runs first */
+    objs = calloc(NOBJ, sizeof(void *));
+    pthread_t t;
+    if (objs == NULL || pthread_key_create(&late_key, late_alloc) != 0 ||
+        pthread_create(&t, NULL, late_thread, NULL) != 0)
+        return 2;
+    pthread_join(t, NULL);
+    if (objs[NOBJ - 1] == NULL) return 3;
+    long long full = fallback_blocks();
+    for (int i = 0; i < NOBJ / 2; i++)
+        ca_free(objs[i]);
+    atomic_fetch_add(&ca_os_clock_skew_ms, 1000);
+    ca_purge_tick();
+    long long half = fallback_blocks();
+    for (int i = NOBJ / 2; i < NOBJ; i++)
+        ca_free(objs[i]);
+    ca_trim();
+    printf("fallback blocks: %lld full, %lld after half and a tick, %lld after malloc_trim\n", full,
+           half, fallback_blocks());
+    free(objs);
+    return 0;
+}
+
+static void test_fallback_gives_back(void **state)
+{
+    (void)state;
+    char out[4096];
+    int st = tu_run_self("fallback", NULL, out, sizeof(out));
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) != 0) fail_msg("status %d:\n%s", WEXITSTATUS(st), out);
+    print_message("%s", out);
+    long long full, half, trimmed;
+    assert_int_equal(sscanf(strstr(out, "fallback blocks:"),
+                            "fallback blocks: %lld full, %lld after half and a tick, %lld after "
+                            "malloc_trim",
+                            &full, &half, &trimmed),
+                     3);
+    assert_true(full >= 390);
+    assert_true(half <= full / 2 + 10);
+    assert_true(trimmed <= 2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) {
         if (!strcmp(argv[1], "background")) return child_background();
         if (!strcmp(argv[1], "exit-during-dump")) return child_exit_during_dump();
         if (!strcmp(argv[1], "exit-release")) return child_exit_release();
+        if (!strcmp(argv[1], "parked-tick")) return child_parked_tick();
+        if (!strcmp(argv[1], "fallback")) return child_fallback();
         return 99;
     }
     const struct CMUnitTest tests[] = {
@@ -396,6 +531,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_exit_releases),
         cmocka_unit_test(test_exit_during_dump),
         cmocka_unit_test(test_huge_cache),
+        cmocka_unit_test(test_parked_frees_arm_the_tick),
+        cmocka_unit_test(test_fallback_gives_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
