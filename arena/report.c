@@ -15,7 +15,7 @@ static _Atomic uint64_t ca_bad_count;
 static const char *const ca_bad_text[] = {
     [CA_BAD_NOT_OURS] = "not allocated here",
     [CA_BAD_INTERIOR] = "inside an object",
-    [CA_BAD_FREED] = "freed twice",
+    [CA_BAD_FREED] = "already freed",
     [CA_BAD_NEVER] = "not allocated here (a slot never handed out)",
 };
 

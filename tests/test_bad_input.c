@@ -61,7 +61,7 @@ enum what {
 
 static const char NOT_OURS[] = "not allocated here";
 static const char INSIDE[] = "inside an object";
-static const char TWICE[] = "freed twice";
+static const char TWICE[] = "already freed";
 
 struct bad_case {
     enum what what;

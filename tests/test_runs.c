@@ -198,9 +198,9 @@ static void test_bad_pointers(void **state)
     (void)state;
     expect_abort("inside", "inside an object");
     expect_abort("unaligned", "inside an object");
-    expect_abort("twice", "freed twice");
-    expect_abort("twice-remote", "freed twice");
-    expect_abort("twice-cached", "freed twice");
+    expect_abort("twice", "already freed");
+    expect_abort("twice-remote", "already freed");
+    expect_abort("twice-cached", "already freed");
 }
 
 int main(int argc, char **argv)
