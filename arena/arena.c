@@ -358,12 +358,19 @@ void ca_arenas_reclaim(int wait)
     if (!wait && __atomic_load_n(&ca_parked, __ATOMIC_RELAXED) == NULL &&
         atomic_load_explicit(&ca_arena_fallback->queued, memory_order_relaxed) == NULL)
         return;
-    if (!ca_mutex_take(&ca_arenas_mutex, wait)) return;
+    /* A lock held elsewhere: a later tick comes back for what waits (the
+     * frees that armed this one will not arm another). */
+    if (!ca_mutex_take(&ca_arenas_mutex, wait)) {
+        ca_purge_arm_later();
+        return;
+    }
     for (ca_arena_t *p = ca_parked; p != NULL; p = p->next_parked)
         ca_arena_reclaim_one(p, wait);
     if (ca_mutex_take(&ca_fallback_mutex, wait)) {
         ca_arena_reclaim_one(ca_arena_fallback, wait);
         pthread_mutex_unlock(&ca_fallback_mutex);
+    } else if (atomic_load_explicit(&ca_arena_fallback->queued, memory_order_relaxed) != NULL) {
+        ca_purge_arm_later();
     }
     pthread_mutex_unlock(&ca_arenas_mutex);
 }

@@ -409,7 +409,8 @@ static uint64_t node_blocks(void)
 
 /* Child: a thread fills about 400 blocks and ends (its arena is parked with
  * them full); this thread frees every object, then a slow path comes after
- * the delay. */
+ * the delay, while the arenas lock is held (this thread's own), and again
+ * after another delay. */
 static int child_parked_tick(void)
 {
     ca_free(ca_malloc(1)); /* an arena of its own: the frees below are remote */
@@ -424,8 +425,16 @@ static int child_parked_tick(void)
         ca_free(objs[i]);
     unsigned armed = atomic_load(&ca_purge_due) != 0;
     atomic_fetch_add(&ca_os_clock_skew_ms, 1000);
+    ca_arenas_lock();
     ca_purge_tick(); /* what the next slow path of any thread runs */
-    printf("armed %u, blocks back %llu\n", armed, (unsigned long long)(node_blocks() - before));
+    ca_arenas_unlock();
+    unsigned rearmed = atomic_load(&ca_purge_due) != 0;
+    uint64_t busy = node_blocks() - before;
+    atomic_fetch_add(&ca_os_clock_skew_ms, 1000);
+    ca_purge_tick();
+    printf(
+        "armed %u, blocks back %llu with the lock held (armed again %u), %llu at the next tick\n",
+        armed, (unsigned long long)busy, rearmed, (unsigned long long)(node_blocks() - before));
     free(objs);
     return 0;
 }
@@ -438,10 +447,17 @@ static void test_parked_frees_arm_the_tick(void **state)
     assert_true(WIFEXITED(st));
     if (WEXITSTATUS(st) != 0) fail_msg("status %d:\n%s", WEXITSTATUS(st), out);
     print_message("%s", out);
-    unsigned armed;
-    unsigned long long back;
-    assert_int_equal(sscanf(out, "armed %u, blocks back %llu", &armed, &back), 2);
+    unsigned armed, rearmed;
+    unsigned long long busy, back;
+    assert_int_equal(
+        sscanf(out,
+               "armed %u, blocks back %llu with the lock held (armed again %u), %llu at "
+               "the next tick",
+               &armed, &busy, &rearmed, &back),
+        4);
     assert_int_equal(armed, 1);
+    assert_int_equal(busy, 0);
+    assert_int_equal(rearmed, 1);
     assert_true(back >= 390); /* the 400 blocks, less any the arena keeps */
 }
 
