@@ -253,6 +253,7 @@ static void ca_arenas_requeue_remote(void)
                 if (!(word & 1)) atomic_store_explicit(&r->word, word | 1, memory_order_relaxed);
                 r->next_queued = atomic_load_explicit(&owner->queued, memory_order_relaxed);
                 atomic_store_explicit(&owner->queued, &s->blocks[k], memory_order_relaxed);
+                if (owner != ca_tls_arena) ca_purge_arm_later(); /* parked, or the fallback */
             }
         }
     }

@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "concord.h"
 #include "options.h"
+#include "os.h"
 #include "registry.h"
 #include "segment.h"
 
@@ -231,6 +232,69 @@ static void test_fork_requeues_remote_frees(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* The same cut-short push into the arena of a thread that the fork leaves
+ * behind: in the child that arena is parked with an empty queue, and the
+ * rebuilt queue is all that says its block has frees. The rebuild arms the
+ * purge tick, whose reclaim collects them: nobody else would. */
+static pthread_barrier_t hold;
+static ca_arena_t *_Atomic held_arena;
+
+static void *alloc_and_hold(void *arg)
+{
+    enum { N = 100, SIZE = 144 }; /* a class no other test here uses */
+    (void)arg;
+    static void *mine[N];
+    for (size_t i = 0; i < N; i++)
+        if ((mine[i] = ca_malloc(SIZE)) == NULL) return NULL;
+    objs = mine;
+    remote_from = 0;
+    remote_to = N;
+    atomic_store(&held_arena, ca_tls_arena);
+    pthread_barrier_wait(&hold); /* the main thread frees them and forks */
+    pthread_barrier_wait(&hold);
+    return NULL;
+}
+
+static int fork_with_a_parked_owner(void)
+{
+    pthread_t t;
+    pthread_barrier_init(&hold, NULL, 2);
+    if (pthread_create(&t, NULL, alloc_and_hold, NULL) != 0) return 2;
+    pthread_barrier_wait(&hold);
+    ca_arena_t *owner = atomic_load(&held_arena);
+    if (owner == NULL) return 3;
+    free_some(NULL); /* remote frees: its block is queued on it */
+    if (atomic_load(&owner->queued) == NULL) return 4;
+    atomic_store(&owner->queued, NULL); /* the push the fork cut short */
+    atomic_store(&ca_purge_due, 0);     /* nothing else armed */
+    pid_t child = fork();
+    if (child < 0) return 5;
+    if (child == 0) {
+        if (atomic_load(&owner->state) != CA_ARENA_PARKED) _exit(6);
+        if (atomic_load(&ca_purge_due) == 0) _exit(7); /* not armed */
+        atomic_fetch_add(&ca_os_clock_skew_ms, 1000);
+        ca_purge_tick();                                    /* the next slow path after the delay */
+        _exit(atomic_load(&owner->queued) == NULL ? 0 : 8); /* collected */
+    }
+    int st;
+    if (waitpid(child, &st, 0) != child || !WIFEXITED(st)) return 9;
+    pthread_barrier_wait(&hold);
+    pthread_join(t, NULL);
+    return WEXITSTATUS(st);
+}
+
+static void test_fork_arms_the_tick_for_a_parked_owner(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(fork_with_a_parked_owner());
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_a_few_freed_remotely(void **state)
 {
     (void)state;
@@ -242,6 +306,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_word_at_its_limits),
         cmocka_unit_test(test_fork_requeues_remote_frees),
+        cmocka_unit_test(test_fork_arms_the_tick_for_a_parked_owner),
         cmocka_unit_test(test_a_few_freed_remotely),
         cmocka_unit_test(test_every_slot_freed_remotely),
         cmocka_unit_test(test_remote_into_longer_local_list),
