@@ -202,6 +202,7 @@ typedef struct ca_arena_s {
                                           <= 1024 (kept equal to bins[class].current) */
     ca_bin_t bins[CA_MAX_CLASSES];
     _Atomic(ca_block_t *) queued; /* blocks that received remote frees */
+    _Atomic(uint32_t) state;      /* enum ca_arena_state; read with `queued` by remote frees */
     ca_block_t *cache;            /* empty blocks kept (list through next) */
     uint32_t ncache;              /* blocks in cache */
     ca_block_t *runs;             /* its run blocks, searched in this order (list through
@@ -212,7 +213,6 @@ typedef struct ca_arena_s {
     uint32_t id;                  /* arena number, from 1 */
     uint32_t reclaim_tick;        /* blocks taken from the node: every 32nd reclaims */
     int tid;                      /* kernel thread id of the thread it serves */
-    _Atomic(uint32_t) state;      /* enum ca_arena_state */
     struct ca_arena_s *next_all;  /* every arena ever made; never unlinked */
     struct ca_arena_s *next_parked;
     ca_stats_t stats;
