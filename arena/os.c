@@ -221,7 +221,9 @@ void ca_os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t ms)
 
 void ca_os_wake(_Atomic uint32_t *word)
 {
+    int saved = errno; /* callers include free, which must leave errno alone */
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+    errno = saved;
 }
 
 const char *ca_os_getenv(const char *name)

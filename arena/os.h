@@ -95,7 +95,7 @@ uint32_t ca_os_now_ms(void);
 /* Sleep while *word == expected, at most `ms` milliseconds (0: no limit);
  * spurious wake-ups allowed. Wake every sleeper on `word`. */
 void ca_os_wait(_Atomic uint32_t *word, uint32_t expected, uint32_t ms);
-void ca_os_wake(_Atomic uint32_t *word);
+void ca_os_wake(_Atomic uint32_t *word); /* leaves errno alone */
 
 /* Test hook: added to every ca_os_now_ms reading, so tests move time on. */
 extern _Atomic uint32_t ca_os_clock_skew_ms;
