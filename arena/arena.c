@@ -197,6 +197,9 @@ static ca_arena_t *ca_arena_thread_init(void)
     if (a == NULL) return NULL;
     ca_tls_arena = a;
     pthread_setspecific(ca_arena_key, a);
+    /* An adopted arena's frees that no tick collected yet: this thread may
+     * not refill the classes they went to for a long time. */
+    ca_arena_collect(a);
     return a;
 }
 

@@ -19,7 +19,8 @@
  *     in a TLS destructor that runs after the library's), freed by another
  *     thread: the frees arm the purge tick, which brings their blocks back
  *     to the node with no further allocation by their arena; malloc_trim
- *     brings back the fallback arena's too.
+ *     brings back the fallback arena's too; a thread that adopts such an
+ *     arena before the tick collects them at once.
  */
 #include "test_util.h"
 #include "core_util.h"
@@ -461,6 +462,67 @@ static void test_parked_frees_arm_the_tick(void **state)
     assert_true(back >= 390); /* the 400 blocks, less any the arena keeps */
 }
 
+/* alloc_all, and one object more, which stays: the class's current block
+ * then has free slots, so a malloc of the class need not refill. */
+static void *one_more;
+
+static void *alloc_all_and_one(void *arg)
+{
+    one_more = ca_malloc(1000);
+    return alloc_all(arg) != NULL && one_more != NULL ? arg : NULL;
+}
+
+/* One allocation (its arena: the parked one, no refill), then hold it until
+ * told. */
+static pthread_barrier_t adopted;
+
+static void *adopt_and_wait(void *arg)
+{
+    void *p = ca_malloc(1000);
+    pthread_barrier_wait(&adopted);
+    pthread_barrier_wait(&adopted);
+    ca_free(p);
+    return arg;
+}
+
+/* Child: as child_parked_tick, but a new thread adopts the parked arena
+ * right after the frees, before the tick is due, and then waits. */
+static int child_adopt(void)
+{
+    ca_free(ca_malloc(1));
+    objs = calloc(NOBJ, sizeof(void *));
+    pthread_t t;
+    void *ok = NULL;
+    if (objs == NULL || pthread_create(&t, NULL, alloc_all_and_one, &ok) != 0) return 2;
+    pthread_join(t, &ok);
+    if (ok == NULL) return 3;
+    uint64_t before = node_blocks();
+    for (int i = 0; i < NOBJ; i++)
+        ca_free(objs[i]);
+    pthread_barrier_init(&adopted, NULL, 2);
+    if (pthread_create(&t, NULL, adopt_and_wait, NULL) != 0) return 4;
+    pthread_barrier_wait(&adopted);
+    printf("blocks back after the adoption %llu\n", (unsigned long long)(node_blocks() - before));
+    pthread_barrier_wait(&adopted);
+    pthread_join(t, NULL);
+    ca_free(one_more);
+    free(objs);
+    return 0;
+}
+
+static void test_adoption_collects(void **state)
+{
+    (void)state;
+    char out[4096];
+    int st = tu_run_self("adopt", NULL, out, sizeof(out));
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) != 0) fail_msg("status %d:\n%s", WEXITSTATUS(st), out);
+    print_message("%s", out);
+    unsigned long long back;
+    assert_int_equal(sscanf(out, "blocks back after the adoption %llu", &back), 1);
+    assert_true(back >= 390); /* the 400 blocks, less the 4 an arena keeps and the current one */
+}
+
 static pthread_key_t late_key;
 
 /* Runs after the library's own key destructor: served by the fallback. */
@@ -537,6 +599,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], "exit-release")) return child_exit_release();
         if (!strcmp(argv[1], "parked-tick")) return child_parked_tick();
         if (!strcmp(argv[1], "fallback")) return child_fallback();
+        if (!strcmp(argv[1], "adopt")) return child_adopt();
         return 99;
     }
     const struct CMUnitTest tests[] = {
@@ -549,6 +612,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_huge_cache),
         cmocka_unit_test(test_parked_frees_arm_the_tick),
         cmocka_unit_test(test_fallback_gives_back),
+        cmocka_unit_test(test_adoption_collects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
