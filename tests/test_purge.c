@@ -38,6 +38,16 @@ void ca_purge_tick(void);
 #include <sys/syscall.h>
 #include <time.h>
 
+/* Run this program as `mode` (in the environment `env` too), which must
+ * exit with 0; what it printed lands in `out` and in the test's output. */
+static void run_child(const char *mode, const char *env, char *out, size_t cap)
+{
+    int st = tu_run_self(mode, env, out, cap);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) != 0) fail_msg("%s: status %d:\n%s", mode, WEXITSTATUS(st), out);
+    print_message("%s", out);
+}
+
 #define NOBJ (400 * 64) /* 1000-byte objects: 400 blocks of 64 KiB */
 
 static void **objs;
@@ -168,10 +178,7 @@ static void test_exit_releases(void **state)
 {
     (void)state;
     char out[4096];
-    int st = tu_run_self("exit-release", NULL, out, sizeof(out));
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) != 0) fail_msg("status %d:\n%s", WEXITSTATUS(st), out);
-    print_message("%s", out);
+    run_child("exit-release", NULL, out, sizeof(out));
     unsigned long long dec1, dec2;
     long long cached1, cached2;
     assert_int_equal(
@@ -207,9 +214,7 @@ static void test_background_purge(void **state)
 {
     (void)state;
     char out[4096];
-    int st = tu_run_self("background", "CONCORD_ARENA_BACKGROUND_PURGE=1", out, sizeof(out));
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) != 0) fail_msg("status %d:\n%s", WEXITSTATUS(st), out);
+    run_child("background", "CONCORD_ARENA_BACKGROUND_PURGE=1", out, sizeof(out));
     assert_non_null(strstr(out, "purged by the background thread"));
 }
 
@@ -444,10 +449,7 @@ static void test_parked_frees_arm_the_tick(void **state)
 {
     (void)state;
     char out[4096];
-    int st = tu_run_self("parked-tick", NULL, out, sizeof(out));
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) != 0) fail_msg("status %d:\n%s", WEXITSTATUS(st), out);
-    print_message("%s", out);
+    run_child("parked-tick", NULL, out, sizeof(out));
     unsigned armed, rearmed;
     unsigned long long busy, back;
     assert_int_equal(
@@ -514,10 +516,7 @@ static void test_adoption_collects(void **state)
 {
     (void)state;
     char out[4096];
-    int st = tu_run_self("adopt", NULL, out, sizeof(out));
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) != 0) fail_msg("status %d:\n%s", WEXITSTATUS(st), out);
-    print_message("%s", out);
+    run_child("adopt", NULL, out, sizeof(out));
     unsigned long long back;
     assert_int_equal(sscanf(out, "blocks back after the adoption %llu", &back), 1);
     assert_true(back >= 390); /* the 400 blocks, less the 4 an arena keeps and the current one */
@@ -576,10 +575,7 @@ static void test_fallback_gives_back(void **state)
 {
     (void)state;
     char out[4096];
-    int st = tu_run_self("fallback", NULL, out, sizeof(out));
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) != 0) fail_msg("status %d:\n%s", WEXITSTATUS(st), out);
-    print_message("%s", out);
+    run_child("fallback", NULL, out, sizeof(out));
     long long full, half, trimmed;
     assert_int_equal(sscanf(strstr(out, "fallback blocks:"),
                             "fallback blocks: %lld full, %lld after half and a tick, %lld after "
