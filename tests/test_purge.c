@@ -413,22 +413,34 @@ static uint64_t node_blocks(void)
     return t.blocks_cached + t.blocks_decommitted;
 }
 
+/* A thread runs `fill` (objs[]) and ends, its arena parked with the blocks
+ * full; this thread (an arena of its own: the frees are remote) frees every
+ * object of objs[]. `before`: node_blocks() before the frees. 0, or what
+ * failed. */
+static int fill_park_and_free(void *(*fill)(void *), uint64_t *before)
+{
+    ca_free(ca_malloc(1));
+    objs = calloc(NOBJ, sizeof(void *));
+    pthread_t t;
+    void *ok = NULL;
+    if (objs == NULL || pthread_create(&t, NULL, fill, &ok) != 0) return 2;
+    pthread_join(t, &ok);
+    if (ok == NULL) return 3;
+    *before = node_blocks();
+    for (int i = 0; i < NOBJ; i++)
+        ca_free(objs[i]);
+    return 0;
+}
+
 /* Child: a thread fills about 400 blocks and ends (its arena is parked with
  * them full); this thread frees every object, then a slow path comes after
  * the delay, while the arenas lock is held (this thread's own), and again
  * after another delay. */
 static int child_parked_tick(void)
 {
-    ca_free(ca_malloc(1)); /* an arena of its own: the frees below are remote */
-    objs = calloc(NOBJ, sizeof(void *));
-    pthread_t t;
-    void *ok = NULL;
-    if (objs == NULL || pthread_create(&t, NULL, alloc_all, &ok) != 0) return 2;
-    pthread_join(t, &ok);
-    if (ok == NULL) return 3;
-    uint64_t before = node_blocks();
-    for (int i = 0; i < NOBJ; i++)
-        ca_free(objs[i]);
+    uint64_t before;
+    int bad = fill_park_and_free(alloc_all, &before);
+    if (bad) return bad;
     unsigned armed = atomic_load(&ca_purge_due) != 0;
     atomic_fetch_add(&ca_os_clock_skew_ms, 1000);
     ca_arenas_lock();
@@ -491,16 +503,10 @@ static void *adopt_and_wait(void *arg)
  * right after the frees, before the tick is due, and then waits. */
 static int child_adopt(void)
 {
-    ca_free(ca_malloc(1));
-    objs = calloc(NOBJ, sizeof(void *));
+    uint64_t before;
+    int bad = fill_park_and_free(alloc_all_and_one, &before);
+    if (bad) return bad;
     pthread_t t;
-    void *ok = NULL;
-    if (objs == NULL || pthread_create(&t, NULL, alloc_all_and_one, &ok) != 0) return 2;
-    pthread_join(t, &ok);
-    if (ok == NULL) return 3;
-    uint64_t before = node_blocks();
-    for (int i = 0; i < NOBJ; i++)
-        ca_free(objs[i]);
     pthread_barrier_init(&adopted, NULL, 2);
     if (pthread_create(&t, NULL, adopt_and_wait, NULL) != 0) return 4;
     pthread_barrier_wait(&adopted);
