@@ -238,6 +238,7 @@ static void ca_arenas_requeue_remote(void)
     for (ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
         if (atomic_load_explicit(&a->queued, memory_order_relaxed) != NULL)
             atomic_store_explicit(&a->queued, NULL, memory_order_relaxed);
+    int others = 0; /* blocks queued on arenas no thread here allocates from */
     for (unsigned n = 0; n < ca_numa_node_count(); n++) {
         ca_node_t *nd = &ca_nodes[n];
         for (uint32_t i = 0; i < nd->nsegments; i++) {
@@ -256,10 +257,11 @@ static void ca_arenas_requeue_remote(void)
                 if (!(word & 1)) atomic_store_explicit(&r->word, word | 1, memory_order_relaxed);
                 r->next_queued = atomic_load_explicit(&owner->queued, memory_order_relaxed);
                 atomic_store_explicit(&owner->queued, &s->blocks[k], memory_order_relaxed);
-                if (owner != ca_tls_arena) ca_purge_arm_later(); /* parked, or the fallback */
+                others |= owner != ca_tls_arena; /* parked, or the fallback */
             }
         }
     }
+    if (others) ca_purge_arm_later(); /* their reclaim collects them */
 }
 
 void ca_arenas_after_fork_child(void)
