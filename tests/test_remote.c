@@ -188,48 +188,56 @@ static void test_remote_word_at_its_limits(void **state)
     assert_null(ca_remote_tail(s, 1));
 }
 
+/* Run `body` in a child process: its exit status; 100 when it did not exit,
+ * 101 when there was no child. */
+static int in_child(int (*body)(void))
+{
+    pid_t pid = fork();
+    if (pid < 0) return 101;
+    if (pid == 0) _exit(body());
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) return 100;
+    return WEXITSTATUS(st);
+}
+
 /* A fork that catches a thread between marking a block queued and queueing
  * it on the owner (simulated: the owner's queue emptied under it) leaves in
  * the child a block queued on nobody. The child's fork handler rebuilds the
  * queues from the blocks' remote words, so the remote frees still come back:
  * the child's next allocations of the class get the freed slots. */
+enum { REQUEUE_N = 100, REQUEUE_SIZE = 112 }; /* a class no other test here uses */
+static void *requeue_freed[REQUEUE_N];
+
+static int take_the_freed_back(void)
+{
+    size_t back = 0;
+    for (size_t i = 0; i < 4 * REQUEUE_N; i++) {
+        void *p = ca_malloc(REQUEUE_SIZE);
+        for (size_t j = 0; j < REQUEUE_N; j++)
+            if (p == requeue_freed[j]) back++;
+    }
+    return back == REQUEUE_N ? 0 : 5;
+}
+
+static int fork_after_a_cut_push(void)
+{
+    objs = requeue_freed;
+    for (size_t i = 0; i < REQUEUE_N; i++)
+        if ((requeue_freed[i] = ca_malloc(REQUEUE_SIZE)) == NULL) return 2;
+    remote_from = 0;
+    remote_to = REQUEUE_N;
+    pthread_t t;
+    pthread_create(&t, NULL, free_some, NULL);
+    pthread_join(t, NULL);
+    if (atomic_load(&ca_tls_arena->queued) == NULL) return 3; /* the block was queued */
+    atomic_store(&ca_tls_arena->queued, NULL);                /* the push the fork cut short */
+    return in_child(take_the_freed_back);
+}
+
 static void test_fork_requeues_remote_frees(void **state)
 {
     (void)state;
-    enum { N = 100, SIZE = 112 }; /* a class no other test here uses */
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        static void *freed[N];
-        objs = freed;
-        for (size_t i = 0; i < N; i++)
-            if ((freed[i] = ca_malloc(SIZE)) == NULL) _exit(2);
-        remote_from = 0;
-        remote_to = N;
-        pthread_t t;
-        pthread_create(&t, NULL, free_some, NULL);
-        pthread_join(t, NULL);
-        if (atomic_load(&ca_tls_arena->queued) == NULL) _exit(3); /* the block was queued */
-        atomic_store(&ca_tls_arena->queued, NULL);                /* the push the fork cut short */
-        pid_t child = fork();
-        if (child < 0) _exit(4);
-        if (child == 0) {
-            size_t back = 0;
-            for (size_t i = 0; i < 4 * N; i++) {
-                void *p = ca_malloc(SIZE);
-                for (size_t j = 0; j < N; j++)
-                    if (p == freed[j]) back++;
-            }
-            _exit(back == N ? 0 : 5);
-        }
-        int st;
-        if (waitpid(child, &st, 0) != child || !WIFEXITED(st)) _exit(6);
-        _exit(WEXITSTATUS(st));
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(in_child(fork_after_a_cut_push), 0);
 }
 
 /* The same cut-short push into the arena of a thread that the fork leaves
@@ -255,6 +263,17 @@ static void *alloc_and_hold(void *arg)
     return NULL;
 }
 
+/* In the child of the fork: the held thread's arena is parked, the tick armed. */
+static int tick_collects_the_parked(void)
+{
+    ca_arena_t *owner = atomic_load(&held_arena);
+    if (atomic_load(&owner->state) != CA_ARENA_PARKED) return 6;
+    if (atomic_load(&ca_purge_due) == 0) return 7; /* not armed */
+    atomic_fetch_add(&ca_os_clock_skew_ms, 1000);
+    ca_purge_tick();                                    /* the next slow path after the delay */
+    return atomic_load(&owner->queued) == NULL ? 0 : 8; /* collected */
+}
+
 static int fork_with_a_parked_owner(void)
 {
     pthread_t t;
@@ -267,32 +286,16 @@ static int fork_with_a_parked_owner(void)
     if (atomic_load(&owner->queued) == NULL) return 4;
     atomic_store(&owner->queued, NULL); /* the push the fork cut short */
     atomic_store(&ca_purge_due, 0);     /* nothing else armed */
-    pid_t child = fork();
-    if (child < 0) return 5;
-    if (child == 0) {
-        if (atomic_load(&owner->state) != CA_ARENA_PARKED) _exit(6);
-        if (atomic_load(&ca_purge_due) == 0) _exit(7); /* not armed */
-        atomic_fetch_add(&ca_os_clock_skew_ms, 1000);
-        ca_purge_tick();                                    /* the next slow path after the delay */
-        _exit(atomic_load(&owner->queued) == NULL ? 0 : 8); /* collected */
-    }
-    int st;
-    if (waitpid(child, &st, 0) != child || !WIFEXITED(st)) return 9;
+    int st = in_child(tick_collects_the_parked);
     pthread_barrier_wait(&hold);
     pthread_join(t, NULL);
-    return WEXITSTATUS(st);
+    return st;
 }
 
 static void test_fork_arms_the_tick_for_a_parked_owner(void **state)
 {
     (void)state;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) _exit(fork_with_a_parked_owner());
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(in_child(fork_with_a_parked_owner), 0);
 }
 
 static void test_a_few_freed_remotely(void **state)
