@@ -10,11 +10,13 @@
  *     rss_lag seen_kib=K hwm_kib=K maxrss_kib=K lag_kib=K
  *
  * lag_kib = seen - maxrss: how much of a peak already seen the record
- * misses (a high-water mark should never go down). The kernel updates its record only when the
- * resident set is about to shrink (madvise, munmap, exit), from per-CPU counters that it sums
- * lazily, so pages faulted in shortly before an allocator gives memory back can be left out of it
- * (up to a batch of pages per CPU). An allocator that gives memory back when a thread ends gets a
- * smaller figure than one that keeps it, for the same peak. Run it under each allocator:
+ * misses (a high-water mark should never go down). The kernel updates its
+ * record only when the resident set is about to shrink (madvise, munmap,
+ * exit), from per-CPU counters that it sums lazily, so pages faulted in
+ * shortly before an allocator gives memory back can be left out of it (up
+ * to a batch of pages per CPU). An allocator that gives memory back when a
+ * thread ends gets a smaller figure than one that keeps it, for the same
+ * peak. Run it under each allocator:
  *
  *     LD_PRELOAD=LIB build/bench/shapes/rss_lag
  */
