@@ -9,8 +9,11 @@ RESULTS_DIR/meta.txt; writes RESULTS_DIR/summary.json (what peers_chart.py
 reads), summary.csv (one row per program and allocator) and table.md (the
 tables the README shows), and prints table.md. Standard library only.
 
-For each program and allocator: the median of the rounds' times (the
-program's own elapsed time) and of their peak RSS; the time ratio is that
+For each program and allocator: the median of the timed rounds' times (the
+program's own elapsed time) and the median peak RSS of the RSS rounds (the
+largest resident set `measure` read while sampling; from runs.csv files
+without RSS rounds, the kernel's record ru_maxrss of the timed rounds, which
+is also kept as rss_record_kib); the time ratio is that
 median over the lowest median among the peers (glibc, jemalloc, mimalloc and tcmalloc, those that ran),
 the RSS ratio likewise. The same ratio from each allocator's fastest round
 is given beside it: on a loaded machine the noise only ever adds time, so
@@ -77,10 +80,13 @@ def summarise(results_dir, noise):
     allocators = peers + [a for a in allocators if a not in PEERS]
 
     summary = {"meta": meta, "allocators": allocators, "peers": peers, "noise": noise,
-               "programs": [], "geomean": {}, "instructions_per_pair": {}, "problems": []}
+               "programs": [], "geomean": {}, "instructions_per_pair": {}, "problems": [],
+               "rss_sampled": any(r.get("phase") == "rss" for r in runs)}
     for prog in programs:
-        rows = [r for r in runs if r["program"] == prog]
-        checksums = {r["checksum"] for r in rows if r["status"] == "0" and r["checksum"]}
+        every = [r for r in runs if r["program"] == prog]
+        rows = [r for r in every if r.get("phase", "time") != "rss"]  # the timed rounds
+        sampled = [r for r in every if r.get("phase") == "rss"]
+        checksums = {r["checksum"] for r in every if r["status"] == "0" and r["checksum"]}
         entry = {"name": prog, "threads": int(rows[0]["threads"]), "results": {}}
         if len(checksums) > 1:
             summary["problems"].append(f"{prog}: checksums differ between runs: "
@@ -88,14 +94,18 @@ def summarise(results_dir, noise):
         for a in allocators:
             mine = [r for r in rows if r["allocator"] == a]
             ok = [r for r in mine if r["status"] == "0" and r["time_s"]]
-            failed = len(mine) - len(ok)
+            mine_s = [r for r in sampled if r["allocator"] == a]
+            ok_s = [r for r in mine_s if r["status"] == "0" and r.get("peak_kib")]
+            failed = len(mine) - len(ok) + len(mine_s) - len(ok_s)
             if failed:
-                summary["problems"].append(f"{prog} under {a}: {failed} of {len(mine)} runs failed")
+                summary["problems"].append(f"{prog} under {a}: {failed} of "
+                                           f"{len(mine) + len(mine_s)} runs failed")
             if not ok:
                 entry["results"][a] = {"failed": failed}
                 continue
             times = [float(r["time_s"]) for r in ok]
-            rss = [int(r["maxrss_kib"]) for r in ok if r["maxrss_kib"]]
+            record = [int(r["maxrss_kib"]) for r in ok if r["maxrss_kib"]]
+            rss = [int(r["peak_kib"]) for r in ok_s] if sampled else record
             flt = [int(r["minflt"]) for r in ok if r.get("minflt")]
             cpu = [float(r["cpu_s"]) for r in ok if r.get("cpu_s")]
             med = statistics.median(times)
@@ -104,6 +114,7 @@ def summarise(results_dir, noise):
                 "time_s": med, "time_min_s": min(times), "times": times, "spread": spread,
                 "noisy": spread > noise,
                 "rss_kib": statistics.median(rss) if rss else None, "rss": rss,
+                "rss_record_kib": statistics.median(record) if record else None,
                 "minflt": statistics.median(flt) if flt else None,
                 "cpu_s": statistics.median(cpu) if cpu else None,
                 "others": [float(r["others"]) for r in ok
@@ -117,6 +128,8 @@ def summarise(results_dir, noise):
                       default=None)
         best_m = min((res[p]["rss_kib"] for p in peers if res.get(p, {}).get("rss_kib")),
                      default=None)
+        best_r = min((res[p]["rss_record_kib"] for p in peers
+                      if res.get(p, {}).get("rss_record_kib")), default=None)
         entry["best_time_s"], entry["best_rss_kib"] = best_t, best_m
         entry["best_time_min_s"] = best_tm
         best_c = min((res[p]["cpu_s"] for p in peers if res.get(p, {}).get("cpu_s")),
@@ -141,6 +154,8 @@ def summarise(results_dir, noise):
                 v["time_min_ratio"] = v["time_min_s"] / best_tm if best_tm else None
                 v["cpu_ratio"] = v["cpu_s"] / best_c if best_c and v["cpu_s"] else None
                 v["rss_ratio"] = v["rss_kib"] / best_m if best_m and v["rss_kib"] else None
+                v["rss_record_ratio"] = (v["rss_record_kib"] / best_r
+                                         if best_r and v["rss_record_kib"] else None)
         summary["programs"].append(entry)
 
     for a in allocators:
@@ -151,6 +166,7 @@ def summarise(results_dir, noise):
             "paired_ratio": geomean([c.get("paired_ratio") for c in cells]),
             "cpu_ratio": geomean([c.get("cpu_ratio") for c in cells]),
             "rss_ratio": geomean([c.get("rss_ratio") for c in cells]),
+            "rss_record_ratio": geomean([c.get("rss_record_ratio") for c in cells]),
         }
 
     cg = os.path.join(results_dir, "callgrind.csv")
@@ -186,8 +202,11 @@ def table(summary):
     out = []
     meta = summary["meta"]
     noisy = []
+    rss_kind = ("Peak RSS (the largest resident set read every "
+                f"{meta.get('rss_sample_us', '?')} µs, in rounds of their own)"
+                if summary.get("rss_sampled") else "Peak RSS (ru_maxrss)")
     for kind, key in (("Time", "time_ratio"), ("CPU time (user + system)", "cpu_ratio"),
-                      ("Peak RSS", "rss_ratio")):
+                      (rss_kind, "rss_ratio")):
         best = {"time_ratio": "best_time_s", "cpu_ratio": "best_cpu_s",
                 "rss_ratio": "best_rss_kib"}[key]
         unit = "best peer (MiB)" if key == "rss_ratio" else "best peer (s)"
@@ -197,8 +216,10 @@ def table(summary):
                 "cpu_ratio": "; the time the program's threads were on a CPU, which waiting "
                              "for a CPU does not inflate (prodcons's waiting loops do)",
                 "rss_ratio": ""}[key]
-        out.append(f"**{kind}, ratio to the best peer** (median of {meta.get('rounds', '?')} "
-                   f"rounds; lower is better{star})\n")
+        n = (meta.get("rss_rounds", "?") if key == "rss_ratio" and summary.get("rss_sampled")
+             else meta.get("rounds", "?"))
+        out.append(f"**{kind}, ratio to the best peer** (median of {n} rounds; lower is "
+                   f"better{star})\n")
         out.append("| program | threads | " + " | ".join(allocs) + f" | {unit} |")
         out.append("|---|---:|" + "---:|" * len(allocs) + "---:|")
         for p in summary["programs"]:
@@ -208,9 +229,9 @@ def table(summary):
                 c = fmt(v.get(key))
                 if key == "time_ratio" and v.get("noisy"):
                     c += "*"
+                    noisy.append(f"{p['name']}/{a} ({v['spread']:.0%})")
                 if key == "time_ratio" and v.get("time_min_ratio") is not None:
                     c += f" ({fmt(v['time_min_ratio'])})"
-                    noisy.append(f"{p['name']}/{a} ({v['spread']:.0%})")
                 if key == "time_ratio" and v.get("failed"):
                     c += f" ({v['failed']} failed)"
                 cells.append(c)
@@ -222,6 +243,12 @@ def table(summary):
             g = [f"{x} ({fmt(summary['geomean'][a]['time_min_ratio'])})" for x, a in zip(g, allocs)]
         out.append("| **geometric mean** | | " + " | ".join(f"**{x}**" for x in g) + " | |")
         out.append("")
+        if key == "rss_ratio" and summary.get("rss_sampled"):
+            out.append("The kernel's record of the peak (ru_maxrss, median of the timed rounds; "
+                       "it can miss a batch of pages per CPU), geometric mean of the same "
+                       "ratios: " + ", ".join(
+                           f"{a} {fmt(summary['geomean'][a].get('rss_record_ratio'))}"
+                           for a in allocs) + ".\n")
     out.append("**Time paired by round** (each run's time over the best peer's time in the same "
                "round, median over the rounds: the allocators of a round run back to back, so a "
                "slow spell of the machine moves both sides of each ratio)\n")
@@ -286,19 +313,20 @@ def write_csv(summary, path):
         w = csv.writer(f)
         w.writerow(["program", "threads", "allocator", "time_s", "time_ratio", "time_min_s",
                     "time_min_ratio", "spread", "noisy", "cpu_s", "cpu_ratio", "rss_kib",
-                    "rss_ratio", "minflt", "failed"])
+                    "rss_ratio", "rss_record_kib", "rss_record_ratio", "minflt", "failed"])
         for p in summary["programs"]:
             for a in summary["allocators"]:
                 v = p["results"].get(a, {})
                 w.writerow([p["name"], p["threads"], a, v.get("time_s"), v.get("time_ratio"),
                             v.get("time_min_s"), v.get("time_min_ratio"), v.get("spread"),
                             v.get("noisy"), v.get("cpu_s"), v.get("cpu_ratio"),
-                            v.get("rss_kib"), v.get("rss_ratio"), v.get("minflt"),
-                            v.get("failed")])
+                            v.get("rss_kib"), v.get("rss_ratio"), v.get("rss_record_kib"),
+                            v.get("rss_record_ratio"), v.get("minflt"), v.get("failed")])
         for a in summary["allocators"]:
             g = summary["geomean"][a]
             w.writerow(["geomean", "", a, "", g["time_ratio"], "", g["time_min_ratio"], "", "",
-                        "", g["cpu_ratio"], "", g["rss_ratio"], "", ""])
+                        "", g["cpu_ratio"], "", g["rss_ratio"], "", g["rss_record_ratio"], "",
+                        ""])
 
 
 def main():

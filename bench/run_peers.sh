@@ -12,11 +12,17 @@
 # compared with the same best peer.
 #
 # Environment:
-#   ROUNDS=7        rounds; each round runs every program under every
+#   ROUNDS=7        timed rounds; each round runs every program under every
 #                   allocator once, the allocators in a rotated order
+#   RSS_ROUNDS=3    rounds more, after the timed ones, that measure peak RSS:
+#                   measure reads the program's resident set (VmRSS) every
+#                   RSS_SAMPLE_US=1000 microseconds. Their times are not
+#                   used: the sampling would disturb them (by up to a fifth,
+#                   and more under some allocators than others). 0: peak RSS
+#                   is the kernel's record (ru_maxrss) of the timed rounds
 #   SCALE=1         work multiplier passed to every program
-#   QUICK=1         ROUNDS=3 SCALE=0.3 (about a minute and a half) unless
-#                   ROUNDS/SCALE are given
+#   QUICK=1         ROUNDS=3 RSS_ROUNDS=1 SCALE=0.3 (about two minutes)
+#                   unless ROUNDS/RSS_ROUNDS/SCALE are given
 #   NOISE=0.10      a (program, allocator) whose times spread by more than
 #                   this fraction of their median is flagged noisy
 #   CALLGRIND=0     skip the instruction counts (pairs and programs)
@@ -36,8 +42,10 @@
 # summary.json and summary.csv (what the chart reads), table.md, peers.png.
 # The peers are the four allocators other than ours; "best" is the best of
 # those present. Times are the programs' own (their work, not process start
-# and exit); peak RSS is the child's ru_maxrss (wait4, through bench's
-# `measure`), which includes the allocator's own footprint.
+# and exit); peak RSS is the largest resident set that `measure` read in the
+# RSS rounds (exact readings; the kernel's own record, ru_maxrss, can miss a
+# batch of pages per CPU, a tenth of a small program: see bench/README.md),
+# and includes the allocator's own footprint.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -49,10 +57,13 @@ lib="$build/interpose/libconcordarena.so"
 if [ -n "${QUICK:-}" ] && [ "${QUICK}" != 0 ]; then
     rounds=${ROUNDS:-3}
     scale=${SCALE:-0.3}
+    rss_rounds=${RSS_ROUNDS:-1}
 else
     rounds=${ROUNDS:-7}
     scale=${SCALE:-1}
+    rss_rounds=${RSS_ROUNDS:-3}
 fi
+rss_sample_us=${RSS_SAMPLE_US:-1000}
 noise=${NOISE:-0.10}
 for f in "$shapes/measure" "$shapes/shape_large" "$lib"; do
     [ -e "$f" ] || { echo "build first (cmake --build $build): $f is missing" >&2; exit 1; }
@@ -143,41 +154,44 @@ done
 
 {
     echo "# date=$(date -u +%Y-%m-%dT%H:%M:%SZ) host_cpus=$(nproc) kernel=$(uname -r)"
-    echo "# rounds=$rounds scale=$scale noise=$noise shapes=${SHAPES:-all} load_start=$(cut -d' ' -f1 /proc/loadavg)"
+    echo "# rounds=$rounds rss_rounds=$rss_rounds rss_sample_us=$rss_sample_us scale=$scale noise=$noise shapes=${SHAPES:-all} load_start=$(cut -d' ' -f1 /proc/loadavg)"
     for i in "${!names[@]}"; do echo "# allocator ${names[$i]}=${paths[$i]:-(none: the C library)}"; done
     for n in "${notes[@]+"${notes[@]}"}"; do echo "# note $n"; done
 } >"$out/meta.txt"
 cat "$out/meta.txt"
 
 csv="$out/runs.csv"
-echo "round,program,threads,allocator,time_s,wall_s,cpu_s,maxrss_kib,minflt,others,checksum,status,load1" >"$csv"
+echo "round,program,threads,allocator,time_s,wall_s,cpu_s,maxrss_kib,minflt,others,checksum,status,load1,phase,peak_kib" >"$csv"
 load1() { cut -d' ' -f1 /proc/loadavg; }
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 t_start=$(date +%s)
 na=${#names[@]}
-for r in $(seq 1 "$rounds"); do
+# field NAME: the value of NAME= in the last run's output ($res)
+field() { grep -o "$1=[-0-9.a-f]*" <<<"$res" | cut -d= -f2 || true; }
+# round R PHASE: every wanted program under every allocator once, the
+# allocator that goes first rotated by R. PHASE time: nothing else runs
+# beside the program (measure samples nothing); PHASE rss: measure samples
+# the program's resident set every RSS_SAMPLE_US, and only peak_kib is used.
+round() {
+    local r=$1 phase=$2 every=0
+    [ "$phase" = rss ] && every=$rss_sample_us
     for e in "${entries[@]}"; do
         read -r name prog threads <<<"$e"
         wanted "$name" || continue
         for k in $(seq 0 $((na - 1))); do
             i=$(((k + r - 1) % na)) # rotate who runs first, round by round
             status=0
-            res=$("$shapes/measure" --preload "${paths[$i]}" "$shapes/$prog" "$scale" "$threads" 2>"$out/stderr.tmp") || status=$?
-            t=$(grep -o 'time_s=[0-9.]*' <<<"$res" | cut -d= -f2 || true)
-            c=$(grep -o 'checksum=[0-9a-f]*' <<<"$res" | cut -d= -f2 || true)
-            w=$(grep -o 'wall_s=[0-9.]*' <<<"$res" | cut -d= -f2 || true)
-            u=$(grep -o 'cpu_s=[0-9.]*' <<<"$res" | cut -d= -f2 || true)
-            m=$(grep -o 'maxrss_kib=[0-9]*' <<<"$res" | cut -d= -f2 || true)
-            f=$(grep -o 'minflt=[0-9]*' <<<"$res" | cut -d= -f2 || true)
-            o=$(grep -o 'others=[-0-9.]*' <<<"$res" | cut -d= -f2 || true)
-            echo "$r,$name,$threads,${names[$i]},${t:-},${w:-},${u:-},${m:-},${f:-},${o:-},${c:-},$status,$(load1)" >>"$csv"
+            res=$(MEASURE_SAMPLE_US=$every "$shapes/measure" --preload "${paths[$i]}" "$shapes/$prog" "$scale" "$threads" 2>"$out/stderr.tmp") || status=$?
+            echo "$r,$name,$threads,${names[$i]},$(field time_s),$(field wall_s),$(field cpu_s),$(field maxrss_kib),$(field minflt),$(field others),$(field checksum),$status,$(load1),$phase,$(field peak_kib)" >>"$csv"
             if [ "$status" != 0 ]; then
-                echo "round $r: $name under ${names[$i]} failed (status $status): $(head -c 300 "$out/stderr.tmp")" >&2
+                echo "$phase round $r: $name under ${names[$i]} failed (status $status): $(head -c 300 "$out/stderr.tmp")" >&2
             fi
         done
-        printf 'round %d/%d  %-9s done (load %s)\n' "$r" "$rounds" "$name" "$(load1)"
+        printf '%s round %d  %-9s done (load %s)\n' "$phase" "$r" "$name" "$(load1)"
     done
-done
+}
+for r in $(seq 1 "$rounds"); do round "$r" time; done
+for r in $(seq 1 "$rss_rounds"); do round "$r" rss; done
 rm -f "$out/stderr.tmp"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); runs took $(($(date +%s) - t_start)) s"
 echo "# load_end=$(cut -d' ' -f1 /proc/loadavg) run_s=$(($(date +%s) - t_start))" >>"$out/meta.txt"

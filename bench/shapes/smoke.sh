@@ -25,6 +25,6 @@ for shape in large medium server server-sized xthread local heavy prodcons; do
     done
 done
 m=$("$bin/measure" --preload "$lib" "$bin/shape_local" 0.001 1)
-grep -q '^measure wall_s=[0-9.]* cpu_s=[0-9.]* maxrss_kib=[1-9][0-9]* minflt=[0-9]* others=[-0-9.]* status=0$' <<<"$m" || {
+grep -q '^measure wall_s=[0-9.]* cpu_s=[0-9.]* maxrss_kib=[1-9][0-9]* peak_kib=[1-9][0-9]* samples=[0-9]* minflt=[0-9]* others=[-0-9.]* status=0$' <<<"$m" || {
     echo "FAIL measure: '$m'"; fail=1; }
 exit "$fail"
