@@ -11,7 +11,8 @@ tables the README shows), and prints table.md. Standard library only.
 
 For each program and allocator: the median of the timed rounds' times (the
 program's own elapsed time) and the median peak RSS of the RSS rounds (the
-largest resident set `measure` read while sampling; from runs.csv files
+larger of the kernel's record and the largest resident set `measure` read
+while sampling; from runs.csv files
 without RSS rounds, the kernel's record ru_maxrss of the timed rounds, which
 is also kept as rss_record_kib); the time ratio is that
 median over the lowest median among the peers (glibc, jemalloc, mimalloc and tcmalloc, those that ran),
@@ -202,8 +203,8 @@ def table(summary):
     out = []
     meta = summary["meta"]
     noisy = []
-    rss_kind = ("Peak RSS (the largest resident set read every "
-                f"{meta.get('rss_sample_us', '?')} µs, in rounds of their own)"
+    rss_kind = ("Peak RSS (the larger of the kernel's record and the largest resident set "
+                f"read every {meta.get('rss_sample_us', '?')} µs, in rounds of their own)"
                 if summary.get("rss_sampled") else "Peak RSS (ru_maxrss)")
     for kind, key in (("Time", "time_ratio"), ("CPU time (user + system)", "cpu_ratio"),
                       (rss_kind, "rss_ratio")):

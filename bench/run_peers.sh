@@ -42,10 +42,11 @@
 # summary.json and summary.csv (what the chart reads), table.md, peers.png.
 # The peers are the four allocators other than ours; "best" is the best of
 # those present. Times are the programs' own (their work, not process start
-# and exit); peak RSS is the largest resident set that `measure` read in the
-# RSS rounds (exact readings; the kernel's own record, ru_maxrss, can miss a
-# batch of pages per CPU, a tenth of a small program: see bench/README.md),
-# and includes the allocator's own footprint.
+# and exit); peak RSS is measure's peak_kib in the RSS rounds: the larger of
+# the largest resident set it read (exact readings every millisecond) and
+# the kernel's record, ru_maxrss, which alone can miss a batch of pages per
+# CPU, a tenth of a small program (see bench/README.md). It includes the
+# allocator's own footprint.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")

@@ -12,11 +12,13 @@
  * (ru_maxrss). That record is taken only when the resident set is about to
  * shrink, from per-CPU counters the kernel sums lazily, so it can miss (or
  * overstate) a peak by a batch of pages per CPU: a tenth of a program of a
- * few MiB. peak_kib is the largest resident set seen by sampling the
- * child's VmRSS (/proc/PID/status, exact since Linux 6.16) every
- * MEASURE_SAMPLE_US microseconds (default 1000; 0 turns sampling off and
- * peak_kib is then maxrss_kib); samples counts the readings. A peak that lasts
- * less than the interval can be missed. wall_s the time
+ * few MiB. peak_kib is the larger of that record and the largest resident
+ * set read by sampling the child's VmRSS (/proc/PID/status, exact since
+ * Linux 6.16) every MEASURE_SAMPLE_US microseconds (default 1000; 0 turns
+ * sampling off and peak_kib is then maxrss_kib); samples counts the
+ * readings. The readings catch what the record misses; the record, a peak
+ * shorter than the interval (the last pages a program touches as it
+ * exits). wall_s the time
  * from fork to its exit, cpu_s its user plus system time, minflt its page
  * faults served without I/O (ru_minflt: mostly first touches of fresh pages,
  * which an allocator that keeps giving memory back and taking it again pays
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
         }
     }
     if (fd >= 0) close(fd);
-    if (peak < 0) peak = ru.ru_maxrss;
+    if (peak < ru.ru_maxrss) peak = ru.ru_maxrss;
     double wall = now_s() - t0;
     double busy1 = busy_s();
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
