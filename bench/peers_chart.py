@@ -101,7 +101,8 @@ def chart(summary, png):
     bars(ax_m, summary, "rss_ratio", "peak RSS / best peer's\n(lower is better; log scale)")
     ax_t.set_title("Time: median of the rounds over the best peer's median (bars), fastest "
                    "round over the best peer's fastest (diamonds)", fontsize=10)
-    how = "sampled" if summary.get("rss_sampled") else "ru_maxrss"
+    how = ("read every ms, or the kernel's record if larger" if summary.get("rss_sampled")
+           else "ru_maxrss")
     ax_m.set_title(f"Peak RSS ({how}), ratio to the smallest of the peers", fontsize=10)
     handles = [Patch(facecolor=color(a), edgecolor="black" if a == "concordarena" else
                      "none", label=a) for a in summary["allocators"]]
