@@ -84,6 +84,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [--preload LIB] PROGRAM [ARG ...]\n", argv[0]);
         return 2;
     }
+    const char *every = getenv("MEASURE_SAMPLE_US");
+    long interval_us = 1000;
+    if (every != NULL && *every != '\0') {
+        char *end;
+        errno = 0;
+        interval_us = strtol(every, &end, 10);
+        if (errno != 0 || *end != '\0' || interval_us < 0 || interval_us > 10000000) {
+            fprintf(stderr, "measure: MEASURE_SAMPLE_US=%s: want microseconds, 0-10000000\n",
+                    every);
+            return 2;
+        }
+    }
     fflush(stdout);
     double busy0 = busy_s();
     double t0 = now_s();
@@ -101,8 +113,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "measure: %s: %s\n", argv[first], strerror(errno));
         _exit(127);
     }
-    const char *every = getenv("MEASURE_SAMPLE_US");
-    long interval_us = every && *every ? strtol(every, NULL, 10) : 1000;
     int fd = -1;
     if (interval_us > 0) {
         char path[64];

@@ -27,4 +27,7 @@ done
 m=$("$bin/measure" --preload "$lib" "$bin/shape_local" 0.001 1)
 grep -q '^measure wall_s=[0-9.]* cpu_s=[0-9.]* maxrss_kib=[1-9][0-9]* peak_kib=[1-9][0-9]* samples=[0-9]* minflt=[0-9]* others=[-0-9.]* status=0$' <<<"$m" || {
     echo "FAIL measure: '$m'"; fail=1; }
+if m=$(MEASURE_SAMPLE_US=1ms "$bin/measure" true 2>&1) || ! grep -q 'MEASURE_SAMPLE_US=1ms' <<<"$m"; then
+    echo "FAIL measure took MEASURE_SAMPLE_US=1ms: '$m'"; fail=1
+fi
 exit "$fail"
