@@ -51,7 +51,7 @@ static pthread_key_t ca_arena_key;
 static void ca_arena_thread_exit(void *arg);
 static void ca_bin_unlink(ca_arena_t *a, ca_block_t *b);
 static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b);
-static void ca_arena_trim_cache(ca_arena_t *a, enum ca_give how);
+static void ca_arena_trim_cache(ca_arena_t *a, enum ca_give how, ca_release_t *rel);
 static void ca_runs_collected(ca_arena_t *a, ca_block_t *b, void **list);
 static void ca_runs_unlink(ca_arena_t *a, ca_block_t *b);
 
@@ -473,7 +473,19 @@ static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
  * kept by the arena when `keep` and its caches have room, else given back to
  * its node whole, kept there as `how` says (without `keep`, the arena is
  * being emptied: its thread ended, it is reclaimed, or malloc_trim). */
-static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep, enum ca_give how)
+/* Give `n` blocks at `b` back to their node, into `rel` when it is given. */
+static void ca_arena_give(ca_block_t *b, uint32_t n, enum ca_give how, ca_release_t *rel)
+{
+    if (rel != NULL)
+        ca_release_add(rel, b, n);
+    else
+        ca_node_give_to(b, n, how);
+}
+
+/* `rel`: where blocks given back with CA_GIVE_RELEASE gather (NULL for the
+ * other ways). */
+static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep, enum ca_give how,
+                                ca_release_t *rel)
 {
     uint32_t blocks = b->kind == CA_BLOCK_RUNS ? 1 : ca_class_blocks[b->size_class];
     b->was = b->kind;
@@ -489,28 +501,28 @@ static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep, enum ca_
         }
         if (blocks > 1 && ca_arena_keep_span(a, b)) return;
     }
-    ca_node_give_to(b, blocks, how);
+    ca_arena_give(b, blocks, how, rel);
 }
 
 static void ca_arena_retire_block(ca_arena_t *a, ca_block_t *b)
 {
     ca_purge_tick(); /* a free's slow path: idle cached blocks may be due */
-    ca_arena_drop_block(a, b, 1, CA_GIVE_CACHE);
+    ca_arena_drop_block(a, b, 1, CA_GIVE_CACHE, NULL);
 }
 
-static void ca_arena_trim_cache(ca_arena_t *a, enum ca_give how)
+static void ca_arena_trim_cache(ca_arena_t *a, enum ca_give how, ca_release_t *rel)
 {
     while (a->cache != NULL) {
         ca_block_t *b = a->cache;
         a->cache = b->next;
         a->ncache--;
-        ca_node_give_to(b, 1, how);
+        ca_arena_give(b, 1, how, rel);
     }
     while (a->spans != NULL) {
         ca_block_t *b = a->spans;
         a->spans = b->next;
         a->nspans--;
-        ca_node_give_to(b, b->span, how);
+        ca_arena_give(b, b->span, how, rel);
     }
 }
 
@@ -520,13 +532,15 @@ static void ca_arena_trim_cache(ca_arena_t *a, enum ca_give how)
  * arena (and the fallback's lock for the fallback). */
 void ca_arena_release_empty(ca_arena_t *a, enum ca_give how)
 {
+    ca_release_t batch = {.count = 0};
+    ca_release_t *rel = how == CA_GIVE_RELEASE ? &batch : NULL;
     for (unsigned c = 1; c < CA_MAX_CLASSES; c++) {
         ca_block_t *b = a->bins[c].current;
         while (b != &ca_block_empty && b != NULL) {
             ca_block_t *next = b->next;
             if (ca_block_used(b) == 0) {
                 ca_bin_unlink(a, b);
-                ca_arena_drop_block(a, b, 0, how); /* straight to the node */
+                ca_arena_drop_block(a, b, 0, how, rel); /* straight to the node */
             }
             b = next;
         }
@@ -535,10 +549,11 @@ void ca_arena_release_empty(ca_arena_t *a, enum ca_give how)
         next = b->next;
         if (b->used == 0) {
             ca_runs_unlink(a, b);
-            ca_arena_drop_block(a, b, 0, how);
+            ca_arena_drop_block(a, b, 0, how, rel);
         }
     }
-    ca_arena_trim_cache(a, how);
+    ca_arena_trim_cache(a, how, rel);
+    if (rel != NULL) ca_release_flush(rel);
 }
 
 /* ---- bins and blocks ---- */

@@ -127,6 +127,42 @@ int ca_os_decommit(void *p, size_t size)
     return madvise(p, size, MADV_DONTNEED) == 0 ? 0 : errno;
 }
 
+#ifndef SYS_process_madvise
+#define SYS_process_madvise 440 /* the same on every architecture */
+#endif
+#define CA_PIDFD_SELF (-10000) /* linux/pidfd.h's PIDFD_SELF (6.15) */
+
+/* Set once process_madvise turned out not to take our call: missing
+ * (ENOSYS), an older kernel that does not know PIDFD_SELF (EBADF) or will
+ * not take MADV_DONTNEED from it (EINVAL), a seccomp filter (EPERM). Every
+ * range then takes its own madvise. */
+_Atomic int ca_os_no_vector;
+
+int ca_os_decommit_ranges(const struct iovec *v, unsigned n)
+{
+    unsigned i = 0;
+    if (n > 1 && !atomic_load_explicit(&ca_os_no_vector, memory_order_relaxed)) {
+        int saved = errno;
+        long done = syscall(SYS_process_madvise, CA_PIDFD_SELF, v, (size_t)n, MADV_DONTNEED, 0u);
+        if (done < 0) {
+            if (errno != EINTR && errno != EAGAIN && errno != ENOMEM)
+                atomic_store_explicit(&ca_os_no_vector, 1, memory_order_relaxed);
+            done = 0;
+        }
+        errno = saved;
+        /* It stops at a range it cannot advise: madvise from that one on
+         * says why. */
+        for (; i < n && (size_t)done >= v[i].iov_len; i++)
+            done -= (long)v[i].iov_len;
+    }
+    int rc = 0;
+    for (; i < n; i++) {
+        int r = ca_os_decommit(v[i].iov_base, v[i].iov_len);
+        if (r != 0) rc = r;
+    }
+    return rc;
+}
+
 int ca_os_move(void *src, size_t len, void *dst)
 {
     if (mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != MAP_FAILED) return 0;

@@ -1,15 +1,16 @@
 /*
  * Layer 0, the platform: the only door to the kernel (and to the C library's
  * system wrappers). Nothing else in arena/ calls mmap, munmap, madvise,
- * mremap, mbind, get_mempolicy, getcpu, clock_gettime, getauxval, getenv,
+ * process_madvise, mremap, mbind, get_mempolicy, getcpu, clock_gettime, getauxval, getenv,
  * open, read, write, fstat, fcntl, close, getpid, sched_yield, abort,
  * sigaction, sigprocmask, pthread_create, futex, gettid or tgkill.
  *
  * Every function states what it needs; those that can fail answer 0 / a
  * pointer on success and an errno value / NULL / -1 on failure, and leave
- * errno as it was unless they say otherwise. Tests steer three things through
+ * errno as it was unless they say otherwise. Tests steer four things through
  * hooks here: failed mappings (ca_os_fail_after), the clock
- * (ca_os_clock_skew_ms) and the sysfs root (ca_os_sysfs_root).
+ * (ca_os_clock_skew_ms), the sysfs root (ca_os_sysfs_root) and whether many
+ * ranges are given back in one call (ca_os_no_vector).
  */
 #ifndef CA_OS_H
 #define CA_OS_H
@@ -17,6 +18,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 /* Page size in bytes, read once. */
 size_t ca_os_page_size(void);
@@ -55,6 +57,17 @@ int ca_os_unmap(void *p, size_t size);
 
 /* Give the pages of a range back; they read as zero when touched again. */
 int ca_os_decommit(void *p, size_t size);
+
+/* The same for the ranges v[0..n), n at most CA_OS_RANGES_MAX: in one system
+ * call where the kernel takes it (process_madvise on the process itself,
+ * Linux 6.15 and later), so that the other CPUs' TLBs are flushed once, not
+ * once a range; else one madvise a range. 0, or the errno value of a range
+ * that failed. */
+#define CA_OS_RANGES_MAX 64u
+int ca_os_decommit_ranges(const struct iovec *v, unsigned n);
+/* Nonzero: one madvise a range. Set on the first call that the kernel does
+ * not take (or by a test). */
+extern _Atomic int ca_os_no_vector;
 
 /* Move the pages of [src, src+len) to [dst, dst+len) without copying
  * (whatever was mapped at dst goes; src is left unmapped). The source may

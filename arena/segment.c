@@ -463,21 +463,30 @@ static void ca_decommit_runs(ca_block_t **v, uint32_t n)
             v[j] = v[j - 1];
             v[j - 1] = t;
         }
+    struct iovec r[CA_OS_RANGES_MAX];
+    unsigned nr = 0;
     for (uint32_t i = 0; i < n;) {
         uint32_t run = 1;
         while (i + run < n && v[i + run] == v[i] + run &&
                ca_block_segment(v[i + run]) == ca_block_segment(v[i]))
             run++;
-        ca_os_decommit(ca_block_start(v[i]), (size_t)run << ca_cfg.block_shift);
+        if (nr == CA_OS_RANGES_MAX) {
+            ca_os_decommit_ranges(r, nr);
+            nr = 0;
+        }
+        r[nr++] = (struct iovec){ca_block_start(v[i]), (size_t)run << ca_cfg.block_shift};
         i += run;
     }
+    ca_os_decommit_ranges(r, nr);
 }
 
 /* Called with the node locked; returns with it unlocked. The oldest blocks
  * past the bound leave the cache once they have waited CA_PURGE_DELAY_MS (at
- * once past CA_PURGE_HARD times the bound); they are marked taken while
- * madvise runs outside the lock, so nobody gets them half-purged. Blocks that
- * must still wait arm the purge tick. */
+ * once past CA_PURGE_HARD times the bound, down to an eighth below it, so
+ * that a program that frees much at once pays one call a batch, not one a
+ * block); they are marked taken while madvise runs outside the lock, so
+ * nobody gets them half-purged. Blocks that must still wait arm the purge
+ * tick. */
 static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
 {
     ca_block_t *purge[CA_PURGE_BATCH];
@@ -489,6 +498,7 @@ static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
         uint64_t hard = (uint64_t)ca_cfg.cache_blocks * CA_PURGE_HARD;
         uint64_t half = (uint64_t)nd->nsegments * CA_ALL_BLOCKS_FREE / 2;
         if (half > hard) hard = half;
+        if (nd->cache_count > hard) hard -= hard / 8;
         while (npurge < CA_PURGE_BATCH && nd->cache_count > ca_cfg.cache_blocks) {
             ca_block_t *old = nd->cache_tail;
             if (nd->cache_count <= hard && now - old->stamp < CA_PURGE_DELAY_MS) {
@@ -517,13 +527,9 @@ void ca_node_give(ca_block_t *b, uint32_t n)
     ca_node_give_to(b, n, CA_GIVE_CACHE);
 }
 
-void ca_node_give_to(ca_block_t *b, uint32_t n, enum ca_give how)
+/* Blocks b[0..n) given back: free, each keeping in `was` what it was. */
+static void ca_blocks_mark_free(ca_block_t *b, uint32_t n, uint32_t now)
 {
-    int saved = errno;
-    ca_segment_t *s = ca_block_segment(b);
-    ca_node_t *nd = &ca_nodes[s->hdr.node];
-    size_t idx = ca_block_index(b);
-    uint32_t now = ca_os_now_ms();
     for (uint32_t i = 0; i < n; i++) {
         ca_block_t *x = b + i;
         if (x->kind != CA_BLOCK_KEPT) x->was = x->kind; /* kept blocks already say */
@@ -532,16 +538,74 @@ void ca_node_give_to(ca_block_t *b, uint32_t n, enum ca_give how)
         x->used = 0;
         x->stamp = now;
     }
+}
+
+void ca_release_add(ca_release_t *r, ca_block_t *b, uint32_t n)
+{
+    ca_blocks_mark_free(b, n, ca_os_now_ms());
+    if (r->count == CA_RELEASE_BATCH) ca_release_flush(r);
+    r->b[r->count] = b;
+    r->n[r->count++] = n;
+}
+
+void ca_release_flush(ca_release_t *r)
+{
+    uint32_t n = r->count;
+    if (n == 0) return;
+    int saved = errno;
+    for (uint32_t i = 1; i < n; i++) /* by address, so that neighbours merge */
+        for (uint32_t j = i; j > 0 && r->b[j - 1] > r->b[j]; j--) {
+            ca_block_t *tb = r->b[j];
+            uint32_t tn = r->n[j];
+            r->b[j] = r->b[j - 1];
+            r->n[j] = r->n[j - 1];
+            r->b[j - 1] = tb;
+            r->n[j - 1] = tn;
+        }
+    /* Nobody can take them before ca_segment_release: decommit unlocked. */
+    struct iovec v[CA_RELEASE_BATCH];
+    unsigned nv = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        char *start = ca_block_start(r->b[i]);
+        size_t len = (size_t)r->n[i] << ca_cfg.block_shift;
+        if (nv > 0 && (char *)v[nv - 1].iov_base + v[nv - 1].iov_len == start &&
+            ca_block_segment(r->b[i]) == ca_block_segment(r->b[i - 1]))
+            v[nv - 1].iov_len += len;
+        else
+            v[nv++] = (struct iovec){start, len};
+    }
+    ca_os_decommit_ranges(v, nv);
+    ca_node_t *held = NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        ca_segment_t *s = ca_block_segment(r->b[i]);
+        ca_node_t *nd = &ca_nodes[s->hdr.node];
+        if (nd != held) {
+            if (held != NULL) pthread_mutex_unlock(&held->lock);
+            pthread_mutex_lock(&nd->lock);
+            held = nd;
+        }
+        nd->blocks_decommitted += r->n[i];
+        ca_segment_release(nd, s, ca_block_index(r->b[i]), r->n[i]);
+    }
+    pthread_mutex_unlock(&held->lock);
+    r->count = 0;
+    errno = saved;
+}
+
+void ca_node_give_to(ca_block_t *b, uint32_t n, enum ca_give how)
+{
     if (how == CA_GIVE_RELEASE) {
-        /* Nobody can take them before ca_segment_release: decommit unlocked. */
-        ca_os_decommit(ca_block_start(b), (size_t)n << ca_cfg.block_shift);
-        pthread_mutex_lock(&nd->lock);
-        nd->blocks_decommitted += n;
-        ca_segment_release(nd, s, idx, n);
-        pthread_mutex_unlock(&nd->lock);
-        errno = saved;
+        ca_release_t r = {.count = 0};
+        ca_release_add(&r, b, n);
+        ca_release_flush(&r);
         return;
     }
+    int saved = errno;
+    ca_segment_t *s = ca_block_segment(b);
+    ca_node_t *nd = &ca_nodes[s->hdr.node];
+    size_t idx = ca_block_index(b);
+    uint32_t now = ca_os_now_ms();
+    ca_blocks_mark_free(b, n, now);
     pthread_mutex_lock(&nd->lock);
     for (uint32_t i = 0; i < n; i++)
         ca_cache_push(nd, b + i);
@@ -584,10 +648,14 @@ void ca_node_trim(void)
         ca_node_t *nd = &ca_nodes[n];
         pthread_mutex_lock(&nd->lock);
         while (nd->cache != NULL) {
-            ca_block_t *b = nd->cache;
-            ca_cache_unlink(nd, b);
-            ca_os_decommit(ca_block_start(b), ca_cfg.block_size);
-            nd->blocks_decommitted++;
+            ca_block_t *v[CA_PURGE_BATCH];
+            uint32_t nv = 0;
+            while (nv < CA_PURGE_BATCH && nd->cache != NULL) {
+                v[nv] = nd->cache;
+                ca_cache_unlink(nd, v[nv++]);
+            }
+            ca_decommit_runs(v, nv); /* under the lock: they are free blocks */
+            nd->blocks_decommitted += nv;
         }
         for (uint32_t i = nd->navail; i-- > 0;) /* an unmap moves only entries past i */
             if (nd->segs[i].free_mask == CA_SEG_EMPTY) ca_segment_unmap(nd, nd->segs[i].seg);

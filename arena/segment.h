@@ -8,6 +8,7 @@
 #define CA_SEGMENT_H
 
 #include "options.h"
+#include "os.h"
 #include "types.h"
 #include "util.h"
 
@@ -50,6 +51,21 @@ enum ca_give {
     CA_GIVE_RELEASE, /* pages decommitted now, not cached: a thread that ended before
                         any arena was adopted (ca_exit_give), and malloc_trim */
 };
+/* Spans given back with CA_GIVE_RELEASE, gathered so that their pages go
+ * back together: neighbours in one range, all ranges in one system call where
+ * the kernel takes it (ca_os_decommit_ranges), each node locked once. A
+ * thread that ends gives back dozens of spans; one madvise each would flush
+ * the other CPUs' TLBs as many times. Flush before it goes out of scope. */
+#define CA_RELEASE_BATCH CA_OS_RANGES_MAX
+typedef struct {
+    ca_block_t *b[CA_RELEASE_BATCH];
+    uint32_t n[CA_RELEASE_BATCH];
+    uint32_t count;
+} ca_release_t;
+/* Add the span of `n` blocks at `b` (marked free now; flushes when full). */
+void ca_release_add(ca_release_t *r, ca_block_t *b, uint32_t n);
+/* Decommit every span added, then hand them to their nodes. */
+void ca_release_flush(ca_release_t *r);
 /* Give back `n` blocks starting at `b` (a span or one block); each keeps in
  * `was` the kind it had. */
 void ca_node_give(ca_block_t *b, uint32_t n);

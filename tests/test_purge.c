@@ -35,6 +35,7 @@ void ca_purge_tick(void);
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -87,6 +88,87 @@ static void test_slow_path_purges_when_due(void **state)
     for (int i = 0; i < NOBJ; i++)
         ca_free(objs[i]);
     free(objs);
+}
+
+/* Nine pages of every other page of a mapping given back in one call: each
+ * reads as zero after, the pages between keep their bytes; with the fifth
+ * unmapped, its error comes back and the four after it go all the same. */
+static void check_decommit_ranges(void)
+{
+    size_t ps = ca_os_page_size();
+    enum { N = 9 };
+    char *m = mmap(NULL, 2 * N * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(m != MAP_FAILED);
+    struct iovec v[N];
+    for (int i = 0; i < N; i++)
+        v[i] = (struct iovec){m + 2 * (size_t)i * ps, ps};
+    memset(m, 7, 2 * N * ps);
+    assert_int_equal(ca_os_decommit_ranges(v, N), 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(m[2 * i * ps], 0);
+        assert_int_equal(m[(2 * i + 1) * ps - 1], 0);
+        assert_int_equal(m[(2 * i + 1) * ps], 7);
+    }
+    memset(m, 7, 2 * N * ps);
+    assert_int_equal(munmap(m + 8 * ps, ps), 0); /* range 4 */
+    assert_int_equal(ca_os_decommit_ranges(v, N), ENOMEM);
+    for (int i = 0; i < N; i++) {
+        if (i == 4) continue;
+        assert_int_equal(m[2 * i * ps], 0);
+        assert_int_equal(m[(2 * i + 1) * ps], 7);
+    }
+    munmap(m, 8 * ps);
+    munmap(m + 9 * ps, (2 * N - 9) * ps);
+}
+
+static void test_decommit_ranges(void **state)
+{
+    (void)state;
+    check_decommit_ranges(); /* one process_madvise where the kernel takes it */
+    print_message("one call for many ranges: %s\n",
+                  atomic_load(&ca_os_no_vector) ? "not taken here" : "taken");
+    int was = atomic_exchange(&ca_os_no_vector, 1);
+    check_decommit_ranges(); /* one madvise a range */
+    atomic_store(&ca_os_no_vector, was);
+}
+
+/* More spans than a release batch holds, of 1 to 3 blocks, given back with
+ * CA_GIVE_RELEASE through one batch (it flushes itself when full): every
+ * block is counted as decommitted, and none has a page resident after
+ * (mincore; a segment that became empty may be unmapped altogether). */
+static void test_release_batch(void **state)
+{
+    (void)state;
+    enum { SPANS = 3 * CA_RELEASE_BATCH / 2 };
+    static ca_block_t *span[SPANS];
+    static uint32_t len[SPANS];
+    ca_trim();
+    uint64_t blocks = 0, dec0 = tu_totals().blocks_decommitted;
+    for (int i = 0; i < SPANS; i++) {
+        int reused = 0;
+        len[i] = 1 + (uint32_t)i % 3;
+        span[i] = ca_node_take(0, len[i], &reused);
+        assert_non_null(span[i]);
+        for (uint32_t k = 0; k < len[i]; k++)
+            memset(ca_block_start(span[i] + k), 1, 64); /* resident */
+        blocks += len[i];
+    }
+    ca_release_t r = {.count = 0};
+    for (int i = 0; i < SPANS; i++)
+        ca_release_add(&r, span[i], len[i]);
+    ca_release_flush(&r);
+    assert_int_equal(r.count, 0);
+    assert_int_equal(tu_totals().blocks_decommitted - dec0, blocks);
+    size_t ps = ca_os_page_size();
+    for (int i = 0; i < SPANS; i++)
+        for (uint32_t k = 0; k < len[i]; k++) {
+            unsigned char in = 0;
+            void *page = (void *)((uintptr_t)ca_block_start(span[i] + k) & ~(uintptr_t)(ps - 1));
+            if (mincore(page, ps, &in) == 0)
+                assert_int_equal(in & 1, 0);
+            else
+                assert_int_equal(errno, ENOMEM); /* its segment is gone */
+        }
 }
 
 /* `n` single blocks of node 0, taken and given back, lazily or not. */
@@ -608,6 +690,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_aligned_cross_thread),
         cmocka_unit_test(test_slow_path_purges_when_due),
         cmocka_unit_test(test_lazy_give_waits_for_the_tick),
+        cmocka_unit_test(test_decommit_ranges),
+        cmocka_unit_test(test_release_batch),
         cmocka_unit_test(test_background_purge),
         cmocka_unit_test(test_exit_releases),
         cmocka_unit_test(test_exit_during_dump),
