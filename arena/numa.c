@@ -10,6 +10,8 @@
 #include "os.h"
 #include "util.h"
 
+#include <string.h>
+
 #define CA_MAX_CPUS 4096u
 
 static uint64_t ca_online_nodes = 1; /* bit n: node n online */
@@ -69,6 +71,12 @@ static void ca_node_path(ca_buf_t *b, const char *root, const char *tail)
 void ca_numa_init(void)
 {
     const char *root = ca_os_sysfs_root();
+    if (ca_os_sysfs_root_override == NULL && strcmp(root, "/sys") != 0 &&
+        !ca_os_is_directory(root)) {
+        ca_message("ignoring CONCORD_ARENA_SYSFS_ROOT=", root,
+                   ": expected a directory; using the default /sys", NULL);
+        root = "/sys";
+    }
     char path[512], text[4096];
     ca_buf_t b;
 

@@ -300,6 +300,15 @@ int ca_os_read_file(const char *path, char *out, size_t cap)
     return 0;
 }
 
+int ca_os_is_directory(const char *path)
+{
+    int saved = errno;
+    struct stat st;
+    int yes = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    errno = saved;
+    return yes;
+}
+
 const char *ca_os_sysfs_root_override;
 
 const char *ca_os_sysfs_root(void)

@@ -2,7 +2,7 @@
  * Layer 0, the platform: the only door to the kernel (and to the C library's
  * system wrappers). Nothing else in arena/ calls mmap, munmap, madvise,
  * process_madvise, mremap, mbind, get_mempolicy, getcpu, clock_gettime, getauxval, getenv,
- * open, read, write, fstat, fcntl, close, getpid, sched_yield, abort,
+ * open, read, write, stat, fstat, fcntl, close, getpid, sched_yield, abort,
  * sigaction, sigprocmask, pthread_create, futex, gettid or tgkill.
  *
  * Every function states what it needs; those that can fail answer 0 / a
@@ -126,6 +126,9 @@ uint64_t ca_os_random(void);
 /* Read file `path` into `out` (NUL-terminated, at most cap - 1 bytes).
  * 0, or -1 when it cannot be opened. */
 int ca_os_read_file(const char *path, char *out, size_t cap);
+
+/* Is `path` a directory (one that stat can reach)? */
+int ca_os_is_directory(const char *path);
 
 /* Where the NUMA topology is read: CONCORD_ARENA_SYSFS_ROOT, or "/sys", unless
  * a test set ca_os_sysfs_root first. */

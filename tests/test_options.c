@@ -95,6 +95,23 @@ static void test_cache_blocks(void **state)
     expect_bad("CONCORD_ARENA_CACHE_BLOCKS=2000000", acc, def);
 }
 
+/* A root that is not a directory is refused with one line, and /sys read. */
+static void test_sysfs_root(void **state)
+{
+    (void)state;
+    const char *o = run_with("CONCORD_ARENA_SYSFS_ROOT=/nonexistent");
+    if (strstr(o, "concordarena: ignoring CONCORD_ARENA_SYSFS_ROOT=/nonexistent: expected a "
+                  "directory; using the default /sys") == NULL)
+        fail_msg("no warning in:\n%s", o);
+    assert_int_equal(tu_count(o, "ignoring"), 1);
+    char file[4200]; /* a file, not a directory: this program */
+    snprintf(file, sizeof(file), "CONCORD_ARENA_SYSFS_ROOT=%s", tu_self());
+    o = run_with(file);
+    assert_int_equal(tu_count(o, "ignoring CONCORD_ARENA_SYSFS_ROOT"), 1);
+    o = run_with("CONCORD_ARENA_SYSFS_ROOT=/");
+    if (strstr(o, "ignoring") != NULL) fail_msg("a directory was refused: %s", o);
+}
+
 static void test_stats_signal(void **state)
 {
     (void)state;
@@ -176,13 +193,10 @@ int main(int argc, char **argv)
 {
     if (argc > 1) return strcmp(argv[1], "noop") == 0 ? child_noop() : 99;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_block_size),
-        cmocka_unit_test(test_numa_node),
-        cmocka_unit_test(test_cache_blocks),
-        cmocka_unit_test(test_stats_signal),
-        cmocka_unit_test(test_stats_file_and_format),
-        cmocka_unit_test(test_booleans),
-        cmocka_unit_test(test_parsers),
+        cmocka_unit_test(test_block_size),   cmocka_unit_test(test_numa_node),
+        cmocka_unit_test(test_cache_blocks), cmocka_unit_test(test_sysfs_root),
+        cmocka_unit_test(test_stats_signal), cmocka_unit_test(test_stats_file_and_format),
+        cmocka_unit_test(test_booleans),     cmocka_unit_test(test_parsers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
