@@ -28,6 +28,7 @@
 #define CA_PURGE_DELAY_MS 100u
 #define CA_PURGE_HARD     8u
 #define CA_PURGE_BATCH    64u
+_Static_assert(CA_PURGE_BATCH <= CA_OS_RANGES_MAX, "a purge batch is one call");
 
 _Static_assert(sizeof(ca_segment_t) <= (16u << 10),
                "a segment header fits block 0 at the smallest block size");
@@ -453,31 +454,35 @@ void ca_purge_arm(uint32_t when)
     }
 }
 
-/* Decommit the pages of blocks `v[0..n)`: blocks adjacent in memory in one
- * call (the order of `v` is changed). */
-static void ca_decommit_runs(ca_block_t **v, uint32_t n)
+/* Decommit spans b[0..n) of len[0..n) blocks (len NULL: one block each), at
+ * most CA_OS_RANGES_MAX of them: sorted by address (both arrays reordered),
+ * neighbours in one segment merged into one range, all ranges in one
+ * ca_os_decommit_ranges. */
+static void ca_decommit_spans(ca_block_t **b, uint32_t *len, uint32_t n)
 {
     for (uint32_t i = 1; i < n; i++) /* by address: metadata order is block order */
-        for (uint32_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            ca_block_t *t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
+        for (uint32_t j = i; j > 0 && b[j - 1] > b[j]; j--) {
+            ca_block_t *tb = b[j];
+            b[j] = b[j - 1];
+            b[j - 1] = tb;
+            if (len != NULL) {
+                uint32_t tn = len[j];
+                len[j] = len[j - 1];
+                len[j - 1] = tn;
+            }
         }
-    struct iovec r[CA_OS_RANGES_MAX];
-    unsigned nr = 0;
-    for (uint32_t i = 0; i < n;) {
-        uint32_t run = 1;
-        while (i + run < n && v[i + run] == v[i] + run &&
-               ca_block_segment(v[i + run]) == ca_block_segment(v[i]))
-            run++;
-        if (nr == CA_OS_RANGES_MAX) {
-            ca_os_decommit_ranges(r, nr);
-            nr = 0;
-        }
-        r[nr++] = (struct iovec){ca_block_start(v[i]), (size_t)run << ca_cfg.block_shift};
-        i += run;
+    struct iovec v[CA_OS_RANGES_MAX];
+    unsigned nv = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        char *start = ca_block_start(b[i]);
+        size_t size = (size_t)(len != NULL ? len[i] : 1) << ca_cfg.block_shift;
+        if (nv > 0 && (char *)v[nv - 1].iov_base + v[nv - 1].iov_len == start &&
+            ca_block_segment(b[i]) == ca_block_segment(b[i - 1]))
+            v[nv - 1].iov_len += size;
+        else
+            v[nv++] = (struct iovec){start, size};
     }
-    ca_os_decommit_ranges(r, nr);
+    ca_os_decommit_ranges(v, nv);
 }
 
 /* Called with the node locked; returns with it unlocked. The oldest blocks
@@ -510,7 +515,7 @@ static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
         }
         pthread_mutex_unlock(&nd->lock);
         if (npurge == 0) return;
-        ca_decommit_runs(purge, npurge);
+        ca_decommit_spans(purge, NULL, npurge);
         pthread_mutex_lock(&nd->lock);
         nd->blocks_decommitted += npurge;
         for (uint32_t i = 0; i < npurge; i++)
@@ -553,28 +558,8 @@ void ca_release_flush(ca_release_t *r)
     uint32_t n = r->count;
     if (n == 0) return;
     int saved = errno;
-    for (uint32_t i = 1; i < n; i++) /* by address, so that neighbours merge */
-        for (uint32_t j = i; j > 0 && r->b[j - 1] > r->b[j]; j--) {
-            ca_block_t *tb = r->b[j];
-            uint32_t tn = r->n[j];
-            r->b[j] = r->b[j - 1];
-            r->n[j] = r->n[j - 1];
-            r->b[j - 1] = tb;
-            r->n[j - 1] = tn;
-        }
     /* Nobody can take them before ca_segment_release: decommit unlocked. */
-    struct iovec v[CA_RELEASE_BATCH];
-    unsigned nv = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        char *start = ca_block_start(r->b[i]);
-        size_t len = (size_t)r->n[i] << ca_cfg.block_shift;
-        if (nv > 0 && (char *)v[nv - 1].iov_base + v[nv - 1].iov_len == start &&
-            ca_block_segment(r->b[i]) == ca_block_segment(r->b[i - 1]))
-            v[nv - 1].iov_len += len;
-        else
-            v[nv++] = (struct iovec){start, len};
-    }
-    ca_os_decommit_ranges(v, nv);
+    ca_decommit_spans(r->b, r->n, n);
     ca_node_t *held = NULL;
     for (uint32_t i = 0; i < n; i++) {
         ca_segment_t *s = ca_block_segment(r->b[i]);
@@ -654,7 +639,7 @@ void ca_node_trim(void)
                 v[nv] = nd->cache;
                 ca_cache_unlink(nd, v[nv++]);
             }
-            ca_decommit_runs(v, nv); /* under the lock: they are free blocks */
+            ca_decommit_spans(v, NULL, nv); /* under the lock: they are free blocks */
             nd->blocks_decommitted += nv;
         }
         for (uint32_t i = nd->navail; i-- > 0;) /* an unmap moves only entries past i */
