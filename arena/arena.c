@@ -469,10 +469,6 @@ static ca_block_t *ca_arena_take_block(ca_arena_t *a, uint32_t cls)
     return b;
 }
 
-/* Emptied block `b` (a small block or a medium span) stops serving `a`:
- * kept by the arena when `keep` and its caches have room, else given back to
- * its node whole, kept there as `how` says (without `keep`, the arena is
- * being emptied: its thread ended, it is reclaimed, or malloc_trim). */
 /* Give `n` blocks at `b` back to their node, into `rel` when it is given. */
 static void ca_arena_give(ca_block_t *b, uint32_t n, enum ca_give how, ca_release_t *rel)
 {
@@ -482,8 +478,12 @@ static void ca_arena_give(ca_block_t *b, uint32_t n, enum ca_give how, ca_releas
         ca_node_give_to(b, n, how);
 }
 
-/* `rel`: where blocks given back with CA_GIVE_RELEASE gather (NULL for the
- * other ways). */
+/* Emptied block `b` (a small block or a medium span) stops serving `a`:
+ * kept by the arena when `keep` and its caches have room, else given back to
+ * its node whole, kept there as `how` says (without `keep`, the arena is
+ * being emptied: its thread ended, it is reclaimed, or malloc_trim). `rel`:
+ * where blocks given back with CA_GIVE_RELEASE gather (NULL for the other
+ * ways). */
 static void ca_arena_drop_block(ca_arena_t *a, ca_block_t *b, int keep, enum ca_give how,
                                 ca_release_t *rel)
 {

@@ -1,9 +1,10 @@
 /*
  * Layer 0, the platform: the only door to the kernel (and to the C library's
  * system wrappers). Nothing else in arena/ calls mmap, munmap, madvise,
- * process_madvise, mremap, mbind, get_mempolicy, getcpu, clock_gettime, getauxval, getenv,
- * open, read, write, stat, fstat, fcntl, close, getpid, sched_yield, abort,
- * sigaction, sigprocmask, pthread_create, futex, gettid or tgkill.
+ * process_madvise, mremap, mbind, get_mempolicy, getcpu, clock_gettime,
+ * getauxval, getenv, open, read, write, stat, fstat, fcntl, close, getpid,
+ * sched_yield, abort, sigaction, sigprocmask, pthread_create, futex, gettid
+ * or tgkill.
  *
  * Every function states what it needs; those that can fail answer 0 / a
  * pointer on success and an errno value / NULL / -1 on failure, and leave
