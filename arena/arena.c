@@ -356,9 +356,10 @@ static void ca_arena_reclaim_one(ca_arena_t *a, int wait)
  * received, and give the blocks they emptied to the node caches, so that
  * objects of exited threads freed by others become reusable (and purgeable)
  * even if no thread ever allocates from those arenas again. Only arenas that
- * received frees are visited. Runs every 32nd block an arena takes and from
- * the purge tick (which such a free arms); skips a lock another thread holds
- * (the caller may hold the fallback's), unless `wait`. */
+ * received frees are visited. Runs every 32nd block an arena takes, when an
+ * arena takes fresh blocks (the heap grows) and from the purge tick (which
+ * such a free arms); skips a lock another thread holds (the caller may hold
+ * the fallback's), unless `wait`. */
 void ca_arenas_reclaim(int wait)
 {
     if (!wait && __atomic_load_n(&ca_parked, __ATOMIC_RELAXED) == NULL &&
@@ -386,10 +387,14 @@ ca_block_t *ca_arena_take_blocks(ca_arena_t *a, uint32_t n)
     int reused = 0;
     ca_block_t *b = ca_node_take(a->node, n, &reused);
     if (b == NULL) return NULL;
-    if (reused)
+    if (reused) {
         a->stats.blocks_reused += n;
-    else
+    } else {
         a->stats.blocks_fresh += n;
+        /* The heap grows: first bring back what other threads' frees
+         * emptied in parked arenas, for the next blocks to reuse. */
+        ca_arenas_reclaim(0);
+    }
     return b;
 }
 

@@ -539,6 +539,41 @@ static int child_parked_tick(void)
     return 0;
 }
 
+/* Child: as above, then this thread allocates as much again at once, no
+ * time passing: its first block taken fresh brings the parked arena's
+ * emptied blocks back, and the rest reuse them. */
+static int child_reclaim_before_growing(void)
+{
+    uint64_t before;
+    int bad = fill_park_and_free(alloc_all, &before);
+    if (bad) return bad;
+    uint64_t fresh = tu_totals().blocks_fresh;
+    if (alloc_all(&bad) == NULL) return 4;
+    printf("blocks taken fresh %llu\n", (unsigned long long)(tu_totals().blocks_fresh - fresh));
+    for (int i = 0; i < NOBJ; i++)
+        ca_free(objs[i]);
+    free(objs);
+    return 0;
+}
+
+/* Run this program as `mode` and read the one figure of its output:
+ * `format` is its first line, with one %llu. */
+static unsigned long long child_figure(const char *mode, const char *format)
+{
+    char out[4096];
+    run_child(mode, NULL, out, sizeof(out));
+    unsigned long long v;
+    assert_int_equal(sscanf(out, format, &v), 1);
+    return v;
+}
+
+static void test_reclaim_before_growing(void **state)
+{
+    (void)state;
+    unsigned long long fresh = child_figure("reclaim-fresh", "blocks taken fresh %llu");
+    assert_true(fresh <= 4); /* not the 400 blocks again, nor 31 up to the next 32nd */
+}
+
 static void test_parked_frees_arm_the_tick(void **state)
 {
     (void)state;
@@ -603,10 +638,7 @@ static int child_adopt(void)
 static void test_adoption_collects(void **state)
 {
     (void)state;
-    char out[4096];
-    run_child("adopt", NULL, out, sizeof(out));
-    unsigned long long back;
-    assert_int_equal(sscanf(out, "blocks back after the adoption %llu", &back), 1);
+    unsigned long long back = child_figure("adopt", "blocks back after the adoption %llu");
     assert_true(back >= 390); /* the 400 blocks, less the 4 an arena keeps and the current one */
 }
 
@@ -684,6 +716,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], "parked-tick")) return child_parked_tick();
         if (!strcmp(argv[1], "fallback")) return child_fallback();
         if (!strcmp(argv[1], "adopt")) return child_adopt();
+        if (!strcmp(argv[1], "reclaim-fresh")) return child_reclaim_before_growing();
         return 99;
     }
     const struct CMUnitTest tests[] = {
@@ -697,6 +730,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_exit_during_dump),
         cmocka_unit_test(test_huge_cache),
         cmocka_unit_test(test_parked_frees_arm_the_tick),
+        cmocka_unit_test(test_reclaim_before_growing),
         cmocka_unit_test(test_fallback_gives_back),
         cmocka_unit_test(test_adoption_collects),
     };
