@@ -14,7 +14,7 @@
 # Environment:
 #   ROUNDS=7        timed rounds; each round runs every program under every
 #                   allocator once, the allocators in a rotated order
-#   RSS_ROUNDS=3    rounds more, after the timed ones, that measure peak RSS:
+#   RSS_ROUNDS=5    rounds more, after the timed ones, that measure peak RSS:
 #                   measure reads the program's resident set (VmRSS) every
 #                   RSS_SAMPLE_US=1000 microseconds. Their times are not
 #                   used: the sampling would disturb them (by up to a fifth,
@@ -62,7 +62,7 @@ if [ -n "${QUICK:-}" ] && [ "${QUICK}" != 0 ]; then
 else
     rounds=${ROUNDS:-7}
     scale=${SCALE:-1}
-    rss_rounds=${RSS_ROUNDS:-3}
+    rss_rounds=${RSS_ROUNDS:-5}
 fi
 rss_sample_us=${RSS_SAMPLE_US:-1000}
 noise=${NOISE:-0.10}
