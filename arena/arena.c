@@ -210,7 +210,7 @@ static void ca_park_locked(ca_arena_t *a)
     __atomic_store_n(&ca_parked, a, __ATOMIC_RELAXED); /* read unlocked by ca_arenas_reclaim */
     /* Frees that arrived after its thread's last collection: the purge tick
      * collects them (see ca_free_remote). */
-    if (atomic_load_explicit(&a->queued, memory_order_seq_cst) != NULL) ca_purge_arm_later();
+    if (atomic_load_explicit(&a->queued, memory_order_seq_cst) != NULL) ca_arenas_owe();
 }
 
 static void ca_arena_thread_exit(void *arg)
@@ -261,7 +261,7 @@ static void ca_arenas_requeue_remote(void)
             }
         }
     }
-    if (others) ca_purge_arm_later(); /* their reclaim collects them */
+    if (others) ca_arenas_owe(); /* their reclaim collects them */
 }
 
 void ca_arenas_after_fork_child(void)
@@ -360,6 +360,8 @@ static void ca_arena_reclaim_one(ca_arena_t *a, int wait)
  * arena takes fresh blocks (the heap grows) and from the purge tick (which
  * such a free arms); skips a lock another thread holds (the caller may hold
  * the fallback's), unless `wait`. */
+_Atomic int ca_arenas_owed;
+
 void ca_arenas_reclaim(int wait)
 {
     if (!wait && __atomic_load_n(&ca_parked, __ATOMIC_RELAXED) == NULL &&
@@ -368,16 +370,18 @@ void ca_arenas_reclaim(int wait)
     /* A lock held elsewhere: a later tick comes back for what waits (the
      * frees that armed this one will not arm another). */
     if (!ca_mutex_take(&ca_arenas_mutex, wait)) {
-        ca_purge_arm_later();
+        ca_arenas_owe();
         return;
     }
+    /* Cleared before the walk: a free that comes during it sets it again. */
+    atomic_store_explicit(&ca_arenas_owed, 0, memory_order_relaxed);
     for (ca_arena_t *p = ca_parked; p != NULL; p = p->next_parked)
         ca_arena_reclaim_one(p, wait);
     if (ca_mutex_take(&ca_fallback_mutex, wait)) {
         ca_arena_reclaim_one(ca_arena_fallback, wait);
         pthread_mutex_unlock(&ca_fallback_mutex);
     } else if (atomic_load_explicit(&ca_arena_fallback->queued, memory_order_relaxed) != NULL) {
-        ca_purge_arm_later();
+        ca_arenas_owe();
     }
     pthread_mutex_unlock(&ca_arenas_mutex);
 }
@@ -393,7 +397,7 @@ ca_block_t *ca_arena_take_blocks(ca_arena_t *a, uint32_t n)
         a->stats.blocks_fresh += n;
         /* The heap grows: first bring back what other threads' frees
          * emptied in parked arenas, for the next blocks to reuse. */
-        ca_arenas_reclaim(0);
+        if (atomic_load_explicit(&ca_arenas_owed, memory_order_relaxed)) ca_arenas_reclaim(0);
     }
     return b;
 }
@@ -531,14 +535,10 @@ static void ca_arena_trim_cache(ca_arena_t *a, enum ca_give how, ca_release_t *r
     }
 }
 
-/* Every block of `a` that holds no object goes back to its node, with the
- * arena's own caches: at thread exit, when a parked arena is reclaimed, and
- * on malloc_trim. Only for the owner, or under ca_arenas_mutex for a parked
- * arena (and the fallback's lock for the fallback). */
-void ca_arena_release_empty(ca_arena_t *a, enum ca_give how)
+/* Every block of `a` that holds no object, and the arena's own caches, given
+ * back as `how` says (into `rel` when given). */
+static void ca_arena_empty_out(ca_arena_t *a, enum ca_give how, ca_release_t *rel)
 {
-    ca_release_t batch = {.count = 0};
-    ca_release_t *rel = how == CA_GIVE_RELEASE ? &batch : NULL;
     for (unsigned c = 1; c < CA_MAX_CLASSES; c++) {
         ca_block_t *b = a->bins[c].current;
         while (b != &ca_block_empty && b != NULL) {
@@ -558,7 +558,27 @@ void ca_arena_release_empty(ca_arena_t *a, enum ca_give how)
         }
     }
     ca_arena_trim_cache(a, how, rel);
-    if (rel != NULL) ca_release_flush(rel);
+}
+
+/* The batch on a frame of its own: a reclaim (CA_GIVE_LAZY) needs none. */
+static ca_noinline void ca_arena_release_batched(ca_arena_t *a)
+{
+    ca_release_t batch;
+    batch.count = 0;
+    ca_arena_empty_out(a, CA_GIVE_RELEASE, &batch);
+    ca_release_flush(&batch);
+}
+
+/* Every block of `a` that holds no object goes back to its node, with the
+ * arena's own caches: at thread exit, when a parked arena is reclaimed, and
+ * on malloc_trim. Only for the owner, or under ca_arenas_mutex for a parked
+ * arena (and the fallback's lock for the fallback). */
+void ca_arena_release_empty(ca_arena_t *a, enum ca_give how)
+{
+    if (how == CA_GIVE_RELEASE)
+        ca_arena_release_batched(a);
+    else
+        ca_arena_empty_out(a, how, NULL);
 }
 
 /* ---- bins and blocks ---- */

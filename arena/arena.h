@@ -52,6 +52,17 @@ void ca_arena_release_empty(ca_arena_t *a, enum ca_give how);
 /* Collect and release the parked arenas (those that received frees, unless
  * `wait`: then all, waiting for the arenas lock). */
 void ca_arenas_reclaim(int wait);
+/* Frees reached an arena no thread allocates from (parked, or the fallback)
+ * since ca_arenas_reclaim last ran: an arena about to take fresh blocks
+ * reclaims first only then. */
+extern _Atomic int ca_arenas_owed;
+/* Such a free (or frees left for later): note it, and arm the purge tick,
+ * which reclaims them if no fresh take does first. */
+static inline void ca_arenas_owe(void)
+{
+    atomic_store_explicit(&ca_arenas_owed, 1, memory_order_relaxed);
+    ca_purge_arm_later();
+}
 /* An arena's kept spans: freed spans of up to CA_SPAN_KEEP_MAX blocks (large
  * objects, emptied medium spans), the CA_ARENA_SPANS most recent (the oldest
  * goes back to the node when another comes), reused off the node lock for a

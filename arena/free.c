@@ -299,7 +299,7 @@ ca_noinline void ca_free_remote(ca_block_t *b, void *p, uint32_t cls)
      * consistent with the state's store when the arena parks: either this
      * sees it parked, or the parking thread sees the block queued. */
     if (atomic_load_explicit(&owner->state, memory_order_seq_cst) != CA_ARENA_ACTIVE)
-        ca_purge_arm_later();
+        ca_arenas_owe();
 }
 
 /* Free `p` whatever it is; `call` names the entry point for messages. */

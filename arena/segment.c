@@ -487,23 +487,22 @@ static void ca_decommit_spans(ca_block_t **b, uint32_t *len, uint32_t n)
 
 /* Called with the node locked; returns with it unlocked. The oldest blocks
  * past the bound leave the cache once they have waited CA_PURGE_DELAY_MS (at
- * once past CA_PURGE_HARD times the bound, down to an eighth below it, so
- * that a program that frees much at once pays one call a batch, not one a
- * block); they are marked taken while madvise runs outside the lock, so
- * nobody gets them half-purged. Blocks that must still wait arm the purge
- * tick. */
+ * once past CA_PURGE_HARD times the bound, and then a whole batch, so that a
+ * program that frees much at once pays one call a batch, not one a block);
+ * they are marked taken while madvise runs outside the lock, so nobody gets
+ * them half-purged. Blocks that must still wait arm the purge tick. */
 static void ca_node_purge_locked(ca_node_t *nd, uint32_t now)
 {
     ca_block_t *purge[CA_PURGE_BATCH];
+    /* past this many, blocks go at once: 8 times the bound, or half the
+     * node's blocks when that is more (a big heap that churns keeps its
+     * pages while the delay runs); once past it, down to a batch below */
+    uint64_t hard = (uint64_t)ca_cfg.cache_blocks * CA_PURGE_HARD;
+    uint64_t half = (uint64_t)nd->nsegments * CA_ALL_BLOCKS_FREE / 2;
+    if (half > hard) hard = half;
+    if (nd->cache_count > hard) hard = hard >= CA_PURGE_BATCH ? hard + 1 - CA_PURGE_BATCH : 0;
     for (;;) {
         uint32_t npurge = 0;
-        /* past this many, blocks go at once: 8 times the bound, or half the
-         * node's blocks when that is more (a big heap that churns keeps its
-         * pages while the delay runs) */
-        uint64_t hard = (uint64_t)ca_cfg.cache_blocks * CA_PURGE_HARD;
-        uint64_t half = (uint64_t)nd->nsegments * CA_ALL_BLOCKS_FREE / 2;
-        if (half > hard) hard = half;
-        if (nd->cache_count > hard) hard -= hard / 8;
         while (npurge < CA_PURGE_BATCH && nd->cache_count > ca_cfg.cache_blocks) {
             ca_block_t *old = nd->cache_tail;
             if (nd->cache_count <= hard && now - old->stamp < CA_PURGE_DELAY_MS) {
@@ -577,12 +576,20 @@ void ca_release_flush(ca_release_t *r)
     errno = saved;
 }
 
+/* One span given back with CA_GIVE_RELEASE: a batch of one, kept off the
+ * frames of the other gives. */
+static ca_noinline void ca_node_release_one(ca_block_t *b, uint32_t n)
+{
+    ca_release_t r;
+    r.count = 0;
+    ca_release_add(&r, b, n);
+    ca_release_flush(&r);
+}
+
 void ca_node_give_to(ca_block_t *b, uint32_t n, enum ca_give how)
 {
     if (how == CA_GIVE_RELEASE) {
-        ca_release_t r = {.count = 0};
-        ca_release_add(&r, b, n);
-        ca_release_flush(&r);
+        ca_node_release_one(b, n);
         return;
     }
     int saved = errno;

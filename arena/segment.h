@@ -53,9 +53,10 @@ enum ca_give {
 };
 /* Spans given back with CA_GIVE_RELEASE, gathered so that their pages go
  * back together: neighbours in one range, all ranges in one system call where
- * the kernel takes it (ca_os_decommit_ranges), each node locked once. A
- * thread that ends gives back dozens of spans; one madvise each would flush
- * the other CPUs' TLBs as many times. Flush before it goes out of scope. */
+ * the kernel takes it (ca_os_decommit_ranges), a node's lock taken once for
+ * each run of its spans in address order. A thread that ends gives back
+ * dozens of spans; one madvise each would flush the other CPUs' TLBs as many
+ * times. Flush before it goes out of scope. */
 #define CA_RELEASE_BATCH CA_OS_RANGES_MAX
 typedef struct {
     ca_block_t *b[CA_RELEASE_BATCH];
