@@ -576,22 +576,9 @@ void ca_release_flush(ca_release_t *r)
     errno = saved;
 }
 
-/* One span given back with CA_GIVE_RELEASE: a batch of one, kept off the
- * frames of the other gives. */
-static ca_noinline void ca_node_release_one(ca_block_t *b, uint32_t n)
-{
-    ca_release_t r;
-    r.count = 0;
-    ca_release_add(&r, b, n);
-    ca_release_flush(&r);
-}
-
 void ca_node_give_to(ca_block_t *b, uint32_t n, enum ca_give how)
 {
-    if (how == CA_GIVE_RELEASE) {
-        ca_node_release_one(b, n);
-        return;
-    }
+    ca_assert(how != CA_GIVE_RELEASE); /* released spans go through ca_release_t */
     int saved = errno;
     ca_segment_t *s = ca_block_segment(b);
     ca_node_t *nd = &ca_nodes[s->hdr.node];

@@ -48,8 +48,9 @@ enum ca_give {
     CA_GIVE_LAZY,    /* the same, but the purge left to the next tick: a parked arena
                         reclaimed, and a thread that ended once the program churns
                         threads (ca_exit_give): its node may allocate again soon */
-    CA_GIVE_RELEASE, /* pages decommitted now, not cached: a thread that ended before
-                        any arena was adopted (ca_exit_give), and malloc_trim */
+    CA_GIVE_RELEASE, /* pages decommitted now, not cached (through ca_release_t): a
+                        thread that ended before any arena was adopted
+                        (ca_exit_give), and malloc_trim */
 };
 /* Spans given back with CA_GIVE_RELEASE, gathered so that their pages go
  * back together: neighbours in one range, all ranges in one system call where
@@ -70,7 +71,8 @@ void ca_release_flush(ca_release_t *r);
 /* Give back `n` blocks starting at `b` (a span or one block); each keeps in
  * `was` the kind it had. */
 void ca_node_give(ca_block_t *b, uint32_t n);
-/* The same, kept as `how` says. */
+/* The same, kept as `how` says: CA_GIVE_CACHE or CA_GIVE_LAZY (released
+ * spans go through a ca_release_t). */
 void ca_node_give_to(ca_block_t *b, uint32_t n, enum ca_give how);
 /* Mark `n` blocks from `b` as one span of `kind` (head) and CA_BLOCK_CONT. */
 void ca_span_mark(ca_block_t *b, uint32_t n, uint8_t kind);
