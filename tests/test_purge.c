@@ -39,16 +39,6 @@ void ca_purge_tick(void);
 #include <sys/syscall.h>
 #include <time.h>
 
-/* Run this program as `mode` (in the environment `env` too), which must
- * exit with 0; what it printed lands in `out` and in the test's output. */
-static void run_child(const char *mode, const char *env, char *out, size_t cap)
-{
-    int st = tu_run_self(mode, env, out, cap);
-    assert_true(WIFEXITED(st));
-    if (WEXITSTATUS(st) != 0) fail_msg("%s: status %d:\n%s", mode, WEXITSTATUS(st), out);
-    print_message("%s", out);
-}
-
 #define NOBJ (400 * 64) /* 1000-byte objects: 400 blocks of 64 KiB */
 
 static void **objs;
@@ -260,7 +250,7 @@ static void test_exit_releases(void **state)
 {
     (void)state;
     char out[4096];
-    run_child("exit-release", NULL, out, sizeof(out));
+    tu_run_self_ok("exit-release", NULL, out, sizeof(out));
     unsigned long long dec1, dec2;
     long long cached1, cached2;
     assert_int_equal(
@@ -296,7 +286,7 @@ static void test_background_purge(void **state)
 {
     (void)state;
     char out[4096];
-    run_child("background", "CONCORD_ARENA_BACKGROUND_PURGE=1", out, sizeof(out));
+    tu_run_self_ok("background", "CONCORD_ARENA_BACKGROUND_PURGE=1", out, sizeof(out));
     assert_non_null(strstr(out, "purged by the background thread"));
 }
 
@@ -561,7 +551,7 @@ static int child_reclaim_before_growing(void)
 static unsigned long long child_figure(const char *mode, const char *format)
 {
     char out[4096];
-    run_child(mode, NULL, out, sizeof(out));
+    tu_run_self_ok(mode, NULL, out, sizeof(out));
     unsigned long long v;
     assert_int_equal(sscanf(out, format, &v), 1);
     return v;
@@ -578,7 +568,7 @@ static void test_parked_frees_arm_the_tick(void **state)
 {
     (void)state;
     char out[4096];
-    run_child("parked-tick", NULL, out, sizeof(out));
+    tu_run_self_ok("parked-tick", NULL, out, sizeof(out));
     unsigned armed, rearmed;
     unsigned long long busy, back;
     assert_int_equal(
@@ -695,7 +685,7 @@ static void test_fallback_gives_back(void **state)
 {
     (void)state;
     char out[4096];
-    run_child("fallback", NULL, out, sizeof(out));
+    tu_run_self_ok("fallback", NULL, out, sizeof(out));
     long long full, half, trimmed;
     assert_int_equal(sscanf(strstr(out, "fallback blocks:"),
                             "fallback blocks: %lld full, %lld after half and a tick, %lld after "

@@ -201,9 +201,7 @@ static void test_program_handler_kept(void **state)
 {
     (void)state;
     char out[65536];
-    int st = tu_run_self("own-handler", NULL, out, sizeof(out));
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    tu_run_self_ok("own-handler", NULL, out, sizeof(out));
     assert_non_null(strstr(out, "own handler ran=1"));
     assert_null(strstr(out, "concordarena statistics"));
 }

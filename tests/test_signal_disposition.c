@@ -432,8 +432,7 @@ static int child_wait(void)
 static void expect_exit0(const char *mode, const char *env, const char *ok, int dumps)
 {
     char out[1 << 16];
-    int st = tu_run_self(mode, env, out, sizeof(out));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("%s: status %d: %s", mode, st, out);
+    tu_run_self_ok(mode, env, out, sizeof(out));
     if (!strstr(out, ok)) fail_msg("%s: no \"%s\" in: %s", mode, ok, out);
     assert_int_equal(tu_count(out, DUMP_HEADER), dumps);
 }
@@ -495,8 +494,7 @@ static void test_fork_keeps_state(void **state)
 {
     (void)state;
     char out[1 << 16];
-    int st = tu_run_self("fork", NULL, out, sizeof(out));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("status %d: %s", st, out);
+    tu_run_self_ok("fork", NULL, out, sizeof(out));
     assert_non_null(strstr(out, "forked child (library's handler) ok"));
     assert_non_null(strstr(out, "forked child (program's handler) ok"));
     assert_non_null(strstr(out, "fork ok"));
@@ -507,13 +505,11 @@ static void test_verbose_says_taken(void **state)
 {
     (void)state;
     char out[1 << 16];
-    int st = tu_run_self("take-twice", "CONCORD_ARENA_VERBOSE=1", out, sizeof(out));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("status %d: %s", st, out);
+    tu_run_self_ok("take-twice", "CONCORD_ARENA_VERBOSE=1", out, sizeof(out));
     assert_int_equal(tu_count(out, "statistics dumps by signal are off"), 1);
     assert_non_null(strstr(out, "the program set its own disposition of signal 10"));
     /* a program that never takes it gets no such line */
-    st = tu_run_self("query", "CONCORD_ARENA_VERBOSE=1", out, sizeof(out));
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    tu_run_self_ok("query", "CONCORD_ARENA_VERBOSE=1", out, sizeof(out));
     assert_int_equal(tu_count(out, "statistics dumps by signal are off"), 0);
 }
 

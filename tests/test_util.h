@@ -93,6 +93,16 @@ static inline int tu_run_self(const char *mode, const char *env, char *out, size
     return tu_run(argv, env ? envs : NULL, out, cap);
 }
 
+/* tu_run_self, for a child that must exit with 0: the test fails otherwise,
+ * naming the mode and showing what it printed, which lands in the test's
+ * output too. */
+static inline void tu_run_self_ok(const char *mode, const char *env, char *out, size_t cap)
+{
+    int st = tu_run_self(mode, env, out, cap);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("%s: status %#x:\n%s", mode, st, out);
+    print_message("%s", out);
+}
+
 /* The path of the running test binary. */
 static inline const char *tu_self(void)
 {
