@@ -12,11 +12,10 @@ tables the README shows), and prints table.md. Standard library only.
 For each program and allocator: the median of the timed rounds' times (the
 program's own elapsed time) and the median peak RSS of the RSS rounds (the
 larger of the kernel's record and the largest resident set `measure` read
-while sampling; from runs.csv files
-without RSS rounds, the kernel's record ru_maxrss of the timed rounds, which
-is also kept as rss_record_kib); the time ratio is that
-median over the lowest median among the peers (glibc, jemalloc, mimalloc and tcmalloc, those that ran),
-the RSS ratio likewise. The same ratio from each allocator's fastest round
+while sampling; from runs.csv files without RSS rounds, the kernel's record
+ru_maxrss of the timed rounds, which is also kept as rss_record_kib); the
+time ratio is that median over the lowest median among the peers (glibc,
+jemalloc, mimalloc and tcmalloc, those that ran), the RSS ratio likewise. The same ratio from each allocator's fastest round
 is given beside it: on a loaded machine the noise only ever adds time, so
 the fastest round is the least disturbed one. A cell is noisy when its times spread (max - min)
 by more than --noise of their median. Every run of a program must print the
