@@ -276,6 +276,7 @@ void ca_arenas_after_fork_child(void)
             ca_park_locked(a);
     }
     ca_arenas_requeue_remote();
+    ca_nodes_recover_after_fork();
 }
 
 /* Merge the remote frees of every queued block into its local list. */

@@ -643,6 +643,39 @@ void ca_node_trim(void)
     errno = saved;
 }
 
+/* Blocks of segment entry `e` that are marked free but not free in its mask. */
+static uint64_t ca_seg_lost(const ca_seg_entry_t *e)
+{
+    uint64_t lost = 0;
+    for (uint32_t k = 1; k < CA_SEG_BLOCKS; k++)
+        if (e->seg->blocks[k].kind == CA_BLOCK_FREE) lost |= (uint64_t)1 << k;
+    return lost & ~e->free_mask;
+}
+
+uint32_t ca_nodes_recover_after_fork(void)
+{
+    uint32_t recovered = 0, now = ca_os_now_ms();
+    for (unsigned n = 0; n < ca_numa_node_count(); n++) {
+        ca_node_t *nd = &ca_nodes[n];
+        /* A release can move entries (ca_seg_swap): after one, look again
+         * from the start. Segments with lost blocks are few. */
+        for (uint32_t i = 0; i < nd->nsegments; i++) {
+            uint64_t lost = ca_seg_lost(&nd->segs[i]);
+            if (lost == 0) continue;
+            ca_segment_t *s = nd->segs[i].seg;
+            for (; lost != 0; lost &= lost - 1) {
+                unsigned k = (unsigned)__builtin_ctzll(lost);
+                s->blocks[k].stamp = now;
+                ca_cache_push(nd, &s->blocks[k]); /* pages maybe resident: the purge decides */
+                ca_segment_release(nd, s, k, 1);
+                recovered++;
+            }
+            i = (uint32_t)-1;
+        }
+    }
+    return recovered;
+}
+
 /* The nodes in use: those of the topology (a home node is always one of them). */
 void ca_nodes_lock_all(void)
 {

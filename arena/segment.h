@@ -85,6 +85,12 @@ void ca_nodes_lock_all(void);
  * count. */
 void ca_nodes_count_spill(void);
 void ca_nodes_unlock_all(void);
+/* In a child of fork, every node locked: blocks marked free that no node
+ * holds go to their node's cache, and their count is returned. A thread that
+ * the fork left behind held them between marking them free and handing them
+ * over (a release batch or a purge batch being decommitted, blocks taken and
+ * not yet made a span): in the child nobody will. */
+uint32_t ca_nodes_recover_after_fork(void);
 
 /* ca_os_now_ms when blocks waiting in a node cache past its bound may be
  * purged; 0 while none wait. The purge tick (arena.c) and the background

@@ -188,18 +188,6 @@ static void test_remote_word_at_its_limits(void **state)
     assert_null(ca_remote_tail(s, 1));
 }
 
-/* Run `body` in a child process: its exit status; 100 when it did not exit,
- * 101 when there was no child. */
-static int in_child(int (*body)(void))
-{
-    pid_t pid = fork();
-    if (pid < 0) return 101;
-    if (pid == 0) _exit(body());
-    int st;
-    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) return 100;
-    return WEXITSTATUS(st);
-}
-
 /* A fork that catches a thread between marking a block queued and queueing
  * it on the owner (simulated: the owner's queue emptied under it) leaves in
  * the child a block queued on nobody. The child's fork handler rebuilds the
@@ -231,13 +219,13 @@ static int fork_after_a_cut_push(void)
     pthread_join(t, NULL);
     if (atomic_load(&ca_tls_arena->queued) == NULL) return 3; /* the block was queued */
     atomic_store(&ca_tls_arena->queued, NULL);                /* the push the fork cut short */
-    return in_child(take_the_freed_back);
+    return tu_in_child(take_the_freed_back);
 }
 
 static void test_fork_requeues_remote_frees(void **state)
 {
     (void)state;
-    assert_int_equal(in_child(fork_after_a_cut_push), 0);
+    assert_int_equal(tu_in_child(fork_after_a_cut_push), 0);
 }
 
 /* The same cut-short push into the arena of a thread that the fork leaves
@@ -286,7 +274,7 @@ static int fork_with_a_parked_owner(void)
     if (atomic_load(&owner->queued) == NULL) return 4;
     atomic_store(&owner->queued, NULL); /* the push the fork cut short */
     atomic_store(&ca_purge_due, 0);     /* nothing else armed */
-    int st = in_child(tick_collects_the_parked);
+    int st = tu_in_child(tick_collects_the_parked);
     pthread_barrier_wait(&hold);
     pthread_join(t, NULL);
     return st;
@@ -295,7 +283,7 @@ static int fork_with_a_parked_owner(void)
 static void test_fork_arms_the_tick_for_a_parked_owner(void **state)
 {
     (void)state;
-    assert_int_equal(in_child(fork_with_a_parked_owner), 0);
+    assert_int_equal(tu_in_child(fork_with_a_parked_owner), 0);
 }
 
 static void test_a_few_freed_remotely(void **state)

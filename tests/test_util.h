@@ -57,6 +57,19 @@ static inline int tu_run(char *const argv[], const char *const env[], char *out,
     return status;
 }
 
+/* Run `body` in a forked child (this process's image, no exec): its exit
+ * status; 100 when it did not exit, 101 when there was no child. */
+static inline int tu_in_child(int (*body)(void))
+{
+    pid_t pid = fork();
+    if (pid < 0) return 101;
+    if (pid == 0) _exit(body());
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return 100;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+}
+
 /* Read `fd` to its end into `out` (NUL-terminated, at most cap - 1 bytes kept). */
 static inline size_t tu_read_all(int fd, char *out, size_t cap)
 {
