@@ -313,6 +313,10 @@ static void ca_block_own(ca_arena_t *a, ca_block_t *b, uint8_t kind, uint32_t cl
                          uint32_t capacity, uint32_t blocks)
 {
     b->kind = kind;
+    /* Not free from here on, before the block is linked anywhere: a fork's
+     * child takes a block still marked free for one nobody holds
+     * (ca_nodes_recover_after_fork). */
+    atomic_signal_fence(memory_order_release);
     b->size_class = (uint8_t)cls;
     b->slot_size = slot;
     b->magic = slot != 0 ? ca_slot_magic(slot) : 0;
