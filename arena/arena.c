@@ -232,7 +232,9 @@ static void ca_arena_thread_exit(void *arg)
  * it on the owner's queue, or between taking an owner's queue and collecting
  * its blocks: such a block would be queued on nobody, and the remote frees into
  * it never collected. (A list an owner had taken out of a block's word but not
- * yet joined is lost with that thread: its slots stay out.) */
+ * yet joined is lost with that thread: its slots stay out.) The same walk
+ * gives each node the blocks such a thread held marked free, on their way to
+ * it (ca_segment_recover_lost). */
 static void ca_arenas_requeue_remote(void)
 {
     for (ca_arena_t *a = ca_arena_list(); a != NULL; a = a->next_all)
@@ -259,6 +261,7 @@ static void ca_arenas_requeue_remote(void)
                 atomic_store_explicit(&owner->queued, &s->blocks[k], memory_order_relaxed);
                 others |= owner != ca_tls_arena; /* parked, or the fallback */
             }
+            ca_segment_recover_lost(s); /* moves entries only to indexes passed already */
         }
     }
     if (others) ca_arenas_owe(); /* their reclaim collects them */
@@ -276,7 +279,6 @@ void ca_arenas_after_fork_child(void)
             ca_park_locked(a);
     }
     ca_arenas_requeue_remote();
-    ca_nodes_recover_after_fork();
 }
 
 /* Merge the remote frees of every queued block into its local list. */
@@ -315,7 +317,7 @@ static void ca_block_own(ca_arena_t *a, ca_block_t *b, uint8_t kind, uint32_t cl
     b->kind = kind;
     /* Not free from here on, before the block is linked anywhere: a fork's
      * child takes a block still marked free for one nobody holds
-     * (ca_nodes_recover_after_fork). */
+     * (ca_segment_recover_lost). */
     atomic_signal_fence(memory_order_release);
     b->size_class = (uint8_t)cls;
     b->slot_size = slot;

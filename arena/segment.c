@@ -618,6 +618,8 @@ void ca_span_mark(ca_block_t *b, uint32_t n, uint8_t kind)
     b->owner = NULL;
     b->span = n;
     b->kind = kind;
+    /* Marked before the span is linked anywhere (see ca_segment_recover_lost). */
+    atomic_signal_fence(memory_order_release);
 }
 
 void ca_node_trim(void)
@@ -643,37 +645,23 @@ void ca_node_trim(void)
     errno = saved;
 }
 
-/* Blocks of segment entry `e` that are marked free but not free in its mask. */
-static uint64_t ca_seg_lost(const ca_seg_entry_t *e)
+uint32_t ca_segment_recover_lost(ca_segment_t *s)
 {
+    ca_node_t *nd = &ca_nodes[s->hdr.node];
     uint64_t lost = 0;
     for (uint32_t k = 1; k < CA_SEG_BLOCKS; k++)
-        if (e->seg->blocks[k].kind == CA_BLOCK_FREE) lost |= (uint64_t)1 << k;
-    return lost & ~e->free_mask;
-}
-
-uint32_t ca_nodes_recover_after_fork(void)
-{
-    uint32_t recovered = 0, now = ca_os_now_ms();
-    for (unsigned n = 0; n < ca_numa_node_count(); n++) {
-        ca_node_t *nd = &ca_nodes[n];
-        /* A release can move entries (ca_seg_swap): after one, look again
-         * from the start. Segments with lost blocks are few. */
-        for (uint32_t i = 0; i < nd->nsegments; i++) {
-            uint64_t lost = ca_seg_lost(&nd->segs[i]);
-            if (lost == 0) continue;
-            ca_segment_t *s = nd->segs[i].seg;
-            for (; lost != 0; lost &= lost - 1) {
-                unsigned k = (unsigned)__builtin_ctzll(lost);
-                s->blocks[k].stamp = now;
-                ca_cache_push(nd, &s->blocks[k]); /* pages maybe resident: the purge decides */
-                ca_segment_release(nd, s, k, 1);
-                recovered++;
-            }
-            i = (uint32_t)-1;
-        }
+        if (s->blocks[k].kind == CA_BLOCK_FREE) lost |= (uint64_t)1 << k;
+    lost &= ~ca_seg_entry(nd, s)->free_mask;
+    if (lost == 0) return 0;
+    uint32_t n = 0, now = ca_os_now_ms();
+    for (; lost != 0; lost &= lost - 1, n++) {
+        unsigned k = (unsigned)__builtin_ctzll(lost);
+        s->blocks[k].stamp = now;
+        ca_cache_push(nd, &s->blocks[k]); /* pages maybe resident: the purge decides */
+        ca_segment_release(nd, s, k, 1);  /* not unmapped: it has a cached block now */
     }
-    return recovered;
+    ca_purge_arm(now + CA_PURGE_DELAY_MS);
+    return n;
 }
 
 /* The nodes in use: those of the topology (a home node is always one of them). */

@@ -246,8 +246,11 @@ static void *background(void *arg)
 }
 
 /* A thread that fills a few medium and large objects, frees them and ends:
- * its blocks go back to their node as it ends, and the purge gives pages
- * back, both partly outside the node lock, where a fork can stop them. */
+ * its blocks go back to their node (their pages at once, or into the node
+ * cache once an ended thread's arena was adopted), and the purge gives the
+ * cache's pages back, partly outside the node lock, where a fork can stop
+ * them. The children check that no block is handed out twice; that none is
+ * lost is test_purge's test_fork_keeps_released_blocks. */
 static void *short_lived(void *arg)
 {
     uint64_t seed = (uintptr_t)arg * 104729 + 3;
