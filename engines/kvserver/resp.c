@@ -2,6 +2,7 @@
 #include "resp.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,12 +48,12 @@ static int fail(struct resp_parser *p, const char *msg)
     return RESP_ERROR;
 }
 
-/* Strict decimal as Redis's string2ll: "0", or an optional '-' and 1..18
- * digits with no leading zero (so no "-0", "01" or "+1"). */
+/* Strict decimal as Redis's string2ll: "0", or an optional '-' and 1..19
+ * digits with no leading zero (so no "-0", "01" or "+1"), within a long long. */
 static int parse_ll(const char *s, size_t n, long long *out)
 {
     int neg = 0;
-    long long v = 0;
+    unsigned long long v = 0; /* 19 digits fit */
     if (n == 1 && s[0] == '0') {
         *out = 0;
         return 0;
@@ -62,12 +63,13 @@ static int parse_ll(const char *s, size_t n, long long *out)
         s++;
         n--;
     }
-    if (n == 0 || n > 18 || s[0] < '1' || s[0] > '9') return -1;
+    if (n == 0 || n > 19 || s[0] < '1' || s[0] > '9') return -1;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return -1;
-        v = v * 10 + (s[i] - '0');
+        v = v * 10 + (unsigned)(s[i] - '0');
     }
-    *out = neg ? -v : v;
+    if (v > (unsigned long long)LLONG_MAX + (unsigned)neg) return -1;
+    *out = neg ? -(long long)(v - 1) - 1 : (long long)v;
     return 0;
 }
 

@@ -773,6 +773,13 @@ static const char *const redis_inline[][2] = {
     {"*-5\r\nPING\r\n", "+PONG\r\n"},
     {"*1\r\n$-1\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
     {"*+1\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
+    {"*-9223372036854775807\r\nPING\r\n", "+PONG\r\n"},
+    {"*-9223372036854775808\r\nPING\r\n", "+PONG\r\n"},
+    {"*-9223372036854775809\r\nPING\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
+    {"*-99999999999999999999\r\nPING\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
+    {"*9223372036854775807\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
+    {"*1\r\n$9223372036854775807\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
+    {"*1\r\n$-9223372036854775808\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
 };
 
 /* Offset just past the reply that starts at c->buf[start], reading more
