@@ -645,23 +645,22 @@ void ca_node_trim(void)
     errno = saved;
 }
 
-uint32_t ca_segment_recover_lost(ca_segment_t *s)
+void ca_segment_recover_lost(ca_segment_t *s)
 {
     ca_node_t *nd = &ca_nodes[s->hdr.node];
     uint64_t lost = 0;
     for (uint32_t k = 1; k < CA_SEG_BLOCKS; k++)
         if (s->blocks[k].kind == CA_BLOCK_FREE) lost |= (uint64_t)1 << k;
     lost &= ~ca_seg_entry(nd, s)->free_mask;
-    if (lost == 0) return 0;
-    uint32_t n = 0, now = ca_os_now_ms();
-    for (; lost != 0; lost &= lost - 1, n++) {
+    if (lost == 0) return;
+    uint32_t now = ca_os_now_ms();
+    for (; lost != 0; lost &= lost - 1) {
         unsigned k = (unsigned)__builtin_ctzll(lost);
         s->blocks[k].stamp = now;
         ca_cache_push(nd, &s->blocks[k]); /* pages maybe resident: the purge decides */
         ca_segment_release(nd, s, k, 1);  /* not unmapped: it has a cached block now */
     }
     ca_purge_arm(now + CA_PURGE_DELAY_MS);
-    return n;
 }
 
 /* The nodes in use: those of the topology (a home node is always one of them). */

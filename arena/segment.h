@@ -86,14 +86,14 @@ void ca_nodes_lock_all(void);
 void ca_nodes_count_spill(void);
 void ca_nodes_unlock_all(void);
 /* In a child of fork, every node locked: the blocks of `s` marked free that
- * its node does not hold go to the node's cache (the purge tick armed), and
- * their count is returned. A thread that the fork left behind held them
- * between marking them free and handing them over (a release batch or a
- * purge batch being decommitted, blocks taken and not yet marked as its
- * own): in the child nobody will. Moves the entry of `s` only to an index
- * below its own, whose entry moves to its index (ca_seg_swap): a walk of
- * the node's entries in index order stays valid. */
-uint32_t ca_segment_recover_lost(ca_segment_t *s);
+ * its node does not hold go to the node's cache (the purge tick armed). A
+ * thread that the fork left behind held them between marking them free and
+ * handing them over (a release batch or a purge batch being decommitted,
+ * blocks taken and not yet marked as its own): in the child nobody will.
+ * Moves the entry of `s` only to an index below its own, whose entry moves
+ * to its index (ca_seg_swap): a walk of the node's entries in index order
+ * stays valid. */
+void ca_segment_recover_lost(ca_segment_t *s);
 
 /* ca_os_now_ms when blocks waiting in a node cache past its bound may be
  * purged; 0 while none wait. The purge tick (arena.c) and the background
