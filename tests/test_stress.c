@@ -59,6 +59,12 @@ static size_t random_size(uint64_t *s)
     return 1 + (size_t)(r >> 8) % (1u << 20);
 }
 
+/* A medium or large object: 16 KiB to 528 KiB. */
+static size_t big_size(uint64_t *s)
+{
+    return 16384 + (size_t)rng_next(s) % (1u << 19);
+}
+
 static unsigned char pattern(const unsigned char *p, size_t i)
 {
     return (unsigned char)(((uintptr_t)p >> 4) * 131 + i * 7);
@@ -257,7 +263,7 @@ static void *short_lived(void *arg)
     unsigned char *ps[8];
     size_t ns[8];
     for (int i = 0; i < 8; i++) {
-        ns[i] = 16384 + (size_t)rng_next(&seed) % (1u << 19);
+        ns[i] = big_size(&seed);
         if ((ps[i] = MALLOC(ns[i])) != NULL) fill(ps[i], ns[i]);
     }
     for (int i = 0; i < 8; i++)
@@ -289,7 +295,7 @@ static int child_work(uint64_t seed)
     size_t ns[2 * N];
     for (int i = 0; i < 2 * N; i++) {
         if (i == N) TRIM();
-        ns[i] = i % 10 == 0 ? 16384 + (size_t)rng_next(&seed) % (1u << 19) : random_size(&seed);
+        ns[i] = i % 10 == 0 ? big_size(&seed) : random_size(&seed);
         if ((ps[i] = MALLOC(ns[i])) == NULL) return 2;
         fill(ps[i], ns[i]);
     }
