@@ -1,12 +1,10 @@
 /*
  * Where a small program's heap pages go. Runs the allocation pattern of
- * shape_heavy (one thread: bursts of 1-32 objects, three in four of 8-64
- * bytes, then up to 512, one in sixty-four up to 4 KiB; one in eight kept in
- * a table of 4,096) or of shape_local (1,024 slots, 4 B-32 KiB drawn as
- * 1/size^2) against the library linked in, then lists every block of node
- * 0's segments that has a resident page: its kind, size class, slot size,
- * live slots (a run block: units in use), slots carved (a run block: the
- * unit its next-fit search starts at), and resident pages
+ * shape_heavy or of shape_local (its first thread's: the same seed, sizes
+ * and order as the program) against the library linked in, then lists every
+ * block of node 0's segments that has a resident page: its kind, size
+ * class, slot size, live slots (a run block: units in use), slots carved (a
+ * run block: the unit its next-fit search starts at), and resident pages
  * (mincore). Last, the resident KiB by kind and the live bytes.
  *
  * usage: heap_map [heavy|local] [COUNT]   (COUNT: bursts or replacements)
@@ -17,54 +15,34 @@
 #include "arena.h"
 #include "concord.h"
 #include "segment.h"
+#include "shapes/shape.h"
 
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-static uint64_t rng = 88172645463325252ull;
-
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static size_t heavy_size(void)
-{
-    uint64_t x = next();
-    unsigned pick = (unsigned)(x & 63);
-    x >>= 6;
-    if (pick == 0) return 8 + (size_t)(x % 4089);
-    if (pick < 16) return 8 + (size_t)(x % 505);
-    return 8 + (size_t)(x % 57);
-}
-
-/* shape_heavy's loop; returns the live bytes at the end. */
+/* shape_heavy's loop, its first thread's seed; returns the live bytes at
+ * the end. */
 static size_t run_heavy(long count)
 {
+    shape_rng r;
+    shape_seed(&r, 6000);
     static unsigned char *kept[4096];
     static size_t kept_size[4096];
     unsigned char *burst[32];
     size_t size[32], live = 0;
     for (long n = 0; n < count; n++) {
-        int k = 1 + (int)(next() % 32);
+        int k = (int)shape_range(&r, 1, 32);
         for (int i = 0; i < k; i++) {
-            size[i] = heavy_size();
+            size[i] = shape_heavy_size(&r);
             if (!(burst[i] = ca_malloc(size[i]))) abort();
             memset(burst[i], (int)(n & 0xff), size[i]);
         }
         for (int i = k - 1; i >= 0; i--) {
-            if ((next() & 7) != 0) {
+            if ((shape_next(&r) & 7) != 0) {
                 ca_free(burst[i]);
                 continue;
             }
-            int j = (int)(next() % 4096);
+            int j = (int)shape_range(&r, 0, 4095);
             if (kept[j]) {
                 ca_free(kept[j]);
                 live -= kept_size[j];
@@ -77,20 +55,22 @@ static size_t run_heavy(long count)
     return live;
 }
 
-/* shape_local's loop (the program writes an object's first and last bytes). */
+/* shape_local's loop, its first thread's seed (the program writes an
+ * object's first and last bytes). */
 static size_t run_local(long count)
 {
+    shape_rng r;
+    shape_seed(&r, 5000);
     static unsigned char *slot[1024];
     static size_t slot_size[1024];
     size_t live = 0;
     for (long n = 0; n < count; n++) {
-        int i = (int)(next() % 1024);
+        int i = (int)shape_range(&r, 0, 1023);
         if (slot[i]) {
             ca_free(slot[i]);
             live -= slot_size[i];
         }
-        double u = (double)(next() >> 11) / 9007199254740992.0; /* [0, 1) */
-        size_t s = (size_t)(1.0 / (1.0 / 4 - u * (1.0 / 4 - 1.0 / 32768)));
+        size_t s = shape_inverse_square(&r, 4, 32768);
         if (!(slot[i] = ca_malloc(s))) abort();
         slot[i][0] = slot[i][s - 1] = 1;
         slot_size[i] = s;

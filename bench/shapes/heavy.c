@@ -17,16 +17,6 @@
 static long count;
 static _Atomic long allocations; /* ops: the mallocs of all threads */
 
-static size_t skewed(shape_rng *r)
-{
-    uint64_t x = shape_next(r);
-    unsigned pick = (unsigned)(x & 63);
-    x >>= 6;
-    if (pick == 0) return 8 + (size_t)(x % 4089);
-    if (pick < 16) return 8 + (size_t)(x % 505);
-    return 8 + (size_t)(x % 57);
-}
-
 static uint64_t drop(unsigned char *p, size_t size)
 {
     if (p[0] != p[size - 1] || p[size / 2] != p[0])
@@ -52,7 +42,7 @@ static void *worker(void *arg)
         int k = (int)shape_range(&r, 1, BURST);
         made += k;
         for (int i = 0; i < k; i++) {
-            size[i] = skewed(&r);
+            size[i] = shape_heavy_size(&r);
             if (!(burst[i] = malloc(size[i]))) shape_fail("heavy", "out of memory");
             memset(burst[i], (int)((n + i) & 0xff), size[i]);
         }

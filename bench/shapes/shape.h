@@ -84,6 +84,19 @@ static inline size_t shape_log_uniform(shape_rng *r, size_t lo, size_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* shape_heavy's sizes (bench/heap_map runs its pattern too): three in four
+ * of 8-64 bytes, fifteen in sixty-four up to 512, one in sixty-four up to
+ * 4 KiB */
+static inline size_t shape_heavy_size(shape_rng *r)
+{
+    uint64_t x = shape_next(r);
+    unsigned pick = (unsigned)(x & 63);
+    x >>= 6;
+    if (pick == 0) return 8 + (size_t)(x % 4089);
+    if (pick < 16) return 8 + (size_t)(x % 505);
+    return 8 + (size_t)(x % 57);
+}
+
 static inline double shape_now(void)
 {
     struct timespec ts;
