@@ -85,7 +85,6 @@ class Reader:
         if t == b'-':
             return ('ERR', rest)
         if t == b':':
-            int(rest)
             if rest != str(int(rest)).encode():
                 raise ValueError('bad integer %r' % rest)
             return int(rest)
