@@ -27,6 +27,8 @@
  * cannot be read): how disturbed the run was. Exits with the child's status (128+signal
  * when it was killed). Only measure's child sees LIB: measure itself runs on glibc.
  */
+#include "proc_status.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -51,18 +53,6 @@ static double busy_s(void)
     /* user nice system idle iowait irq softirq steal: all but idle and iowait */
     unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
     return (double)busy / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* The resident set of the process whose /proc/PID/status is open on `fd`,
- * in KiB, or -1 (it has exited, or the field is missing). */
-static long rss_kib(int fd)
-{
-    char buf[4096];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    if (n <= 0) return -1;
-    buf[n] = '\0';
-    const char *at = strstr(buf, "\nVmRSS:");
-    return at ? strtol(at + 7, NULL, 10) : -1;
 }
 
 static double now_s(void)
@@ -130,7 +120,7 @@ int main(int argc, char **argv)
             return 2;
         }
         if (r == 0) { /* still running */
-            long now = rss_kib(fd);
+            long now = proc_status_kib(fd, "\nVmRSS:");
             if (now > peak) peak = now;
             samples += now >= 0;
             struct timespec d = {interval_us / 1000000, interval_us % 1000000 * 1000};

@@ -20,6 +20,9 @@
  *
  *     LD_PRELOAD=LIB build/bench/shapes/rss_lag
  */
+#include "proc_status.h"
+
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +34,11 @@
 /* A "Vm...:" field of /proc/self/status in KiB, or -1. */
 static long status_kib(const char *field)
 {
-    char buf[4096];
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL) return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *at = strstr(buf, field);
-    return at ? strtol(at + strlen(field), NULL, 10) : -1;
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0) return -1;
+    long kib = proc_status_kib(fd, field);
+    close(fd);
+    return kib;
 }
 
 static long seen;
