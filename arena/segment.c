@@ -660,7 +660,7 @@ void ca_segment_recover_lost(ca_segment_t *s)
         ca_cache_push(nd, &s->blocks[k]); /* pages maybe resident: the purge decides */
         ca_segment_release(nd, s, k, 1);  /* not unmapped: it has a cached block now */
     }
-    ca_purge_arm(now + CA_PURGE_DELAY_MS);
+    ca_purge_arm_later();
 }
 
 /* The nodes in use: those of the topology (a home node is always one of them). */

@@ -89,23 +89,27 @@ class Reader:
                 raise ValueError('bad integer %r' % rest)
             return int(rest)
         if t == b'$':
-            n = int(rest)
+            n = resp_length(rest, 'bulk')
             if n == -1:
                 return None
-            if n < 0:
-                raise ValueError('bad bulk len %r' % rest)
             d = self.exact(n + 2)
             if d[-2:] != b'\r\n':
                 raise ValueError('bulk not CRLF terminated')
             return d[:-2]
         if t == b'*':
-            n = int(rest)
+            n = resp_length(rest, 'array')
             if n == -1:
                 return None
-            if n < 0:
-                raise ValueError('bad array len %r' % rest)
             return [self.reply() for _ in range(n)]
         raise ValueError('bad reply type byte %r in %r' % (t, ln[:80]))
+
+
+def resp_length(rest, what):
+    """A bulk string's or an array's length in a reply: -1 (nil) or more."""
+    n = int(rest)
+    if n < -1:
+        raise ValueError('bad %s len %r' % (what, rest))
+    return n
 
 
 def enc(*args):
